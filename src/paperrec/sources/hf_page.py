@@ -31,18 +31,39 @@ def _is_chrome(line: str) -> bool:
     return line in CHROME_LINES or any(p.match(line) for p in _CHROME_PATTERNS)
 
 
-def _content_lines(text: str) -> Iterator[tuple[int, str]]:
+def _content_lines(text: str) -> list[tuple[int, str]]:
+    lines: list[tuple[int, str]] = []
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or _is_chrome(line):
             continue
-        if line.startswith(_GLUED_PREFIX) and len(line) > len(_GLUED_PREFIX):
+        # Only the first content line can be glued to the "Subscribe" button; a later
+        # title such as "Subscriber Churn ..." must keep its first word.
+        if not lines and line.startswith(_GLUED_PREFIX) and len(line) > len(_GLUED_PREFIX):
             line = line[len(_GLUED_PREFIX) :].strip()
-        yield number, line
+        lines.append((number, line))
+    return lines
 
 
 def _looks_like_abstract(line: str) -> bool:
     return len(line) >= MIN_ABSTRACT_CHARS and " " in line
+
+
+def _is_abstract(line: str, following: str | None) -> bool:
+    """Whether ``line``, read after a title, is that title's abstract.
+
+    A long title (over MIN_ABSTRACT_CHARS) after a title that lost its abstract would
+    pass for prose; it is a title when the line after it is longer prose, because an
+    abstract is always longer than the next paper's title.
+    """
+    if not _looks_like_abstract(line):
+        return False
+    return not (
+        following is not None
+        and len(line) <= MAX_TITLE_CHARS
+        and _looks_like_abstract(following)
+        and len(following) > len(line)
+    )
 
 
 def parse_hf_page(path: Path, source: str = "hf-page") -> Iterator[Record]:
@@ -50,10 +71,12 @@ def parse_hf_page(path: Path, source: str = "hf-page") -> Iterator[Record]:
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        yield Problem(name, None, f"not UTF-8 ({exc.reason} at byte {exc.start}); save the page as UTF-8")
+        reason = f"not UTF-8 ({exc.reason} at byte {exc.start}); save the page as UTF-8"
+        yield Problem(name, None, reason)
         return
     pending: tuple[int, str] | None = None  # a title waiting for its abstract
-    for number, line in _content_lines(text):
+    lines = _content_lines(text)
+    for index, (number, line) in enumerate(lines):
         if pending is None:
             if len(line) > MAX_TITLE_CHARS:
                 yield Problem(name, number, "text without a title before it; skipped")
@@ -61,10 +84,11 @@ def parse_hf_page(path: Path, source: str = "hf-page") -> Iterator[Record]:
                 pending = (number, line)
             continue
         title_line, title = pending
-        if _looks_like_abstract(line):
+        following = lines[index + 1][1] if index + 1 < len(lines) else None
+        if _is_abstract(line, following):
             yield check_paper(Paper.create(title, line, source=source), name, title_line)
             pending = None
-        else:  # two short lines in a row: the first title lost its abstract
+        else:  # the line is the next title: the pending one lost its abstract
             yield Problem(name, title_line, f"title {title[:60]!r} has no abstract; skipped")
             pending = (number, line)
     if pending is not None:
