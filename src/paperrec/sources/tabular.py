@@ -30,7 +30,7 @@ def _parse_date(value) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value.strip()[:10])
     except ValueError:
-        raise ValueError(f"date {value!r} is not ISO (YYYY-MM-DD)") from None
+        raise ValueError(f"date {value!r} is not a valid ISO date (YYYY-MM-DD)") from None
 
 
 def _parse_categories(value) -> tuple[str, ...]:
@@ -47,12 +47,15 @@ def record_to_paper(row: dict, path: str, line: int, source: str) -> Record:
     """One mapping (a JSONL object or CSV row) to a Paper, or a Problem saying what is wrong."""
     missing = [key for key in REQUIRED if key not in row]
     if missing:
-        return Problem(path, line, f"missing field(s) {', '.join(missing)}; required: {', '.join(REQUIRED)}")
+        message = f"missing field(s) {', '.join(missing)}; required: {', '.join(REQUIRED)}"
+        return Problem(path, line, message)
     for key in ("title", "abstract"):
         if not isinstance(row[key], str):
-            return Problem(path, line, f"field {key!r} must be a string, got {type(row[key]).__name__}")
+            got = type(row[key]).__name__
+            return Problem(path, line, f"field {key!r} must be a string, got {got}")
     raw_id = row.get("id")
-    if raw_id is not None and not isinstance(raw_id, str | int):
+    # bool is an int subclass; without the check ``"id": true`` became the id "True".
+    if raw_id is not None and (isinstance(raw_id, bool) or not isinstance(raw_id, str | int)):
         return Problem(path, line, f"field 'id' must be a string, got {type(raw_id).__name__}")
     try:
         paper = Paper.create(
@@ -97,26 +100,52 @@ def parse_jsonl(path: Path, source: str = "jsonl") -> Iterator[Record]:
         yield record_to_paper(row, name, number, source)
 
 
+def _bad_bytes(row: dict) -> str | None:
+    """The first undecodable byte in a CSV row read with ``surrogateescape``, if any."""
+    for value in row.values():
+        for cell in value if isinstance(value, list) else [value]:
+            for char in cell or "":
+                if "\udc80" <= char <= "\udcff":
+                    return f"0x{ord(char) - 0xDC00:02x}"
+    return None
+
+
+def _csv_rows(reader: csv.DictReader) -> Iterator[tuple[int, dict | None, str | None]]:
+    """(line, row, error) per record; a malformed record costs that record only."""
+    rows = iter(reader)
+    while True:
+        start = reader.line_num + 1  # where the next record begins (the reader lags on errors)
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield start, None, f"malformed CSV: {exc}"
+            continue
+        yield reader.line_num, row, None
+
+
 def parse_csv(path: Path, source: str = "csv") -> Iterator[Record]:
     name = str(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        yield Problem(name, None, f"not UTF-8 ({exc.reason} at byte {exc.start}); save the file as UTF-8")
-        return
-    reader = csv.DictReader(text.splitlines(keepends=True))
+    # surrogateescape keeps undecodable bytes as markers, so only their row is lost.
+    text = path.read_bytes().decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
+    # strict: a stray or unterminated quote (a truncated file) is an error, not a
+    # silently shortened abstract.
+    reader = csv.DictReader(text.splitlines(keepends=True), strict=True)
     header = reader.fieldnames or []
     missing = [key for key in REQUIRED if key not in header]
     if missing:
-        yield Problem(name, 1, f"header lacks {', '.join(missing)}; expected columns: id, title, abstract, categories, date")
+        expected = "expected columns: id, title, abstract, categories, date"
+        yield Problem(name, 1, f"header lacks {', '.join(missing)}; {expected}")
         return
-    try:
-        for row in reader:
-            if None in row:  # more cells than header columns
-                yield Problem(name, reader.line_num, f"{len(header) + len(row[None])} cells for {len(header)} columns")
-                continue
-            if all(not (v or "").strip() for v in row.values()):
-                continue
-            yield record_to_paper({k: v for k, v in row.items() if v is not None}, name, reader.line_num, source)
-    except csv.Error as exc:
-        yield Problem(name, reader.line_num, f"malformed CSV: {exc}")
+    for line, row, error in _csv_rows(reader):
+        if error is not None:
+            yield Problem(name, line, error)
+        elif None in row:  # more cells than header columns
+            cells = len(header) + len(row[None])
+            yield Problem(name, line, f"{cells} cells for {len(header)} columns")
+        elif (byte := _bad_bytes(row)) is not None:
+            yield Problem(name, line, f"not UTF-8 (byte {byte}); save the file as UTF-8")
+        elif any((v or "").strip() for v in row.values()):
+            cells = {k: v for k, v in row.items() if v is not None}
+            yield record_to_paper(cells, name, line, source)
