@@ -11,14 +11,16 @@ import datetime as dt
 import hashlib
 import json
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Connection, Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from paperrec.errors import InputError, NotFoundError, unknown_choice
 from paperrec.schema import FeedbackEvent, FeedbackSource, Signal, User
 from paperrec.store.db import api_keys, feedback, shown, users
+
+KEY_PREFIX = "prk_"
 
 
 def _now() -> dt.datetime:
@@ -27,6 +29,18 @@ def _now() -> dt.datetime:
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def latest_signals(events: Iterable[FeedbackEvent]) -> dict[str, FeedbackEvent]:
+    """The last event per paper id, in the order papers were first rated.
+
+    Events must come oldest first (as `UserStore.feedback` returns them); a later vote on a
+    paper replaces an earlier one, so "up" then "down" leaves the paper disliked.
+    """
+    latest: dict[str, FeedbackEvent] = {}
+    for event in events:
+        latest[event.paper_id] = event
+    return latest
 
 
 def _row_to_user(row) -> User:
@@ -40,37 +54,88 @@ def _row_to_user(row) -> User:
 
 
 class UserStore:
+    """Reads and writes the users, feedback, shown and api_keys tables."""
+
     def __init__(self, engine: Engine):
         self.engine = engine
 
     # -- users ---------------------------------------------------------------------------
-    def add(self, name: str, email: str, topics: Iterable[str] = ()) -> User:
-        name = name.strip()
-        if not name:
-            raise InputError("user name must not be empty")
-        if "@" not in email:
-            raise InputError(f"email {email!r} is not an address")
+    def add(
+        self,
+        name: str,
+        email: str,
+        topics: Iterable[str] = (),
+        seeds: Sequence[str] = (),
+    ) -> User:
+        """Create a user and their seed papers (liked from the start) in one transaction.
+
+        Parameters
+        ----------
+        name, email
+            The user's unique name and address.
+        topics
+            Chosen topic ids, already validated by the caller.
+        seeds
+            Paper ids, already resolved to stored rows; each becomes a ``seed`` event.
+        """
+        name, email = self.check_new(name, email)
+        when = _now().isoformat()
         try:
             with self.engine.begin() as conn:
-                conn.execute(
+                result = conn.execute(
                     users.insert().values(
-                        name=name, email=email, topics=json.dumps(list(topics)), created_at=_now().isoformat()
+                        name=name, email=email, topics=json.dumps(list(topics)), created_at=when
                     )
                 )
+                user_id = result.inserted_primary_key[0]
+                rows = [
+                    {
+                        "user_id": user_id,
+                        "paper_id": pid,
+                        "signal": Signal.SEED.value,
+                        "source": FeedbackSource.SEED.value,
+                        "created_at": when,
+                    }
+                    for pid in dict.fromkeys(seeds)
+                ]
+                if rows:
+                    conn.execute(feedback.insert(), rows)
         except IntegrityError:
             raise InputError(f"user {name!r} already exists") from None
         return self.get(name)
+
+    def check_new(self, name: str, email: str) -> tuple[str, str]:
+        """Stripped (name, email) for a new user; raises InputError if either is unusable."""
+        name, email = name.strip(), email.strip()
+        if not name:
+            raise InputError("user name must not be empty")
+        local, at, domain = email.partition("@")
+        if not (local and at and domain) or any(c.isspace() for c in email):
+            raise InputError(f"email {email!r} is not an address (expected name@host)")
+        if self.exists(name):
+            raise InputError(f"user {name!r} already exists")
+        return name, email
 
     def get(self, name: str) -> User:
         with self.engine.connect() as conn:
             row = conn.execute(select(users).where(users.c.name == name)).first()
         if row is None:
-            raise NotFoundError(unknown_choice("user", name, self.names()) if self.names() else f"unknown user {name!r}; no users yet (paperrec user add)")
+            raise NotFoundError(self._unknown_user_message(name))
         return _row_to_user(row)
+
+    def _unknown_user_message(self, name: str) -> str:
+        known = self.names()
+        if not known:
+            return f"unknown user {name!r}; no users yet (paperrec user add)"
+        return unknown_choice("user", name, known)
+
+    def exists(self, name: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(users.c.id).where(users.c.name == name)).first() is not None
 
     def names(self) -> list[str]:
         with self.engine.connect() as conn:
-            return [name for (name,) in conn.execute(select(users.c.name).order_by(users.c.name))]
+            return list(conn.execute(select(users.c.name).order_by(users.c.name)).scalars())
 
     def all(self) -> list[User]:
         with self.engine.connect() as conn:
@@ -79,101 +144,143 @@ class UserStore:
     def set_topics(self, name: str, topics: Iterable[str]) -> None:
         user = self.get(name)
         with self.engine.begin() as conn:
-            conn.execute(users.update().where(users.c.id == user.id).values(topics=json.dumps(list(topics))))
+            conn.execute(
+                users.update().where(users.c.id == user.id).values(topics=json.dumps(list(topics)))
+            )
 
-    def delete(self, name: str) -> None:
-        """Remove the user and everything stored about them."""
+    def delete(self, name: str) -> dict[str, int]:
+        """Remove the user and everything stored about them; returns rows removed per table."""
         user = self.get(name)
+        removed: dict[str, int] = {}
         with self.engine.begin() as conn:
+            # Explicit deletes rather than relying on ON DELETE CASCADE, which SQLite only
+            # honours when foreign keys are switched on for the connection.
             for table in (feedback, shown, api_keys):
-                conn.execute(delete(table).where(table.c.user_id == user.id))
+                removed[table.name] = conn.execute(
+                    delete(table).where(table.c.user_id == user.id)
+                ).rowcount
             conn.execute(delete(users).where(users.c.id == user.id))
+        return removed
 
     def export(self, name: str) -> dict:
         """Everything stored about a user, as JSON-ready data (keys are listed, not revealed)."""
         user = self.get(name)
         with self.engine.connect() as conn:
-            shown_rows = conn.execute(select(shown).where(shown.c.user_id == user.id)).all()
-            key_rows = conn.execute(select(api_keys.c.id, api_keys.c.created_at).where(api_keys.c.user_id == user.id)).all()
+            shown_rows = conn.execute(
+                select(shown).where(shown.c.user_id == user.id).order_by(shown.c.shown_at)
+            ).all()
+            key_rows = conn.execute(
+                select(api_keys.c.id, api_keys.c.created_at).where(api_keys.c.user_id == user.id)
+            ).all()
         return {
             "name": user.name,
             "email": user.email,
             "topics": list(user.topics),
             "created_at": user.created_at.isoformat(),
             "feedback": [
-                {"paper_id": e.paper_id, "signal": str(e.signal), "source": str(e.source), "created_at": e.created_at.isoformat()}
+                {
+                    "paper_id": e.paper_id,
+                    "signal": e.signal.value,
+                    "source": e.source.value,
+                    "created_at": e.created_at.isoformat(),
+                }
                 for e in self.feedback(name)
             ],
             "shown": [{"paper_id": r.paper_id, "shown_at": r.shown_at} for r in shown_rows],
             "api_keys": [{"id": r.id, "created_at": r.created_at} for r in key_rows],
         }
 
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Per user name: rows in the feedback, shown and api_keys tables."""
+        tables = (feedback, shown, api_keys)
+        result = {name: dict.fromkeys((t.name for t in tables), 0) for name in self.names()}
+        with self.engine.connect() as conn:
+            for table in tables:
+                query = (
+                    select(users.c.name, func.count())
+                    .select_from(table.join(users, users.c.id == table.c.user_id))
+                    .group_by(users.c.name)
+                )
+                for name, n in conn.execute(query):
+                    result[name][table.name] = n
+        return result
+
     # -- feedback ------------------------------------------------------------------------
-    def add_feedback(self, name: str, paper_id: str, signal: Signal | str, source: FeedbackSource | str) -> FeedbackEvent:
+    def add_feedback(
+        self, name: str, paper_id: str, signal: Signal | str, source: FeedbackSource | str
+    ) -> FeedbackEvent:
+        """Append one event; ``paper_id`` must already be a stored paper's row id."""
         user = self.get(name)
         try:
             signal = Signal(signal)
         except ValueError:
             raise InputError(unknown_choice("signal", signal, [s.value for s in Signal])) from None
-        source = FeedbackSource(source)
+        try:
+            source = FeedbackSource(source)
+        except ValueError:
+            allowed = [s.value for s in FeedbackSource]
+            raise InputError(unknown_choice("feedback source", source, allowed)) from None
         when = _now()
         with self.engine.begin() as conn:
             conn.execute(
                 feedback.insert().values(
-                    user_id=user.id, paper_id=paper_id, signal=signal.value, source=source.value, created_at=when.isoformat()
+                    user_id=user.id,
+                    paper_id=paper_id,
+                    signal=signal.value,
+                    source=source.value,
+                    created_at=when.isoformat(),
                 )
             )
         return FeedbackEvent(user.name, paper_id, signal, source, when)
 
     def feedback(self, name: str) -> list[FeedbackEvent]:
+        """The user's events, oldest first."""
         user = self.get(name)
         with self.engine.connect() as conn:
-            rows = conn.execute(select(feedback).where(feedback.c.user_id == user.id).order_by(feedback.c.id)).all()
+            rows = conn.execute(
+                select(feedback).where(feedback.c.user_id == user.id).order_by(feedback.c.id)
+            ).all()
         return [
-            FeedbackEvent(user.name, r.paper_id, Signal(r.signal), FeedbackSource(r.source), dt.datetime.fromisoformat(r.created_at))
+            FeedbackEvent(
+                user.name,
+                r.paper_id,
+                Signal(r.signal),
+                FeedbackSource(r.source),
+                dt.datetime.fromisoformat(r.created_at),
+            )
             for r in rows
         ]
-
-    def preferences(self, name: str) -> tuple[list[tuple[str, dt.datetime]], list[str]]:
-        """(liked papers with the time they were liked, disliked paper ids); latest signal wins."""
-        latest: dict[str, FeedbackEvent] = {}
-        for event in self.feedback(name):
-            latest[event.paper_id] = event
-        liked = [(e.paper_id, e.created_at) for e in latest.values() if e.signal.is_positive]
-        disliked = [e.paper_id for e in latest.values() if e.signal.is_negative]
-        return liked, disliked
-
-    def dismissed(self, name: str) -> set[str]:
-        latest: dict[str, FeedbackEvent] = {}
-        for event in self.feedback(name):
-            latest[event.paper_id] = event
-        return {pid for pid, e in latest.items() if e.signal is Signal.DISMISSED}
 
     # -- shown papers --------------------------------------------------------------------
     def mark_shown(self, name: str, paper_ids: Iterable[str]) -> None:
         user = self.get(name)
-        already = self.shown_ids(name)
-        rows = [
-            {"user_id": user.id, "paper_id": pid, "shown_at": _now().isoformat()}
-            for pid in dict.fromkeys(paper_ids)
-            if pid not in already
-        ]
-        if rows:
-            with self.engine.begin() as conn:
+        when = _now().isoformat()
+        with self.engine.begin() as conn:
+            already = _shown(conn, user.id)
+            rows = [
+                {"user_id": user.id, "paper_id": pid, "shown_at": when}
+                for pid in dict.fromkeys(paper_ids)
+                if pid not in already
+            ]
+            if rows:
                 conn.execute(shown.insert(), rows)
 
     def shown_ids(self, name: str) -> set[str]:
         user = self.get(name)
         with self.engine.connect() as conn:
-            return {pid for (pid,) in conn.execute(select(shown.c.paper_id).where(shown.c.user_id == user.id))}
+            return _shown(conn, user.id)
 
     # -- API keys ------------------------------------------------------------------------
     def create_key(self, name: str | None) -> str:
         """A new API key for user ``name`` (None: an admin key). Returns the plaintext once."""
         user_id = self.get(name).id if name is not None else None
-        key = "prk_" + secrets.token_urlsafe(32)
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
         with self.engine.begin() as conn:
-            conn.execute(api_keys.insert().values(user_id=user_id, key_hash=hash_key(key), created_at=_now().isoformat()))
+            conn.execute(
+                api_keys.insert().values(
+                    user_id=user_id, key_hash=hash_key(key), created_at=_now().isoformat()
+                )
+            )
         return key
 
     def key_owner(self, key: str) -> tuple[bool, str | None] | None:
@@ -187,3 +294,7 @@ class UserStore:
         if row is None:
             return None
         return (row.user_id is None, row.name)
+
+
+def _shown(conn: Connection, user_id: int) -> set[str]:
+    return set(conn.execute(select(shown.c.paper_id).where(shown.c.user_id == user_id)).scalars())
