@@ -1,0 +1,249 @@
+"""Users as the recommender sees them: creation with seed papers, feedback, export, delete.
+
+These are the library functions behind ``paperrec user ...`` and ``paperrec feedback``, and
+the HTTP service's feedback endpoint. `user_profile` is what ranking consumes: liked papers
+with the time they were liked, disliked and dismissed papers, chosen topics, shown papers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from paperrec.errors import InputError, NotFoundError
+from paperrec.ingest import ingest_papers
+from paperrec.schema import FeedbackEvent, FeedbackSource, Signal, User, split_arxiv_id
+from paperrec.seeds import read_seeds
+from paperrec.sources import Problem
+from paperrec.store import Store, UpsertCounts
+from paperrec.store.users import latest_signals
+
+# What a user can say about a paper; ``seed`` is set only when a user is created.
+FEEDBACK_SIGNALS: tuple[Signal, ...] = (Signal.UP, Signal.DOWN, Signal.SAVED, Signal.DISMISSED)
+EXPORT_VERSION = 1
+
+
+def parse_signal(value: Signal | str) -> Signal:
+    """``'up'`` -> ``Signal.UP``; raises InputError listing the allowed signals."""
+    allowed = [s.value for s in FEEDBACK_SIGNALS]
+    text = value.value if isinstance(value, Signal) else str(value).strip().lower()
+    if text not in allowed:
+        raise InputError(f"unknown signal {str(value)!r}; available: {', '.join(allowed)}")
+    return Signal(text)
+
+
+def parse_topics(
+    topics: str | Iterable[str], known_topics: set[str] | None = None
+) -> tuple[str, ...]:
+    """Topic ids from ``'a,b'`` or a list, deduplicated in order, checked against ``known_topics``.
+
+    ``known_topics=None`` skips the check (no taxonomy available to check against).
+    """
+    items = topics.split(",") if isinstance(topics, str) else topics
+    chosen = tuple(dict.fromkeys(t.strip() for t in items if t and t.strip()))
+    if known_topics is not None:
+        unknown = [t for t in chosen if t not in known_topics]
+        if unknown:
+            listed = ", ".join(repr(t) for t in unknown)
+            raise InputError(
+                f"unknown topic{'s' if len(unknown) > 1 else ''} {listed}; "
+                f"available: {', '.join(sorted(known_topics))}"
+            )
+    return chosen
+
+
+def _key(raw: str) -> str:
+    parsed = split_arxiv_id(raw)
+    return parsed[0] if parsed else raw.strip()
+
+
+@dataclass(frozen=True)
+class AddedUser:
+    """Outcome of `add_user`: the user, their seed paper ids, and what the seed files gave."""
+
+    user: User
+    seeds: tuple[str, ...]
+    ingested: UpsertCounts
+    problems: tuple[Problem, ...]
+
+
+def add_user(
+    store: Store,
+    name: str,
+    email: str,
+    topics: str | Iterable[str] = (),
+    seeds: Sequence[str | Path] = (),
+    *,
+    known_topics: set[str] | None = None,
+) -> AddedUser:
+    """Create a user with chosen topics and seed papers they like.
+
+    Everything is checked before anything is written: the name is free, topics are known,
+    seed files are readable and every seed id is stored (or in a seed file). Papers from
+    seed files are then ingested (source ``seed``), and the user row and its seed events are
+    written in one transaction, so a failure never leaves a half-created user.
+
+    Parameters
+    ----------
+    store
+        The paper and user store.
+    name, email
+        Unique user name and their address.
+    topics
+        Topic ids, as ``'a,b'`` or a list; checked against ``known_topics`` when given.
+    seeds
+        Seed specs: paths to JSONL/CSV/Atom/HF-page/BibTeX files, or comma-separated ids.
+
+    Raises
+    ------
+    InputError
+        Name taken, bad email, unknown topic, unreadable or missing seed file.
+    NotFoundError
+        Seed ids the store does not hold (listed; ingest them first).
+    """
+    chosen = parse_topics(topics, known_topics)
+    store.users.check_new(name, email)  # before any seed paper is ingested
+    found = read_seeds(seeds)
+    resolved = store.papers.resolve_ids(found.refs)
+    in_files = {p.id for p in found.papers}
+    unknown = [
+        r for r in dict.fromkeys(found.refs) if r not in resolved and _key(r) not in in_files
+    ]
+    if unknown:
+        raise NotFoundError(
+            f"unknown seed paper{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}; "
+            "they are not in the paper store and nothing is fetched from the network: "
+            "ingest them first (paperrec ingest FILE) or pass a seed file with their "
+            "titles and abstracts"
+        )
+    summary = ingest_papers(
+        store.papers, found.papers, "seed", batch_size=store.settings.ingest_batch_size
+    )
+    # Resolve again: ids that named papers in the seed files exist only now.
+    resolved = store.papers.resolve_ids(found.refs)
+    seed_ids = tuple(dict.fromkeys([*summary.counts.ids, *(resolved[r] for r in found.refs)]))
+    user = store.users.add(name, email, chosen, seed_ids)
+    return AddedUser(user, seed_ids, summary.counts, tuple(found.problems))
+
+
+def record_feedback(
+    store: Store,
+    user: str,
+    paper_id: str,
+    signal: Signal | str,
+    source: FeedbackSource | str = FeedbackSource.CLI,
+) -> FeedbackEvent:
+    """Store one feedback event, with the current time and where it came from.
+
+    ``paper_id`` may carry a version (``2401.01234v2``), be an abs URL or an old key of a
+    paper that was re-keyed; the event is stored under the paper's current id.
+
+    Raises
+    ------
+    InputError
+        Unknown signal (allowed: up, down, saved, dismissed) or source.
+    NotFoundError
+        Unknown user (the known ones are listed) or a paper the store does not hold.
+    """
+    parsed = parse_signal(signal)
+    store.users.get(user)
+    resolved = store.papers.resolve_ids([paper_id])
+    if paper_id not in resolved:
+        raise NotFoundError(
+            f"unknown paper {paper_id!r}; it is not in the paper store (paperrec ingest FILE)"
+        )
+    return store.users.add_feedback(user, resolved[paper_id], parsed, source)
+
+
+@dataclass(frozen=True)
+class UserProfile:
+    """What ranking needs to know about one user. Paper ids are current store ids.
+
+    ``liked`` pairs each liked paper (seeded, up-voted or saved, latest signal winning) with
+    the time of that signal, oldest first.
+    """
+
+    name: str
+    email: str
+    topics: tuple[str, ...]
+    liked: tuple[tuple[str, dt.datetime], ...]
+    disliked: tuple[str, ...]
+    dismissed: tuple[str, ...]
+    shown: frozenset[str]
+
+    @property
+    def liked_ids(self) -> tuple[str, ...]:
+        return tuple(pid for pid, _ in self.liked)
+
+    @property
+    def seen_ids(self) -> frozenset[str]:
+        """Papers not to recommend again: shown, or already given any signal."""
+        return self.shown | set(self.liked_ids) | set(self.disliked) | set(self.dismissed)
+
+
+def user_profile(store: Store, name: str) -> UserProfile:
+    """The profile of user ``name``; raises NotFoundError (listing users) if unknown."""
+    user = store.users.get(name)
+    events = store.users.feedback(name)
+    shown = store.users.shown_ids(name)
+    # Papers re-keyed since an event (title key -> arXiv id) are mapped to their current id.
+    current = store.papers.resolve_ids({e.paper_id for e in events} | shown)
+    events = [replace(e, paper_id=current.get(e.paper_id, e.paper_id)) for e in events]
+    latest = latest_signals(events).values()
+    liked = sorted(
+        ((e.paper_id, e.created_at) for e in latest if e.signal.is_positive), key=lambda x: x[1]
+    )
+    return UserProfile(
+        name=user.name,
+        email=user.email,
+        topics=user.topics,
+        liked=tuple(liked),
+        disliked=tuple(e.paper_id for e in latest if e.signal.is_negative),
+        dismissed=tuple(e.paper_id for e in latest if e.signal is Signal.DISMISSED),
+        shown=frozenset(current.get(pid, pid) for pid in shown),
+    )
+
+
+def export_user(store: Store, name: str) -> dict:
+    """Everything stored about a user as JSON-ready data, plus the profile derived from it.
+
+    Contains the profile fields, every feedback event (signal, source, time), shown papers
+    and the ids and creation times of API keys (never the keys themselves).
+    """
+    data = store.users.export(name)
+    profile = user_profile(store, name)
+    return {
+        "export_version": EXPORT_VERSION,
+        "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        **data,
+        "profile": {
+            "liked": [{"paper_id": pid, "since": when.isoformat()} for pid, when in profile.liked],
+            "disliked": list(profile.disliked),
+            "dismissed": list(profile.dismissed),
+        },
+    }
+
+
+def delete_user(store: Store, name: str) -> dict[str, int]:
+    """Remove a user, their feedback, shown papers and API keys; returns rows removed.
+
+    Papers ingested from the user's seed files stay: they are part of the shared corpus.
+    """
+    return store.users.delete(name)
+
+
+def list_users(store: Store) -> list[dict]:
+    """One summary per user, by name: email, topics, and counts of their stored rows."""
+    counts = store.users.counts()
+    return [
+        {
+            "name": u.name,
+            "email": u.email,
+            "topics": list(u.topics),
+            "created_at": u.created_at.isoformat() if u.created_at else None,
+            **counts.get(u.name, {}),
+        }
+        for u in store.users.all()
+    ]
