@@ -1,0 +1,174 @@
+"""Feedback-link tokens and API-key authorization: paperrec.tokens."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+
+import pytest
+
+from paperrec.config import Settings
+from paperrec.errors import AuthError, InputError, PaperrecError
+from paperrec.profiles import add_user, delete_user
+from paperrec.schema import Signal
+from paperrec.tokens import authorize, make_token, verify_token
+
+SECRET = "test-secret-0123456789abcdef"
+NOW = 1_750_000_000.0
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def token(**kwargs) -> str:
+    args = {"user": "ada", "paper_id": "2401.00001", "signal": "up", "ttl": 3600, "now": NOW}
+    return make_token(SECRET, **(args | kwargs))
+
+
+# -- feedback tokens ----------------------------------------------------------------------
+@pytest.mark.parametrize("signal", ["up", "down", "saved", "dismissed", Signal.SAVED])
+def test_round_trip(signal):
+    made = token(signal=signal)
+    assert verify_token(SECRET, made, now=NOW + 10) == ("ada", "2401.00001", Signal(signal))
+
+
+def test_token_is_url_safe_and_accepts_timedelta_and_unicode():
+    made = token(user="zoë/ü?&=", ttl=dt.timedelta(days=2))
+    assert all(c.isalnum() or c in "-_." for c in made)
+    assert verify_token(SECRET, made, now=NOW + 86_400)[0] == "zoë/ü?&="
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("u", "bob"), ("p", "2401.99999"), ("s", "down"), ("e", int(NOW) + 10**9)],
+)
+def test_tampering_with_any_field_is_refused(field, value):
+    body, signature = token().split(".")
+    payload = json.loads(unb64(body))
+    payload[field] = value
+    body = b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
+    forged = f"{body}.{signature}"
+    with pytest.raises(AuthError, match="signature does not match"):
+        verify_token(SECRET, forged, now=NOW)
+
+
+def test_tampering_with_any_character_is_refused():
+    made = token()
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    for i, char in enumerate(made):
+        if char == ".":
+            continue
+        changed = made[:i] + alphabet[(alphabet.index(char) + 1) % 64] + made[i + 1 :]
+        with pytest.raises(AuthError):
+            verify_token(SECRET, changed, now=NOW)
+
+
+def test_expired_token_is_refused():
+    made = token(ttl=60)
+    assert verify_token(SECRET, made, now=NOW + 59)[0] == "ada"
+    with pytest.raises(AuthError, match="expired at 2025-06-15T15:0"):
+        verify_token(SECRET, made, now=NOW + 60)
+
+
+def test_wrong_secret_is_refused():
+    with pytest.raises(AuthError, match="signature does not match"):
+        verify_token("another-secret-0123456789", token(), now=NOW)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["", "abc", "a.b.c", "!!!.###", ".", "x.", token() + "\n.x", "é" * 10, "A" * 10_000, None, 42],
+)
+def test_malformed_tokens_are_refused(bad):
+    with pytest.raises(AuthError):
+        verify_token(SECRET, bad, now=NOW)
+
+
+def test_signed_payload_of_the_wrong_shape_is_malformed():
+    import hashlib
+    import hmac
+
+    from paperrec.tokens import _DOMAIN
+
+    body = b64(json.dumps({"u": "ada", "p": "x", "s": "up", "e": "tomorrow"}).encode())
+    sig = hmac.new(SECRET.encode(), _DOMAIN + body.encode(), hashlib.sha256).digest()
+    with pytest.raises(AuthError, match="malformed"):
+        verify_token(SECRET, f"{body}.{b64(sig)}", now=NOW)
+
+
+def test_missing_or_short_secret_says_how_to_set_it(monkeypatch, home):
+    monkeypatch.delenv("PAPERREC_TOKEN_SECRET", raising=False)
+    with pytest.raises(PaperrecError, match="PAPERREC_TOKEN_SECRET"):
+        make_token(Settings().token_secret, "ada", "2401.00001", "up")
+    with pytest.raises(PaperrecError, match="at least 16"):
+        make_token("short", "ada", "2401.00001", "up")
+    with pytest.raises(PaperrecError, match="PAPERREC_TOKEN_SECRET"):
+        verify_token(None, token())
+
+
+def test_secret_from_the_environment(monkeypatch, home):
+    monkeypatch.setenv("PAPERREC_TOKEN_SECRET", SECRET)
+    secret = Settings().token_secret
+    made = make_token(secret, "ada", "2401.00001", "down", 60, now=NOW)
+    assert verify_token(SECRET, made, now=NOW) == ("ada", "2401.00001", Signal.DOWN)
+
+
+def test_make_token_checks_its_arguments():
+    with pytest.raises(InputError, match="available: up, down, saved, dismissed"):
+        token(signal="seed")
+    with pytest.raises(ValueError, match="ttl must be positive"):
+        token(ttl=0)
+    with pytest.raises(ValueError, match="non-empty"):
+        token(user="")
+
+
+# -- API keys -----------------------------------------------------------------------------
+@pytest.fixture()
+def keyed(store):
+    add_user(store, "ada", "ada@example.org")
+    add_user(store, "bob", "bob@example.org")
+    keys = {
+        "admin": store.users.create_key(None),
+        "ada": store.users.create_key("ada"),
+        "bob": store.users.create_key("bob"),
+    }
+    return store, keys
+
+
+def test_admin_key_acts_for_everyone(keyed):
+    store, keys = keyed
+    authorize(store, keys["admin"], "ada")
+    authorize(store, f"Bearer {keys['admin']}", "bob")
+
+
+def test_own_key_is_accepted(keyed):
+    store, keys = keyed
+    authorize(store, keys["ada"], "ada")
+    authorize(store, f"bearer  {keys['ada']} ", "ada")
+
+
+def test_other_users_key_is_refused(keyed):
+    store, keys = keyed
+    with pytest.raises(AuthError, match="does not belong to user 'ada'"):
+        authorize(store, keys["bob"], "ada")
+
+
+@pytest.mark.parametrize("bad", ["prk_not-a-real-key", "Bearer nope", "", "Bearer ", None])
+def test_unknown_or_missing_key_is_refused(keyed, bad):
+    store, _ = keyed
+    with pytest.raises(AuthError, match="unknown API key|missing API key"):
+        authorize(store, bad, "ada")
+
+
+def test_keys_of_a_deleted_user_stop_working(keyed):
+    store, keys = keyed
+    delete_user(store, "ada")
+    with pytest.raises(AuthError, match="unknown API key"):
+        authorize(store, keys["ada"], "ada")
+    authorize(store, keys["admin"], "bob")
