@@ -7,5 +7,6 @@ from __future__ import annotations
 
 from paperrec.cli.app import app, main
 from paperrec.cli import data  # noqa: F401  (registers commands)
+from paperrec.cli import users  # noqa: F401  (registers commands)
 
 __all__ = ["app", "main"]
