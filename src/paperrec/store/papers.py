@@ -95,6 +95,20 @@ def _merge(stored: Paper, incoming: Paper) -> Paper | None:
     return None if _paper_values(merged) == _paper_values(stored) and merged.id == stored.id else merged
 
 
+def _title_twin(known: dict[str, Paper], paper: Paper) -> Paper | None:
+    """The stored paper with ``paper``'s title, when the title is what identifies them.
+
+    Two different arXiv ids with the same title are two papers (errata, namesakes); a
+    title match only merges when one side has no arXiv id.
+    """
+    twin = known.get(paper.title_key)
+    if twin is None:
+        return None
+    if paper.id.startswith(TITLE_KEY_PREFIX) or twin.id.startswith(TITLE_KEY_PREFIX):
+        return twin
+    return None
+
+
 class PaperStore:
     """Reads and writes papers. Only this class (and its siblings in ``store``) touch the DB."""
 
@@ -108,7 +122,7 @@ class PaperStore:
         with self.engine.begin() as conn:
             known = self._existing(conn, batch)
             for paper in batch:
-                stored = known.get(paper.id) or known.get(paper.title_key)
+                stored = known.get(paper.id) or _title_twin(known, paper)
                 if stored is None:
                     conn.execute(
                         papers.insert().values(
