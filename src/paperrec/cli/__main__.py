@@ -1,0 +1,5 @@
+"""``python -m paperrec.cli``: the same as the ``paperrec`` console script."""
+
+from paperrec.cli import main
+
+main()
