@@ -178,14 +178,16 @@ def test_unknown_format_lists_the_valid_ones(home, tmp_path):
     assert expected in result.stderr
 
 
-def test_undetectable_format_asks_for_format(home, tmp_path):
+def test_undetectable_format_asks_for_format_before_writing(home, store, tmp_path):
+    ok = _jsonl(tmp_path / "ok.jsonl", [GOOD])
     odd = tmp_path / "papers.dat"
     odd.write_text("id;title;abstract\n", encoding="utf-8")
-    result = runner.invoke(app, ["ingest", str(odd)])
+    result = runner.invoke(app, ["ingest", str(ok), str(odd)])
     assert result.exit_code == 1
     _no_traceback(result)
     assert f"{odd}: cannot tell the format" in result.stderr
     assert "pass --format, one of: hf-page, jsonl, csv, arxiv-atom" in result.stderr
+    assert store.papers.count() == 0  # ok.jsonl, listed first, was not half-ingested
 
 
 def test_missing_file(home, tmp_path):

@@ -79,25 +79,33 @@ def ingest_paths(
     missing = [str(p) for p in paths if not Path(p).is_file()]
     if missing:
         raise InputError(f"no such file: {', '.join(missing)}")
-    summary = IngestSummary(files=len(paths))
+    # Resolve every file's format first: an undetectable one fails before any row is written.
+    jobs = [(Path(path), _format_of(Path(path), fmt)) for path in paths]
+    summary = IngestSummary(files=len(jobs))
     if strict:
-        parsed = [(path, list(read_path(Path(path), fmt))) for path in paths]
+        parsed = [(source, list(read_path(path, source))) for path, source in jobs]
         problems = [r for _, records in parsed for r in records if isinstance(r, Problem)]
         if problems:
             shown = "; ".join(str(p) for p in problems[:5])
             more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-            raise InputError(f"--strict: {len(problems)} bad record(s), nothing written: {shown}{more}")
-        for path, records in parsed:
-            ingest_papers(store, records, _source_of(path, fmt), batch_size=batch_size, summary=summary, on_batch=on_batch)
+            count = f"{len(problems)} bad record(s)"
+            raise InputError(f"--strict: {count}, nothing written: {shown}{more}")
+        for source, records in parsed:
+            ingest_papers(
+                store, records, source, batch_size=batch_size, summary=summary, on_batch=on_batch
+            )
         return summary
-    for path in paths:
-        papers = _collect_problems(read_path(Path(path), fmt), summary.problems)
-        ingest_papers(store, papers, _source_of(path, fmt), batch_size=batch_size, summary=summary, on_batch=on_batch)
+    for path, source in jobs:
+        papers = _collect_problems(read_path(path, source), summary.problems)
+        ingest_papers(
+            store, papers, source, batch_size=batch_size, summary=summary, on_batch=on_batch
+        )
     return summary
 
 
-def _source_of(path: Path, fmt: str) -> str:
-    return fmt if fmt != "auto" else detect_format(Path(path))
+def _format_of(path: Path, fmt: str) -> str:
+    """The format ``path`` is read in, which is also the source name its papers get."""
+    return fmt if fmt != "auto" else detect_format(path)
 
 
 def _collect_problems(records, sink: list[Problem]):

@@ -41,7 +41,8 @@ def detect_format(path: Path) -> str:
     by_suffix = _SUFFIXES.get(path.suffix.lower())
     if by_suffix:
         return by_suffix
-    head = path.open("rb").read(4096).lstrip().decode("utf-8", errors="replace")
+    with path.open("rb") as handle:
+        head = handle.read(4096).lstrip().decode("utf-8", errors="replace")
     if head.startswith("{"):
         return "jsonl"
     if head.startswith("<?xml") or head.startswith("<feed"):
