@@ -126,6 +126,20 @@ def test_hf_page_after_arxiv_only_fills_gaps(store, tmp_path):
     assert _sources(store)["2401.01234"] == {"arxiv-atom", "hf-page"}
 
 
+def test_unversioned_dump_does_not_undo_a_known_version(store, tmp_path):
+    # A JSONL dump without versions must not flip the text of a versioned row back and
+    # forth on every re-ingest; it only fills gaps.
+    dump = _jsonl(tmp_path / "dump.jsonl", [
+        {"id": "2401.01234", "title": "Old dump title", "abstract": "Old dump text."},
+    ])  # fmt: skip
+    files = [dump, ATOM / "atom_v3.xml"]
+    ingest_paths(store.papers, files)
+    again = ingest_paths(store.papers, files)
+    assert (again.counts.added, again.counts.updated, again.counts.unchanged) == (0, 0, 2)
+    paper = store.papers.get_many(["2401.01234"])[0]
+    assert (paper.version, paper.title) == (3, SPARSE_TITLE.replace("for", "for Low-Latency"))
+
+
 def test_two_arxiv_papers_with_one_title_stay_two_rows(store):
     # Namesakes and errata share titles; only a paper without an arXiv id merges by title.
     twins = [

@@ -80,11 +80,14 @@ def _merge(stored: Paper, incoming: Paper) -> Paper | None:
     """
     if stored.version and incoming.version and incoming.version < stored.version:
         return None
-    # A record without an arXiv id (an HF page) only fills gaps in the stored row: it has
-    # no version to say it is newer, and re-reading the same pages must change nothing.
-    first, second = (stored, incoming) if incoming.id.startswith(TITLE_KEY_PREFIX) else (incoming, stored)
+    # A record without an arXiv id (an HF page), or without a version when the stored row
+    # has one (a JSONL dump after the API), only fills gaps in the stored row: nothing says
+    # it is newer, and re-reading the same files must change nothing.
+    title_keyed = incoming.id.startswith(TITLE_KEY_PREFIX)
+    gaps_only = title_keyed or (stored.version is not None and incoming.version is None)
+    first, second = (stored, incoming) if gaps_only else (incoming, stored)
     merged = Paper(
-        id=stored.id if incoming.id.startswith(TITLE_KEY_PREFIX) else incoming.id,
+        id=stored.id if title_keyed else incoming.id,
         title=first.title or second.title,
         abstract=first.abstract or second.abstract,
         categories=first.categories or second.categories,
