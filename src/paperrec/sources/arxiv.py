@@ -163,6 +163,7 @@ def parse_arxiv_atom(path: Path, source: str = "arxiv-atom") -> Iterator[Record]
 
 # -- the live API -------------------------------------------------------------------------
 def entry_from_result(result: arxiv.Result) -> ArxivEntry:
+    """An ``arxiv.Result`` from the live API as an ArxivEntry (published is UTC)."""
     published = result.published
     return ArxivEntry(
         entry_id=result.entry_id,
