@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from paperrec.config import DEFAULT_MODEL, Settings
-from paperrec.schema import Paper, content_hash
+from paperrec.schema import Paper
 from paperrec.store.cache import EmbeddingCache
 
 EMBEDDING_DIM = 384
@@ -89,6 +89,9 @@ class Embedder:
         self.precision = resolve_precision(precision)
         self.batch_size = batch_size
         self.cache = cache
+        # Texts per encode call when filling the cache: large enough that length-sorting
+        # inside sentence-transformers keeps padding low, small enough to save often.
+        self.chunk_size = batch_size * 32
         self._model = None
 
     @classmethod
@@ -121,63 +124,50 @@ class Embedder:
         limit = (self.max_seq_length or 512) * CHARS_PER_TOKEN_BOUND
         return text[:limit]
 
-    def encode_texts(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Encode raw texts without the cache. Returns float32 (n, dim), unit length."""
         if not texts:
             return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
-        prepared = [self.prepare(t) for t in texts]
-        chunks = []
-        # Chunks of a few batches let a progress bar move without changing the result.
-        step = self.batch_size * 8 if progress else len(prepared)
-        for start in range(0, len(prepared), step):
-            part = prepared[start : start + step]
-            vectors = self.model.encode(
-                part, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-            )
-            chunks.append(np.asarray(vectors, dtype=np.float32))
-            if progress:
-                progress(len(part))
-        return np.concatenate(chunks)
+        vectors = self.model.encode(
+            [self.prepare(t) for t in texts],
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        vectors = np.asarray(vectors, dtype=np.float32)
+        # Re-normalise in float32: bfloat16 compute leaves norms off by up to ~0.5 %.
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
     def embed(self, papers: Sequence[Paper], progress: ProgressCallback | None = None) -> np.ndarray:
         """Vectors for ``papers`` (n, dim) in order; computes and caches only what is missing."""
-        return self.embed_texts_by_hash([p.text for p in papers], [p.content_hash for p in papers], progress)
+        return self.embed_texts([p.text for p in papers], [p.content_hash for p in papers], progress)
 
-    def embed_pairs(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
-        """Vectors for (title, abstract) pairs, through the same cache as ``embed``."""
-        papers = [Paper.create(title, abstract, id="x") for title, abstract in pairs]
-        return self.embed(papers)
-
-    def embed_texts_by_hash(
+    def embed_texts(
         self, texts: Sequence[str], hashes: Sequence[str], progress: ProgressCallback | None = None
     ) -> np.ndarray:
-        out = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
-        found = self.cache.get_many(self.model_id, hashes) if self.cache is not None else {}
-        missing_positions: dict[str, list[int]] = {}
-        for i, key in enumerate(hashes):
-            vector = found.get(key)
-            if vector is None:
-                missing_positions.setdefault(key, []).append(i)
-            else:
-                out[i] = vector
-        if progress and found:
-            progress(len(texts) - sum(len(v) for v in missing_positions.values()))
-        if missing_positions:
-            keys = list(missing_positions)
-            firsts = [missing_positions[k][0] for k in keys]
-            counts = {k: len(v) for k, v in missing_positions.items()}
-            wrapped = None
-            if progress:
-                # Report duplicates of a computed text as done along with it.
-                order = iter(keys)
-                wrapped = lambda n: progress(sum(counts[next(order)] for _ in range(n)))  # noqa: E731
-            vectors = self.encode_texts([texts[i] for i in firsts], wrapped)
+        """Vectors for ``texts`` keyed by ``hashes`` (n); duplicates are encoded once.
+
+        Missing vectors are encoded in chunks and each chunk is cached as soon as it is
+        done, so an interrupted run keeps its work and the progress callback moves.
+        """
+        if self.cache is not None:
+            out, found = self.cache.lookup(self.model_id, hashes, EMBEDDING_DIM)
+        else:
+            out, found = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32), np.zeros(len(texts), bool)
+        positions: dict[str, list[int]] = {}
+        for i in np.flatnonzero(~found):
+            positions.setdefault(hashes[i], []).append(int(i))
+        if progress and found.any():
+            progress(int(found.sum()))
+        missing = list(positions)
+        for start in range(0, len(missing), self.chunk_size):
+            keys = missing[start : start + self.chunk_size]
+            vectors = self.encode_texts([texts[positions[k][0]] for k in keys])
             for key, vector in zip(keys, vectors, strict=True):
-                out[missing_positions[key]] = vector
+                out[positions[key]] = vector
             if self.cache is not None:
                 self.cache.put_many(self.model_id, keys, vectors)
+            if progress:
+                progress(sum(len(positions[k]) for k in keys))
         return out
-
-
-def text_hash(title: str, abstract: str) -> str:
-    return content_hash(title, abstract)

@@ -71,6 +71,13 @@ class Paper:
     source: str = ""
     version: int | None = None
     authors: tuple[str, ...] = field(default=())
+    content_hash: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        # Hashing normalises the text, which costs more than the rest of a read from the
+        # store; rows carry their stored hash and only new records compute one.
+        if not self.content_hash:
+            object.__setattr__(self, "content_hash", content_hash(self.title, self.abstract))
 
     @classmethod
     def create(
@@ -103,10 +110,6 @@ class Paper:
             version=version,
             authors=tuple(authors),
         )
-
-    @property
-    def content_hash(self) -> str:
-        return content_hash(self.title, self.abstract)
 
     @property
     def title_key(self) -> str:

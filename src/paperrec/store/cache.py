@@ -43,30 +43,41 @@ class EmbeddingCache:
             self._local.conn = conn
         return conn
 
-    def get_many(self, model_id: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
-        """Vectors found for ``hashes``; missing hashes are absent from the result."""
+    def lookup(self, model_id: str, hashes: Sequence[str], dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """Vectors for ``hashes``: float32 (n, dim), zero rows where missing, and a bool
+        mask (n,) of the rows that were found."""
+        vectors = np.zeros((len(hashes), dim), dtype=np.float32)
+        found = np.zeros(len(hashes), dtype=bool)
         if not hashes:
-            return {}
+            return vectors, found
+        rows = self._fetch(model_id, set(hashes))
+        if rows:
+            matrix = np.frombuffer(b"".join(blob for _, blob in rows), dtype=np.float32).reshape(len(rows), -1)
+            where = {key: i for i, (key, _) in enumerate(rows)}
+            for i, key in enumerate(hashes):
+                j = where.get(key)
+                if j is not None:
+                    vectors[i] = matrix[j]
+                    found[i] = True
+        return vectors, found
+
+    def _fetch(self, model_id: str, wanted: set[str]) -> list[tuple[str, bytes]]:
         conn = self._conn()
-        wanted = set(hashes)
-        found: dict[str, np.ndarray] = {}
         total = conn.execute("SELECT COUNT(*) FROM vectors WHERE model_id = ?", (model_id,)).fetchone()[0]
-        if len(wanted) * 4 >= total:  # a full scan of the model's rows beats many lookups
+        if len(wanted) * 4 >= total:  # one scan of the model's rows beats many lookups
             rows = conn.execute("SELECT content_hash, vector FROM vectors WHERE model_id = ?", (model_id,))
-            for key, blob in rows:
-                if key in wanted:
-                    found[key] = np.frombuffer(blob, dtype=np.float32)
-            return found
+            return [row for row in rows if row[0] in wanted]
         keys = list(wanted)
+        found: list[tuple[str, bytes]] = []
         for start in range(0, len(keys), _IN_CHUNK):
             chunk = keys[start : start + _IN_CHUNK]
             marks = ",".join("?" * len(chunk))
-            rows = conn.execute(
-                f"SELECT content_hash, vector FROM vectors WHERE model_id = ? AND content_hash IN ({marks})",
-                (model_id, *chunk),
+            found.extend(
+                conn.execute(
+                    f"SELECT content_hash, vector FROM vectors WHERE model_id = ? AND content_hash IN ({marks})",
+                    (model_id, *chunk),
+                )
             )
-            for key, blob in rows:
-                found[key] = np.frombuffer(blob, dtype=np.float32)
         return found
 
     def put_many(self, model_id: str, hashes: Sequence[str], vectors: np.ndarray) -> None:

@@ -56,6 +56,7 @@ def _row_to_paper(row) -> Paper:
         date=dt.date.fromisoformat(row.date) if row.date else None,
         version=row.version,
         authors=tuple(json.loads(row.authors)),
+        content_hash=row.content_hash,
     )
 
 
