@@ -1,0 +1,168 @@
+"""TopicClassifier: calibrated multi-label topic probabilities from paper embeddings.
+
+One LightGBM model per topic through scikit-learn's ``OneVsRestClassifier``, trained on
+the label model's labels. A slice of the training data is held out to calibrate each
+topic's scores (Platt scaling on the raw margin) and to choose each topic's decision
+threshold, the one that maximises F1 against the weak labels: no gold label is needed.
+
+Prediction reads the fitted boosters directly: the scikit-learn wrappers cost about a
+millisecond per call per topic, which would dominate a single-paper request.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from lightgbm import LGBMClassifier
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+MIN_POSITIVES = 5  # fewer weak positives than this: the topic keeps its base rate
+
+
+def best_f1_threshold(y_true: np.ndarray, scores: np.ndarray, floor: float = 0.05) -> float:
+    """Threshold on ``scores`` that maximises F1 for ``y_true`` (0/1); 0.5 without positives."""
+    if y_true.sum() == 0:
+        return 0.5
+    order = np.argsort(-scores)
+    sorted_scores, sorted_true = scores[order], y_true[order]
+    true_pos = np.cumsum(sorted_true)
+    precision = true_pos / np.arange(1, len(scores) + 1)
+    recall = true_pos / y_true.sum()
+    f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0)
+    best = int(np.argmax(f1))
+    # Midway to the next score, so the threshold is not tied to one calibration point.
+    following = sorted_scores[best + 1] if best + 1 < len(scores) else sorted_scores[best] - 1e-6
+    return float(max((sorted_scores[best] + following) / 2, floor))
+
+
+class TopicClassifier(ClassifierMixin, BaseEstimator):
+    """Multi-label topic classifier over embeddings.
+
+    Parameters
+    ----------
+    n_estimators, learning_rate, num_leaves, min_child_samples, colsample_bytree,
+    subsample, reg_lambda, max_bin : LightGBM hyperparameters, shared by every topic.
+    calibration_size : share of the training rows held out for calibration and thresholds.
+    n_jobs : threads per LightGBM model.
+    random_state : seed for the split and for LightGBM.
+
+    Attributes
+    ----------
+    classes_ : (n_topics,) column indices of Y (0..n_topics-1).
+    estimator_ : the fitted OneVsRestClassifier.
+    calibration_coef_, calibration_intercept_ : (n_topics,) Platt scaling on raw margins.
+    thresholds_ : (n_topics,) decision thresholds on calibrated probabilities.
+    """
+
+    def __init__(
+        self,
+        n_estimators: int = 100,
+        learning_rate: float = 0.15,
+        num_leaves: int = 15,
+        min_child_samples: int = 20,
+        colsample_bytree: float = 0.5,
+        subsample: float = 0.8,
+        reg_lambda: float = 1.0,
+        max_bin: int = 63,
+        calibration_size: float = 0.2,
+        n_jobs: int = 2,
+        random_state: int = 0,
+    ):
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.colsample_bytree = colsample_bytree
+        self.subsample = subsample
+        self.reg_lambda = reg_lambda
+        self.max_bin = max_bin
+        self.calibration_size = calibration_size
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def _booster_params(self) -> dict:
+        return dict(
+            n_estimators=self.n_estimators,
+            learning_rate=self.learning_rate,
+            num_leaves=self.num_leaves,
+            min_child_samples=self.min_child_samples,
+            colsample_bytree=self.colsample_bytree,
+            subsample=self.subsample,
+            subsample_freq=1 if self.subsample < 1 else 0,
+            reg_lambda=self.reg_lambda,
+            max_bin=self.max_bin,
+            # Bin edges from a sample: building the histogram bins on every row costs as
+            # much as boosting itself, for each of dozens of topics.
+            bin_construct_sample_cnt=5000,
+            n_jobs=self.n_jobs,
+            random_state=self.random_state,
+            verbose=-1,
+        )
+
+    def fit(self, X, Y):
+        """Fit on embeddings X (n_papers, dim) and 0/1 topic labels Y (n_papers, n_topics)."""
+        X, Y = validate_data(self, X, Y, multi_output=True, dtype=np.float32)
+        Y = np.asarray(Y)
+        if Y.ndim == 1:
+            Y = Y.reshape(-1, 1)
+        Y = (Y > 0.5).astype(np.int8)
+        n_topics = Y.shape[1]
+        self.classes_ = np.arange(n_topics)
+        X_train, X_cal, Y_train, Y_cal = train_test_split(
+            X, Y, test_size=self.calibration_size, random_state=self.random_state
+        )
+        trainable = (Y_train.sum(axis=0) >= MIN_POSITIVES) & (Y_train.sum(axis=0) < len(Y_train))
+        self.trainable_ = trainable
+        self.base_rate_ = Y.mean(axis=0)
+        if trainable.any():
+            self.estimator_ = OneVsRestClassifier(LGBMClassifier(**self._booster_params()))
+            self.estimator_.fit(X_train, Y_train[:, trainable])
+        margins = self._margins(X_cal)
+        self.calibration_coef_ = np.zeros(n_topics)
+        self.calibration_intercept_ = np.zeros(n_topics)
+        self.thresholds_ = np.full(n_topics, 0.5)
+        for t in range(n_topics):
+            self._calibrate_topic(t, margins[:, t], Y_cal[:, t])
+        return self
+
+    def _calibrate_topic(self, t: int, margin: np.ndarray, y: np.ndarray) -> None:
+        if not self.trainable_[t] or y.min() == y.max():
+            rate = float(np.clip(self.base_rate_[t], 1e-4, 1 - 1e-4))
+            self.calibration_intercept_[t] = np.log(rate / (1 - rate))
+            self.thresholds_[t] = 1.0 if not self.trainable_[t] else 0.5
+            return
+        platt = LogisticRegression(C=1e4).fit(margin.reshape(-1, 1), y)
+        self.calibration_coef_[t] = platt.coef_[0, 0]
+        self.calibration_intercept_[t] = platt.intercept_[0]
+        calibrated = 1 / (1 + np.exp(-(self.calibration_coef_[t] * margin + self.calibration_intercept_[t])))
+        self.thresholds_[t] = best_f1_threshold(y, calibrated)
+
+    def _margins(self, X: np.ndarray) -> np.ndarray:
+        """Raw LightGBM margins (n, n_topics); zero for topics without a model."""
+        margins = np.zeros((X.shape[0], len(self.classes_)))
+        if self.trainable_.any():
+            columns = np.flatnonzero(self.trainable_)
+            for column, estimator in zip(columns, self.estimator_.estimators_, strict=True):
+                if hasattr(estimator, "booster_"):
+                    margins[:, column] = estimator.booster_.predict(X, raw_score=True)
+        return margins
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Calibrated P(topic) for each paper and topic, (n_papers, n_topics)."""
+        check_is_fitted(self, "thresholds_")
+        X = validate_data(self, X, reset=False, dtype=np.float32)
+        z = self._margins(X) * self.calibration_coef_ + self.calibration_intercept_
+        return 1 / (1 + np.exp(-z))
+
+    def predict(self, X) -> np.ndarray:
+        """0/1 topic labels (n_papers, n_topics): probability at or above the threshold."""
+        return (self.predict_proba(X) >= self.thresholds_).astype(int)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.classifier_tags.multi_label = True
+        return tags

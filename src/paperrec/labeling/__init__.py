@@ -1,0 +1,38 @@
+"""Weak supervision: define labeling functions, apply them, combine their votes.
+
+Defining lives in ``functions.py`` (the contract and the decorator) and ``generate.py``
+(functions built from the taxonomy); applying in ``apply.py``; combining in ``model.py``
+and ``combine.py``; the report in ``analysis.py``.
+"""
+
+from paperrec.labeling.analysis import lf_report
+from paperrec.labeling.apply import ViewBuilder, apply_lfs
+from paperrec.labeling.combine import WeakLabels, combine, majority_vote
+from paperrec.labeling.functions import (
+    ABSTAIN,
+    NEGATIVE,
+    POSITIVE,
+    LabelingFunction,
+    PaperView,
+    labeling_function,
+)
+from paperrec.labeling.generate import generate_lfs
+from paperrec.labeling.model import LabelModel, MajorityVote
+
+__all__ = [
+    "ABSTAIN",
+    "NEGATIVE",
+    "POSITIVE",
+    "LabelModel",
+    "LabelingFunction",
+    "MajorityVote",
+    "PaperView",
+    "ViewBuilder",
+    "WeakLabels",
+    "apply_lfs",
+    "combine",
+    "generate_lfs",
+    "labeling_function",
+    "lf_report",
+    "majority_vote",
+]

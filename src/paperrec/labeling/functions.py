@@ -1,0 +1,77 @@
+"""Labeling functions: plain functions of one paper that vote for a topic or abstain.
+
+A vote is POSITIVE (1: the paper is about the topic), NEGATIVE (0: it is not) or ABSTAIN
+(-1). Each labeling function belongs to one topic. The taxonomy's functions are generated
+(``generate.py``); hand-written ones are plain functions decorated with
+``@labeling_function(topic=...)``::
+
+    @labeling_function(topic="alignment")
+    def mentions_dpo(paper: PaperView) -> int:
+        return POSITIVE if "direct preference optimization" in paper.text_lower else ABSTAIN
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+ABSTAIN, NEGATIVE, POSITIVE = -1, 0, 1
+
+
+@dataclass(frozen=True)
+class PaperView:
+    """What a labeling function sees of a paper.
+
+    ``keyword_title`` / ``keyword_abstract`` are hit counts per taxonomy topic (n_topics,);
+    ``similarity_z`` is the standardised cosine similarity of the paper's embedding to each
+    topic's description (n_topics,); ``categories`` is empty for papers not from arXiv.
+    """
+
+    title: str
+    abstract: str
+    categories: tuple[str, ...]
+    keyword_title: np.ndarray
+    keyword_abstract: np.ndarray
+    similarity_z: np.ndarray
+    similarity_rank: np.ndarray = field(repr=False)
+
+    @cached_property
+    def text_lower(self) -> str:
+        return f"{self.title}\n{self.abstract}".lower()
+
+
+@dataclass(frozen=True)
+class LabelingFunction:
+    """A named vote for one topic. ``uses_categories`` marks functions that read arXiv
+    categories, which the text-only baselines leave out."""
+
+    name: str
+    topic: str
+    func: Callable[[PaperView], int]
+    kind: str = "custom"
+    uses_categories: bool = False
+
+    def __call__(self, paper: PaperView) -> int:
+        return self.func(paper)
+
+
+def labeling_function(topic: str, name: str | None = None, uses_categories: bool = False):
+    """Decorator turning ``func(paper: PaperView) -> int`` into a LabelingFunction."""
+
+    def wrap(func: Callable[[PaperView], int]) -> LabelingFunction:
+        return LabelingFunction(
+            name=name or func.__name__, topic=topic, func=func, kind="custom", uses_categories=uses_categories
+        )
+
+    return wrap
+
+
+def lfs_by_topic(lfs: Sequence[LabelingFunction], topics: Sequence[str]) -> dict[str, list[int]]:
+    """Column indices of ``lfs`` for each topic (topics without functions get [])."""
+    columns: dict[str, list[int]] = {topic: [] for topic in topics}
+    for j, lf in enumerate(lfs):
+        columns.setdefault(lf.topic, []).append(j)
+    return columns
