@@ -59,11 +59,11 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        n_estimators: int = 100,
-        learning_rate: float = 0.15,
+        n_estimators: int = 150,
+        learning_rate: float = 0.1,
         num_leaves: int = 15,
         min_child_samples: int = 20,
-        colsample_bytree: float = 0.5,
+        colsample_bytree: float = 0.3,
         subsample: float = 0.8,
         reg_lambda: float = 1.0,
         max_bin: int = 63,

@@ -49,6 +49,13 @@ class ViewBuilder:
         ]
         self.groups = [g for g in self.groups if len(g)]
 
+    @classmethod
+    def from_stats(cls, taxonomy: Taxonomy, topic_vectors: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> ViewBuilder:
+        """A builder with similarity statistics learned earlier (saved with a topic model)."""
+        builder = cls(taxonomy, topic_vectors)
+        builder.mean_, builder.scale_ = np.asarray(mean), np.asarray(scale)
+        return builder
+
     def fit(self, X: np.ndarray) -> ViewBuilder:
         """Learn the mean and spread of description similarity over the corpus ``X`` (n, dim)."""
         similarity = X @ self.topic_vectors.T

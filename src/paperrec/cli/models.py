@@ -1,0 +1,262 @@
+"""Commands that train, measure and use the models: label, train, evaluate, score, rank,
+recommend."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from paperrec.cli.app import command, console, out, print_json, runtime, subgroup
+from paperrec.cli.data import progress_bar
+from paperrec.errors import InputError
+
+train_app = subgroup("train", "Train the topic classifier or the ranker (logged to MLflow, registered).")
+evaluate_app = typer.Typer(help="Measure the topic classifier (--gold FILE) or the ranker (evaluate ranker).")
+
+
+def _papers_with_categories(path: Path):
+    from paperrec.sources import Problem, read_path
+
+    records = list(read_path(Path(path)))
+    papers = [r for r in records if not isinstance(r, Problem) and r.categories]
+    if not papers:
+        raise InputError("no papers with arXiv categories to measure against", path=str(path))
+    return papers
+
+
+def _embed_with_bar(rt, papers, label: str):
+    with progress_bar() as bar:
+        task = bar.add_task(label, total=len(papers))
+        return rt.embedder.embed(papers, progress=lambda n: bar.advance(task, n))
+
+
+@command("label")
+def label(
+    taxonomy: Annotated[Path | None, typer.Option(help="taxonomy YAML (default: the shipped one)")] = None,
+    dev: Annotated[Path | None, typer.Option(help="JSONL with arXiv categories: adds empirical accuracy")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    top: Annotated[int, typer.Option(help="rows to show, lowest learned accuracy first")] = 40,
+) -> None:
+    """Apply the labeling functions to the store and print the LF report."""
+    from paperrec.labeling import ViewBuilder, apply_lfs, generate_lfs, lf_report
+    from paperrec.taxonomy import load_taxonomy
+    from paperrec.train.pipeline import corpus
+    from paperrec.train.topics import TopicTrainingConfig, embed_topics, weak_label
+
+    rt = runtime()
+    tax = load_taxonomy(taxonomy)
+    papers, X = corpus(rt)
+    vectors = embed_topics(tax, rt.embedder)
+    result = weak_label(papers, X, tax, vectors, TopicTrainingConfig())
+    report = result.report
+    if dev is not None:
+        from paperrec.evaluate.topics import gold_matrix
+        from paperrec.topic_model import TopicModel
+
+        dev_papers = _papers_with_categories(dev)
+        dev_X = rt.embedder.embed(dev_papers)
+        gold = gold_matrix(TopicModel(tax, None, "", vectors, result.views.mean_, result.views.scale_), dev_papers)
+        views = ViewBuilder.from_stats(tax, vectors, result.views.mean_, result.views.scale_)
+        lfs = generate_lfs(tax)
+        L = apply_lfs(lfs, views.build(dev_papers, dev_X, use_categories=False))
+        has_arxiv = {t.id for t in tax.topics if t.arxiv}
+        gold[:, [i for i, t in enumerate(tax.ids) if t not in has_arxiv]] = -1  # no gold for fine topics
+        dev_report = {r["lf"]: r for r in lf_report(L, lfs, tax.ids, gold=gold)}
+        for row in report:
+            row["dev_accuracy"] = dev_report[row["lf"]].get("empirical_accuracy")
+    if as_json:
+        print_json(report)
+        return
+    table = Table(title=f"labeling functions ({len(report)}) on {len(papers)} papers", title_justify="left")
+    columns = ["lf", "coverage", "overlap", "conflict", "learned_accuracy"] + (["dev_accuracy"] if dev else [])
+    for name in columns:
+        table.add_column(name, justify="left" if name == "lf" else "right")
+    rows = sorted(report, key=lambda r: r.get("learned_accuracy") or 0)[:top]
+    for row in rows:
+        table.add_row(*[row["lf"]] + [("" if row.get(c) is None else f"{row[c]:.3f}") for c in columns[1:]])
+    out.print(table)
+    out.print(f"majority vote vs label model: positive rate {result.majority.mean():.3f} vs {result.probabilities.mean():.3f}")
+
+
+@command("topics", group=train_app)
+def train_topics(
+    taxonomy: Annotated[Path | None, typer.Option(help="taxonomy YAML (default: the shipped one)")] = None,
+    dev: Annotated[Path | None, typer.Option(help="JSONL with arXiv categories to evaluate on (never trained on)")] = None,
+    promote: Annotated[bool, typer.Option(help="make the new version the champion")] = True,
+) -> None:
+    """Weak-label the store, train the topic classifier, evaluate, log and register it."""
+    from paperrec.train.pipeline import train_topics as run
+
+    rt = runtime()
+    dev_papers = _papers_with_categories(dev) if dev else ()
+    papers = rt.store.papers.iter_papers()
+    _embed_with_bar(rt, papers, "embedding corpus")
+    if dev_papers:
+        _embed_with_bar(rt, dev_papers, "embedding dev")
+    with console.status("labeling and training"):
+        result = run(rt, taxonomy_path=taxonomy, dev_papers=dev_papers, promote=promote)
+    out.print(f"paperrec-topics version {result.version} (run {result.run_id}){' is the champion' if result.promoted else ''}")
+    out.print(f"labeling {result.summary['label_seconds']} s, classifier fit {result.summary['fit_seconds']} s on {result.summary['n_papers']} papers")
+    if result.evaluation:
+        _print_topic_macro(result.evaluation)
+
+
+def _print_topic_macro(evaluation: dict) -> None:
+    macro = evaluation["macro_f1"]
+    out.print(
+        f"area macro-F1 on {evaluation['n_papers']} papers ({evaluation['n_areas']} areas, without "
+        f"{' and '.join(evaluation['excluded_from_macro'])}): "
+        + ", ".join(f"{m} {v:.3f}" for m, v in macro.items())
+    )
+
+
+@command("ranker", group=train_app)
+def train_ranker(
+    pages: Annotated[list[Path], typer.Option("--pages", help="HF page files: one user each (train + evaluate)")] = [],  # noqa: B006
+    draws: Annotated[int, typer.Option(help="random profiles per seed page in the evaluation")] = 5,
+    promote: Annotated[bool, typer.Option(help="make the new version the champion")] = True,
+) -> None:
+    """Train the LambdaRank ranker on pseudo-users, evaluate against baselines, register it."""
+    from paperrec.train.ranker_pipeline import train_ranker as run
+
+    rt = runtime()
+    _embed_with_bar(rt, rt.store.papers.iter_papers(), "embedding corpus")
+    with console.status("building pseudo-users, training, evaluating"):
+        result = run(rt, pages=pages, draws=draws, promote=promote)
+    out.print(f"paperrec-ranker version {result.version} (run {result.run_id}){' is the champion' if result.promoted else ''}")
+    _print_ranking(result.evaluation)
+
+
+def _print_ranking(evaluation: dict) -> None:
+    from paperrec.evaluate.ranking import relative_gain
+
+    for protocol, result in evaluation.items():
+        table = Table(title=f"{protocol}: {result['n_queries']} queries (mean ± sd)", title_justify="left")
+        for name in ("method", "nDCG@10", "recall@50", "MRR"):
+            table.add_column(name, justify="left" if name == "method" else "right")
+        for method, metrics in result["methods"].items():
+            table.add_row(method, *[f"{metrics[m]['mean']:.3f} ± {metrics[m]['std']:.3f}" for m in ("ndcg@10", "recall@50", "mrr")])
+        out.print(table)
+        out.print(f"ranker vs best baseline, nDCG@10: {relative_gain(result):+.1%}")
+
+
+@evaluate_app.callback(invoke_without_command=True)
+def evaluate(
+    ctx: typer.Context,
+    gold: Annotated[Path | None, typer.Option(help="JSONL with arXiv categories")] = None,
+    ceiling: Annotated[bool, typer.Option(help="also train on the gold labels with 5-fold CV (slow)")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="print the full result as JSON")] = False,
+) -> None:
+    """Per-area precision/recall/F1 of the champion topic model and the rule baselines."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from paperrec.cli.app import handles_errors
+
+    handles_errors(_evaluate_topics)(gold, ceiling, as_json)
+
+
+def _evaluate_topics(gold: Path | None, ceiling: bool, as_json: bool) -> None:
+    from paperrec.engine import Engine
+    from paperrec.evaluate.topics import evaluate_topics
+
+    if gold is None:
+        raise InputError("evaluate needs --gold FILE (JSONL with arXiv categories), or `evaluate ranker`")
+    rt = runtime()
+    engine = Engine.load(rt, ranker=False)
+    papers = _papers_with_categories(gold)
+    X = _embed_with_bar(rt, papers, "embedding")
+    result = evaluate_topics(engine.topic_model, papers, X, ceiling=ceiling)
+    if as_json:
+        print_json(result)
+        return
+    methods = list(result["macro_f1"])
+    table = Table(title=f"topics v{engine.versions['topics']} on {gold} (F1 per area)", title_justify="left")
+    table.add_column("area")
+    table.add_column("support", justify="right")
+    for m in methods:
+        table.add_column(m, justify="right")
+    for area, row in result["areas"].items():
+        table.add_row(area, str(row["support"]), *[f"{row[m]['f1']:.2f}" for m in methods])
+    out.print(table)
+    _print_topic_macro(result)
+
+
+@command("ranker", group=evaluate_app)
+def evaluate_ranker(
+    pages: Annotated[list[Path], typer.Option("--pages", help="HF page files, one user each")] = [],  # noqa: B006
+    draws: Annotated[int, typer.Option(help="random profiles per seed page")] = 5,
+) -> None:
+    """Retrain (without promoting) and print every protocol: ranker beside the baselines."""
+    from paperrec.train.ranker_pipeline import train_ranker as run
+
+    result = run(runtime(), pages=pages, draws=draws, promote=False)
+    _print_ranking(result.evaluation)
+
+
+from paperrec.cli.app import app  # noqa: E402
+
+app.add_typer(evaluate_app, name="evaluate")
+
+
+@command("score")
+def score(
+    input: Annotated[Path, typer.Argument(help="JSONL rows with id, title, abstract")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="JSONL to write ('-' for stdout)")] = Path("-"),
+) -> None:
+    """Topic probabilities and labels for every paper of INPUT."""
+    from paperrec.engine import Engine
+    from paperrec.rows import read_rows, write_rows
+
+    papers = read_rows(input)
+    engine = Engine.load(runtime(), ranker=False)
+    write_rows(output, engine.score(papers))
+    if str(output) != "-":
+        out.print(f"scored {len(papers)} papers with topics v{engine.versions['topics']} -> {output}")
+
+
+@command("rank")
+def rank(
+    profile: Annotated[Path, typer.Option(help="JSONL of liked papers")],
+    candidates: Annotated[Path, typer.Option(help="JSONL of papers to rank")],
+    disliked: Annotated[Path | None, typer.Option(help="JSONL of disliked papers")] = None,
+    k: Annotated[int, typer.Option("-k", help="how many to return")] = 10,
+    output: Annotated[Path, typer.Option("-o", "--output", help="JSONL to write ('-' for stdout)")] = Path("-"),
+) -> None:
+    """Rank CANDIDATES for the profile: best first, with reasons."""
+    from paperrec.engine import Engine
+    from paperrec.rows import read_rows, write_rows
+
+    liked_rows, candidate_rows = read_rows(profile), read_rows(candidates)
+    disliked_rows = read_rows(disliked) if disliked else []
+    engine = Engine.load(runtime())
+    write_rows(output, engine.rank(liked_rows, candidate_rows, disliked=disliked_rows, k=k))
+
+
+@command("recommend")
+def recommend(
+    name: Annotated[str, typer.Argument(help="stored user")],
+    date: Annotated[str | None, typer.Option(help="last day of the window, YYYY-MM-DD (default: newest in store)")] = None,
+    days: Annotated[int, typer.Option(help="window length in days")] = 7,
+    k: Annotated[int, typer.Option("-k", help="how many to return")] = 10,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="do not mark the papers as shown")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON rows")] = False,
+) -> None:
+    """Papers NAME has not seen yet, best first, with reasons."""
+    from paperrec.engine import Engine
+
+    try:
+        day = dt.date.fromisoformat(date) if date else None
+    except ValueError:
+        raise InputError(f"--date {date!r} is not YYYY-MM-DD") from None
+    ranked = Engine.load(runtime()).recommend(name, k=k, date=day, days=days, mark_shown=not dry_run)
+    if as_json:
+        print_json([{**r.as_dict(), "title": r.title} for r in ranked])
+        return
+    for r in ranked:
+        out.print(f"[bold]{r.rank:>2}. {r.title}[/] [dim]({r.id}, score {r.score:.3f})[/]")
+        for reason in r.reasons:
+            out.print(f"      {reason['text']}", highlight=False)

@@ -1,0 +1,124 @@
+"""Engine: the public API that the CLI, the service and the digest share.
+
+It holds the embedder and the champion models from the registry and answers the three
+questions paperrec exists for: which topics is this paper about (``score``), how should
+these candidates be ordered for this profile (``rank``), and what should this stored user
+read next (``recommend``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from paperrec import registry
+from paperrec.errors import InputError, ModelNotTrainedError
+from paperrec.profiles import user_profile
+from paperrec.recommend.model import RankingModel
+from paperrec.recommend.rank import RankedPaper, Recommender
+from paperrec.rows import InputPaper
+from paperrec.runtime import Runtime
+from paperrec.topic_model import TopicModel
+
+DEFAULT_WINDOW_DAYS = 7
+
+
+@dataclass
+class Engine:
+    runtime: Runtime
+    topic_model: TopicModel | None = None
+    ranking_model: RankingModel | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, runtime: Runtime | None = None, *, topics: bool = True, ranker: bool = True) -> Engine:
+        """Champion models from the registry; raises ModelNotTrainedError for a missing one."""
+        runtime = runtime or Runtime()
+        engine = cls(runtime)
+        if topics:
+            path, version = registry.fetch_bundle(runtime.settings, registry.TOPICS_MODEL)
+            engine.topic_model = TopicModel.load(path)
+            engine.versions["topics"] = version
+        if ranker:
+            path, version = registry.fetch_bundle(runtime.settings, registry.RANKER_MODEL)
+            engine.ranking_model = RankingModel.load(path)
+            engine.versions["ranker"] = version
+        engine.versions["embedding_model"] = runtime.embedder.model_id
+        return engine
+
+    def _require_topics(self) -> TopicModel:
+        if self.topic_model is None:
+            raise ModelNotTrainedError("no topic model loaded; run `paperrec train topics`")
+        return self.topic_model
+
+    def recommender(self) -> Recommender:
+        if self.ranking_model is None:
+            raise ModelNotTrainedError("no ranking model loaded; run `paperrec train ranker`")
+        return Recommender(self.runtime.embedder, self.ranking_model, self.topic_model)
+
+    # -- score ---------------------------------------------------------------------------
+    def score(self, papers: Sequence[InputPaper]) -> list[dict]:
+        """``{"id", "topics": {topic: p}, "labels": [...]}`` for each paper, in order."""
+        model = self._require_topics()
+        X = self.runtime.embedder.embed([p.paper for p in papers])
+        return model.score_rows([p.id for p in papers], X)
+
+    # -- rank ----------------------------------------------------------------------------
+    def rank(
+        self,
+        liked: Sequence[InputPaper],
+        candidates: Sequence[InputPaper],
+        *,
+        disliked: Sequence[InputPaper] = (),
+        topics: Sequence[str] = (),
+        k: int = 10,
+    ) -> list[dict]:
+        """Best ``k`` candidates, best first: ``{"id", "score", "rank", "reasons"}``."""
+        if not candidates:
+            raise InputError("no candidates to rank")
+        # Caller ids are echoed back; internally papers are matched by position.
+        by_key = {}
+        keyed = []
+        for position, item in enumerate(candidates):
+            key = f"candidate:{position}"
+            by_key[key] = item.id
+            keyed.append(_with_id(item, key))
+        ranked = self.recommender().rank(
+            [p.paper for p in liked], keyed, disliked=[p.paper for p in disliked], topics=topics, k=k
+        )
+        return [{**r.as_dict(), "id": by_key[r.id]} for r in ranked]
+
+    # -- recommend -----------------------------------------------------------------------
+    def recommend(
+        self, user: str, *, k: int = 10, date: dt.date | None = None, days: int = DEFAULT_WINDOW_DAYS, mark_shown: bool = True
+    ) -> list[RankedPaper]:
+        """Best ``k`` stored papers from the ``days`` up to ``date`` (default: the newest date
+        in the store) that ``user`` has not been shown or rated yet."""
+        store = self.runtime.store
+        profile = user_profile(store, user)
+        end = date or store.papers.latest_date()
+        if end is None:
+            raise InputError("the store holds no dated papers; ingest some (paperrec ingest)")
+        window = store.papers.iter_papers(since=end - dt.timedelta(days=days - 1), until=end)
+        candidates = [p for p in window if p.id not in profile.seen_ids]
+        if not candidates:
+            raise InputError(f"no new papers for {user} between {end - dt.timedelta(days=days - 1)} and {end}")
+        liked_ids = profile.liked_ids
+        liked = store.papers.get_many(liked_ids)
+        liked_at = dict(profile.liked)
+        ranked = self.recommender().rank(
+            liked,
+            candidates,
+            disliked=store.papers.get_many(profile.disliked),
+            topics=profile.topics,
+            liked_at=[liked_at.get(p.id) for p in liked],
+            k=k,
+        )
+        if mark_shown:
+            store.users.mark_shown(user, [r.id for r in ranked])
+        return ranked
+
+
+def _with_id(item: InputPaper, key: str):
+    return replace(item.paper, id=key)

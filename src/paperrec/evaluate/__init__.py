@@ -1,0 +1,1 @@
+"""Measurement: topic classifier against arXiv categories, ranker against baselines."""

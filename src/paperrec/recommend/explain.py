@@ -1,0 +1,89 @@
+"""Reasons for a ranked paper, read off the same numbers the ranker saw."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from paperrec.schema import Paper
+
+DISLIKE_NOTE_SIMILARITY = 0.45  # a disliked paper this close is worth mentioning
+TOPIC_NOTE_PROBABILITY = 0.5
+
+
+def _shared_terms(candidate: sp.csr_matrix, liked: sp.csr_matrix, vocabulary: np.ndarray, n: int = 3) -> list[str]:
+    """Terms weighing most in both the candidate and the liked papers' TF-IDF."""
+    overlap = candidate.multiply(liked.mean(axis=0)).toarray().ravel() if liked.shape[0] else np.zeros(0)
+    if not overlap.size or overlap.max() <= 0:
+        return []
+    best = np.argsort(-overlap)[:n]
+    return [str(vocabulary[i]) for i in best if overlap[i] > 0]
+
+
+def reasons_for(
+    row: int,
+    *,
+    candidate_X: np.ndarray,
+    candidate_lexical: sp.csr_matrix,
+    candidate_topics: np.ndarray,
+    liked: Sequence[Paper],
+    liked_X: np.ndarray,
+    liked_lexical: sp.csr_matrix,
+    disliked: Sequence[Paper],
+    disliked_X: np.ndarray,
+    topic_ids: Sequence[str],
+    chosen_topics: Sequence[str],
+    liked_topic_mean: np.ndarray | None,
+    vocabulary: np.ndarray,
+) -> list[dict]:
+    """Structured reasons for candidate ``row``; each has ``kind`` and a readable ``text``."""
+    reasons: list[dict] = []
+    vector = candidate_X[row]
+    if len(liked):
+        sims = liked_X @ vector
+        best = int(np.argmax(sims))
+        reasons.append(
+            {
+                "kind": "similar_to_liked",
+                "paper_id": liked[best].id,
+                "title": liked[best].title,
+                "similarity": round(float(sims[best]), 3),
+                "text": f"close to a paper you liked: {liked[best].title!r} (cosine {sims[best]:.2f})",
+            }
+        )
+        terms = _shared_terms(candidate_lexical[row], liked_lexical, vocabulary)
+        if terms:
+            reasons.append({"kind": "shared_terms", "terms": terms, "text": "shares terms with your papers: " + ", ".join(terms)})
+    if candidate_topics.shape[1]:
+        probabilities = candidate_topics[row]
+        wanted = set(chosen_topics)
+        if liked_topic_mean is not None:
+            wanted |= {topic_ids[i] for i in np.flatnonzero(liked_topic_mean >= TOPIC_NOTE_PROBABILITY)}
+        matched = sorted(
+            ((topic_ids[i], float(p)) for i, p in enumerate(probabilities) if topic_ids[i] in wanted and p >= TOPIC_NOTE_PROBABILITY),
+            key=lambda pair: -pair[1],
+        )[:3]
+        if matched:
+            reasons.append(
+                {
+                    "kind": "matched_topics",
+                    "topics": {t: round(p, 3) for t, p in matched},
+                    "text": "on your topics: " + ", ".join(f"{t} ({p:.2f})" for t, p in matched),
+                }
+            )
+    if len(disliked):
+        sims = disliked_X @ vector
+        worst = int(np.argmax(sims))
+        if sims[worst] >= DISLIKE_NOTE_SIMILARITY:
+            reasons.append(
+                {
+                    "kind": "similar_to_disliked",
+                    "paper_id": disliked[worst].id,
+                    "title": disliked[worst].title,
+                    "similarity": round(float(sims[worst]), 3),
+                    "text": f"lowered: close to a paper you disliked: {disliked[worst].title!r} (cosine {sims[worst]:.2f})",
+                }
+            )
+    return reasons

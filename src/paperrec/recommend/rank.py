@@ -1,0 +1,178 @@
+"""Ranking, written once: the CLI, the HTTP service and the digest all call `Recommender`.
+
+Given liked papers (or only chosen topics: cold start), optional disliked papers and a set
+of candidates, it embeds what is not cached, builds features, scores with the learned
+ranker and returns the best ``k`` with reasons. Candidates that are themselves in the
+profile are left out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from paperrec.embed import Embedder
+from paperrec.errors import InputError
+from paperrec.recommend.explain import reasons_for
+from paperrec.recommend.features import CandidateArrays, ProfileArrays, neighbour_radius, recency_weights
+from paperrec.recommend.model import RankingModel
+from paperrec.schema import Paper
+from paperrec.topic_model import TopicModel
+
+LIKE_HALF_LIFE_DAYS = 180.0
+
+
+@dataclass(frozen=True)
+class RankedPaper:
+    id: str
+    score: float
+    rank: int
+    reasons: list[dict]
+    title: str = ""
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "score": self.score, "rank": self.rank, "reasons": self.reasons}
+
+
+@dataclass
+class CandidateSet:
+    """Candidates prepared once and shared by every profile ranked against them."""
+
+    papers: list[Paper]
+    arrays: CandidateArrays
+    radius: np.ndarray
+
+
+def _age_days(papers: Sequence[Paper]) -> np.ndarray:
+    dates = [p.date for p in papers]
+    known = [d for d in dates if d is not None]
+    if not known:
+        return np.full(len(papers), np.nan, dtype=np.float32)
+    newest = max(known)
+    return np.array([(newest - d).days if d else np.nan for d in dates], dtype=np.float32)
+
+
+class Recommender:
+    """Ranks candidates for a profile with a RankingModel (and a TopicModel if given)."""
+
+    def __init__(self, embedder: Embedder, ranking_model: RankingModel, topic_model: TopicModel | None = None):
+        self.embedder = embedder
+        self.model = ranking_model
+        # Topic features only when the topic model speaks the topics the ranker learned.
+        usable = topic_model is not None and tuple(topic_model.topic_ids) == tuple(ranking_model.topic_ids)
+        self.topic_model = topic_model if usable else None
+        self.vocabulary = ranking_model.lexical.vectorizer_.get_feature_names_out()
+
+    @property
+    def topic_ids(self) -> tuple[str, ...]:
+        return self.topic_model.topic_ids if self.topic_model else ()
+
+    def _topics(self, X: np.ndarray) -> np.ndarray:
+        if self.topic_model is None or not len(X):
+            return np.zeros((len(X), 0), dtype=np.float32)
+        return self.topic_model.predict_proba(X).astype(np.float32)
+
+    def prepare(self, candidates: Sequence[Paper]) -> CandidateSet:
+        X = self.embedder.embed(candidates)
+        arrays = CandidateArrays(X, self.model.lexical.transform(candidates), self._topics(X), _age_days(candidates))
+        return CandidateSet(list(candidates), arrays, neighbour_radius(X))
+
+    def profile(
+        self,
+        liked: Sequence[Paper],
+        disliked: Sequence[Paper] = (),
+        topics: Sequence[str] = (),
+        liked_at: Sequence[dt.datetime | None] | None = None,
+    ) -> tuple[ProfileArrays, list[Paper], np.ndarray]:
+        """Profile arrays, the papers standing for the liked side, and their vectors.
+
+        With no liked papers, the chosen topics' descriptions stand in for them (cold start).
+        """
+        liked = list(liked)
+        if not liked:
+            liked = self._topic_papers(topics)
+        liked_X = self.embedder.embed(liked)
+        disliked_X = self.embedder.embed(list(disliked))
+        ages = np.full(len(liked), np.nan)
+        if liked_at is not None and len(liked_at) == len(liked):
+            now = dt.datetime.now(dt.UTC)
+            ages = np.array([(now - t).total_seconds() / 86400 if t else np.nan for t in liked_at])
+        chosen = np.zeros(len(self.topic_ids), dtype=np.float32)
+        for topic in topics:
+            if topic in self.topic_ids:
+                chosen[self.topic_ids.index(topic)] = 1
+        arrays = ProfileArrays(
+            liked=liked_X,
+            liked_weights=recency_weights(ages, LIKE_HALF_LIFE_DAYS),
+            disliked=disliked_X,
+            liked_topics=self._topics(liked_X),
+            liked_lexical=self.model.lexical.transform(liked),
+            disliked_lexical=self.model.lexical.transform(list(disliked)),
+            chosen_topics=chosen,
+        )
+        return arrays, liked, liked_X
+
+    def _topic_papers(self, topics: Sequence[str]) -> list[Paper]:
+        if not topics:
+            raise InputError("a profile needs at least one liked paper or one chosen topic")
+        if self.topic_model is None:
+            raise InputError("ranking from topics alone needs a trained topic model (paperrec train topics)")
+        unknown = [t for t in topics if t not in self.topic_ids]
+        if unknown:
+            raise InputError(f"unknown topic(s) {', '.join(unknown)}; available: {', '.join(self.topic_ids)}")
+        taxonomy = self.topic_model.taxonomy
+        return [
+            Paper.create(taxonomy[t].name, f"{taxonomy[t].description} Keywords: {', '.join(taxonomy[t].keywords)}.", id=f"topic:{t}")
+            for t in topics
+        ]
+
+    def rank(
+        self,
+        liked: Sequence[Paper],
+        candidates: Sequence[Paper] | CandidateSet,
+        *,
+        disliked: Sequence[Paper] = (),
+        topics: Sequence[str] = (),
+        liked_at: Sequence[dt.datetime | None] | None = None,
+        k: int = 10,
+    ) -> list[RankedPaper]:
+        """The best ``k`` candidates for this profile, best first, with reasons."""
+        if k < 1:
+            raise InputError(f"k must be at least 1, got {k}")
+        prepared = candidates if isinstance(candidates, CandidateSet) else self.prepare(candidates)
+        if not prepared.papers:
+            raise InputError("no candidates to rank")
+        profile, liked_papers, liked_X = self.profile(liked, disliked, topics, liked_at)
+        features = self.model.featurizer.transform(profile, prepared.arrays, prepared.radius)
+        scores = self.model.ranker.predict(features)
+        own = {p.id for p in list(liked) + list(disliked)} | {p.content_hash for p in list(liked) + list(disliked)}
+        order = [i for i in np.argsort(-scores, kind="stable") if prepared.papers[i].id not in own and prepared.papers[i].content_hash not in own]
+        liked_topic_mean = profile.liked_topics.mean(axis=0) if profile.liked_topics.size else None
+        results = []
+        for rank, i in enumerate(order[:k], start=1):
+            reasons = reasons_for(
+                int(i),
+                candidate_X=prepared.arrays.X,
+                candidate_lexical=prepared.arrays.lexical,
+                candidate_topics=prepared.arrays.topics,
+                liked=liked_papers,
+                liked_X=liked_X,
+                liked_lexical=profile.liked_lexical,
+                disliked=list(disliked),
+                disliked_X=profile.disliked,
+                topic_ids=self.topic_ids,
+                chosen_topics=topics,
+                liked_topic_mean=liked_topic_mean,
+                vocabulary=self.vocabulary,
+            )
+            paper = prepared.papers[i]
+            results.append(RankedPaper(paper.id, round(float(scores[i]), 6), rank, reasons, paper.title))
+        return results
+
+    def score_candidates(self, profile: ProfileArrays, prepared: CandidateSet) -> np.ndarray:
+        """Raw ranker scores (n_candidates,) for one profile: the batch path, no reasons."""
+        return self.model.ranker.predict(self.model.featurizer.transform(profile, prepared.arrays, prepared.radius))
+

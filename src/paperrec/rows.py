@@ -1,0 +1,81 @@
+"""Input rows for ``score`` and ``rank`` (``id``, ``title``, ``abstract``; other keys
+ignored) and atomic JSON Lines output. The ids written back are the ids given."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from paperrec.errors import InputError
+from paperrec.schema import Paper
+from paperrec.sources import Problem
+from paperrec.sources.tabular import parse_jsonl
+
+MAX_SHOWN_PROBLEMS = 5
+
+
+@dataclass(frozen=True)
+class InputPaper:
+    """A paper as the caller named it: ``id`` is echoed back unchanged."""
+
+    id: str
+    paper: Paper
+
+
+def paper_from_fields(id: str, title: str, abstract: str) -> InputPaper:
+    """Validate one record (the service's path; files go through ``read_rows``)."""
+    paper = Paper.create(title, abstract, id=id or None)
+    if not paper.title:
+        raise InputError(f"paper {id!r}: title is empty")
+    if not paper.abstract:
+        raise InputError(f"paper {id!r}: abstract is empty")
+    return InputPaper(id or paper.id, paper)
+
+
+def read_rows(path: Path) -> list[InputPaper]:
+    """Papers of a JSON Lines file, all or nothing: any bad row raises with its line."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", path=str(path))
+    raw_ids: list[str] = []
+    with path.open("rb") as handle:
+        for line in handle:
+            try:
+                row = json.loads(line)
+                raw_ids.append(str(row.get("id", "")) if isinstance(row, dict) else "")
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raw_ids.append("")
+    records = list(parse_jsonl(path, source="input"))
+    problems = [r for r in records if isinstance(r, Problem)]
+    if problems:
+        shown = "; ".join(str(p) for p in problems[:MAX_SHOWN_PROBLEMS])
+        more = f" (and {len(problems) - MAX_SHOWN_PROBLEMS} more)" if len(problems) > MAX_SHOWN_PROBLEMS else ""
+        raise InputError(f"{len(problems)} bad row(s), nothing written: {shown}{more}")
+    non_blank = [i for i, line in enumerate(path.read_bytes().splitlines()) if line.strip()]
+    return [InputPaper(raw_ids[i] or paper.id, paper) for i, paper in zip(non_blank, records, strict=True)]
+
+
+def write_rows(path: Path | None, rows: Iterable[dict]) -> None:
+    """Write JSON Lines to ``path`` atomically (temp file, then rename), or to stdout."""
+    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    if path is None or str(path) == "-":
+        print(text, end="")
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def ids_of(papers: Sequence[InputPaper]) -> list[str]:
+    return [p.id for p in papers]

@@ -1,0 +1,123 @@
+"""TopicModel: everything needed to tag papers, saved as one directory.
+
+The directory holds ``classifier.joblib`` (the fitted TopicClassifier and the labeling
+view statistics), ``taxonomy.yaml`` (the exact taxonomy it was trained with) and
+``meta.json`` (embedding model id, topic ids, thresholds, training summary), so a model
+can be rebuilt and checked without the training code. This is setfit's recipe: a
+sentence-transformer body (by reference) plus a scikit-learn head.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import joblib
+import numpy as np
+
+from paperrec.classify import TopicClassifier
+from paperrec.errors import ModelNotTrainedError, PaperrecError
+from paperrec.taxonomy import Taxonomy, parse_taxonomy
+
+FORMAT_VERSION = 1
+
+
+def topic_description(topic) -> str:
+    """The text embedded for a topic's description-similarity labeling function."""
+    return f"{topic.name}. {topic.description}"
+
+
+@dataclass
+class TopicModel:
+    """A trained topic classifier with its taxonomy and the embedding model it expects.
+
+    ``topic_vectors`` (n_topics, dim) are the embedded topic descriptions; ``view_mean`` and
+    ``view_scale`` (n_topics,) standardise description similarity for labeling functions.
+    """
+
+    taxonomy: Taxonomy
+    classifier: TopicClassifier
+    embedding_model_id: str
+    topic_vectors: np.ndarray
+    view_mean: np.ndarray
+    view_scale: np.ndarray
+    summary: dict = field(default_factory=dict)
+
+    @property
+    def topic_ids(self) -> tuple[str, ...]:
+        return self.taxonomy.ids
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """(n_papers, n_topics) calibrated probabilities from embeddings X (n_papers, dim)."""
+        return self.classifier.predict_proba(X)
+
+    def labels(self, probabilities: np.ndarray) -> list[list[str]]:
+        """Topic ids at or above their thresholds, most probable first, for each row."""
+        above = probabilities >= self.classifier.thresholds_
+        out = []
+        for row, mask in zip(probabilities, above, strict=True):
+            order = np.argsort(-row)
+            out.append([self.topic_ids[i] for i in order if mask[i]])
+        return out
+
+    def score_rows(self, ids: Sequence[str], X: np.ndarray, decimals: int = 4) -> list[dict]:
+        """``{"id", "topics": {topic: p}, "labels": [...]}`` per paper: the ``score`` output."""
+        probabilities = self.predict_proba(X) if len(X) else np.zeros((0, len(self.topic_ids)))
+        labels = self.labels(probabilities)
+        return [
+            {
+                "id": paper_id,
+                "topics": {t: round(float(p), decimals) for t, p in zip(self.topic_ids, row, strict=True)},
+                "labels": labs,
+            }
+            for paper_id, row, labs in zip(ids, probabilities, labels, strict=True)
+        ]
+
+    # -- persistence ---------------------------------------------------------------------
+    def save(self, directory: Path) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        joblib.dump(
+            {
+                "classifier": self.classifier,
+                "topic_vectors": self.topic_vectors,
+                "view_mean": self.view_mean,
+                "view_scale": self.view_scale,
+            },
+            directory / "classifier.joblib",
+        )
+        (directory / "taxonomy.yaml").write_text(self.taxonomy.text, encoding="utf-8")
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "kind": "paperrec-topics",
+            "embedding_model_id": self.embedding_model_id,
+            "topics": list(self.topic_ids),
+            "thresholds": [round(float(t), 6) for t in self.classifier.thresholds_],
+            "taxonomy_sha256": self.taxonomy.sha256,
+            "summary": self.summary,
+        }
+        (directory / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path) -> TopicModel:
+        directory = Path(directory)
+        meta_path = directory / "meta.json"
+        if not meta_path.is_file():
+            raise ModelNotTrainedError(f"no topic model at {directory}; run `paperrec train topics`")
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if meta.get("kind") != "paperrec-topics" or meta.get("format_version") != FORMAT_VERSION:
+            raise PaperrecError(f"{directory} is not a paperrec topic model of format {FORMAT_VERSION}")
+        parts = joblib.load(directory / "classifier.joblib")
+        taxonomy = parse_taxonomy((directory / "taxonomy.yaml").read_text(encoding="utf-8"), str(directory))
+        return cls(
+            taxonomy=taxonomy,
+            classifier=parts["classifier"],
+            embedding_model_id=meta["embedding_model_id"],
+            topic_vectors=parts["topic_vectors"],
+            view_mean=parts["view_mean"],
+            view_scale=parts["view_scale"],
+            summary=meta.get("summary", {}),
+        )

@@ -1,0 +1,1 @@
+"""Training pipelines. Only this package (with ``paperrec.registry``) imports MLflow."""

@@ -1,0 +1,102 @@
+"""The runs behind ``paperrec train``: gather data, train, evaluate, log, register, promote."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from paperrec import registry
+from paperrec.errors import InputError
+from paperrec.evaluate.topics import evaluate_topics, gold_matrix
+from paperrec.labeling import LabelingFunction
+from paperrec.runtime import Runtime
+from paperrec.schema import Paper
+from paperrec.taxonomy import load_taxonomy
+from paperrec.train import plots, tracking
+from paperrec.train.topics import TopicTrainingConfig, train_topic_model
+
+Progress = Callable[[int], None] | None
+
+
+@dataclass
+class TopicRunResult:
+    run_id: str
+    version: str
+    promoted: bool
+    summary: dict
+    evaluation: dict | None
+
+
+def corpus(runtime: Runtime, progress: Progress = None) -> tuple[list[Paper], np.ndarray]:
+    """All stored papers and their embeddings (computed once, then from the cache)."""
+    papers = runtime.store.papers.iter_papers()
+    if not papers:
+        raise InputError("the store holds no papers; run `paperrec ingest` first")
+    return papers, runtime.embedder.embed(papers, progress)
+
+
+def _lf_metrics(report: list[dict]) -> dict[str, float]:
+    by_kind: dict[str, list[dict]] = {}
+    for row in report:
+        by_kind.setdefault(row["kind"], []).append(row)
+    metrics = {}
+    for kind, rows in by_kind.items():
+        metrics[f"lf_{kind}_coverage"] = float(np.mean([r["coverage"] for r in rows]))
+        metrics[f"lf_{kind}_conflict"] = float(np.mean([r["conflict"] for r in rows]))
+    return metrics
+
+
+def _log_evaluation(model, evaluation: dict, dev_papers: Sequence[Paper], dev_X: np.ndarray) -> None:
+    tracking.log_json(evaluation, "evaluation/dev.json")
+    tracking.log_metrics({f"dev_macro_f1_{m}": v for m, v in evaluation["macro_f1"].items()})
+    figure = plots.precision_recall_bars(evaluation["areas"])
+    tracking.log_figure(figure, "evaluation/precision_recall.png")
+    plots.close(figure)
+    gold = gold_matrix(model, dev_papers)
+    areas = [i for i, t in enumerate(model.taxonomy.topics) if t.is_area]
+    figure = plots.calibration_plot(gold[:, areas], model.predict_proba(dev_X)[:, areas])
+    tracking.log_figure(figure, "evaluation/calibration.png")
+    plots.close(figure)
+
+
+def train_topics(
+    runtime: Runtime,
+    *,
+    taxonomy_path: Path | None = None,
+    dev_papers: Sequence[Paper] = (),
+    config: TopicTrainingConfig | None = None,
+    extra_lfs: Sequence[LabelingFunction] = (),
+    promote: bool = True,
+    progress: Progress = None,
+) -> TopicRunResult:
+    """Train on every stored paper, evaluate on ``dev_papers`` if given, log and register."""
+    config = config or TopicTrainingConfig()
+    taxonomy = load_taxonomy(taxonomy_path)
+    papers, X = corpus(runtime, progress)
+    settings = runtime.settings
+    with tracking.tracked_run(settings, "paperrec-topics", "train-topics") as run:
+        tracking.log_params({"training": config.as_dict(), "taxonomy": {"source": taxonomy.source, "sha256": taxonomy.sha256}})
+        model, labeling = train_topic_model(papers, X, taxonomy, runtime.embedder, config, extra_lfs)
+        tracking.log_json(labeling.report, "labeling/lf_report.json")
+        tracking.log_metrics({**_lf_metrics(labeling.report), **{k: v for k, v in model.summary.items() if isinstance(v, int | float)}})
+        evaluation = None
+        if dev_papers:
+            dev_X = runtime.embedder.embed(dev_papers)
+            evaluation = evaluate_topics(model, dev_papers, dev_X, ceiling=True)
+            _log_evaluation(model, evaluation, dev_papers, dev_X)
+        with tempfile.TemporaryDirectory(dir=settings.ensure_home()) as tmp:
+            bundle = model.save(Path(tmp) / "topic-model")
+            version = registry.register_bundle(settings, bundle, registry.TOPICS_MODEL)
+        if promote:
+            registry.promote(settings, registry.TOPICS_MODEL, version)
+    return TopicRunResult(run.info.run_id, version, promote, model.summary, evaluation)
+
+
+def clear_fetched(runtime: Runtime) -> None:
+    """Forget downloaded bundles (they are fetched again from the registry on demand)."""
+    shutil.rmtree(runtime.settings.models_dir, ignore_errors=True)

@@ -1,0 +1,97 @@
+"""Train the LambdaRank ranker on pseudo-users built from the corpus (and seed pages).
+
+Queries come from ``recommend.pseudo_users``; features from the same featurizer ranking
+uses at serve time, over corpus arrays computed once: embeddings, TF-IDF rows and topic
+probabilities of every paper.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from paperrec.lexical import LexicalEncoder
+from paperrec.recommend.corpus import Corpus
+from paperrec.recommend.features import ProfileFeaturizer, neighbour_radius
+from paperrec.recommend.model import RankingModel
+from paperrec.recommend.pseudo_users import PseudoUser, Query, make_queries, phrase_users, topic_users
+from paperrec.recommend.ranker import PaperRanker
+from paperrec.schema import Paper
+
+
+@dataclass
+class RankerTrainingConfig:
+    repeats: int = 2
+    profile_sizes: tuple[int, ...] = (3, 5, 10, 20)
+    n_relevant: int = 40
+    n_negatives: int = 300
+    dislike_share: float = 0.3
+    shrinkage: float = 0.5
+    ranker: dict = field(default_factory=dict)
+    lexical: dict = field(default_factory=dict)
+    random_state: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def split_users(users: Sequence[PseudoUser], test_share: float = 0.5) -> tuple[list[PseudoUser], list[PseudoUser]]:
+    """Deterministic split by a hash of the user name (stable across runs and machines)."""
+    train, test = [], []
+    for user in users:
+        bucket = int(hashlib.sha256(user.name.encode()).hexdigest(), 16) % 1000 / 1000
+        (test if bucket < test_share else train).append(user)
+    return train, test
+
+
+def corpus_users(corpus: Corpus, labels: np.ndarray | None, topic_ids: Sequence[str], fine: Sequence[int], areas: Sequence[int]) -> list[PseudoUser]:
+    users = phrase_users(corpus.papers, corpus.background)
+    if labels is not None and len(fine) and len(areas):
+        users += topic_users(labels, topic_ids, fine, areas, corpus.background)
+    return users
+
+
+def query_features(corpus: Corpus, featurizer: ProfileFeaturizer, queries: Sequence[Query], with_dates: bool = True):
+    """Stacked features, relevance and group sizes for LambdaRank."""
+    blocks = []
+    for query in queries:
+        arrays = corpus.candidates(query.candidates, with_dates)
+        blocks.append(featurizer.transform(corpus.profile(query.liked, query.disliked), arrays, neighbour_radius(arrays.X)))
+    features = np.vstack(blocks) if blocks else np.zeros((0, 0), dtype=np.float32)
+    relevance = np.concatenate([q.relevance for q in queries]) if queries else np.zeros(0)
+    return features, relevance, [len(q.relevance) for q in queries]
+
+
+def fit_ranking_model(
+    corpus: Corpus,
+    users: Sequence[PseudoUser],
+    config: RankerTrainingConfig,
+    embedding_model_id: str,
+    topic_ids: Sequence[str],
+    featurizer: ProfileFeaturizer | None = None,
+    lexical: LexicalEncoder | None = None,
+) -> RankingModel:
+    """Queries from ``users``, then a fitted RankingModel."""
+    rng = np.random.default_rng(config.random_state)
+    featurizer = featurizer or ProfileFeaturizer(config.shrinkage).fit(corpus.X[corpus.background])
+    queries = make_queries(
+        users,
+        corpus.background,
+        rng,
+        profile_sizes=config.profile_sizes,
+        n_relevant=config.n_relevant,
+        n_negatives=config.n_negatives,
+        dislike_share=config.dislike_share,
+        repeats=config.repeats,
+    )
+    features, relevance, groups = query_features(corpus, featurizer, queries)
+    ranker = PaperRanker(random_state=config.random_state, **config.ranker).fit(features, relevance, groups)
+    summary = {"n_users": len(users), "n_queries": len(queries), "n_rows": int(len(relevance))}
+    return RankingModel(featurizer, lexical, ranker, embedding_model_id, tuple(topic_ids), summary)
+
+
+def fit_lexical(corpus_papers: Sequence[Paper], config: RankerTrainingConfig) -> LexicalEncoder:
+    return LexicalEncoder(**config.lexical).fit(corpus_papers)

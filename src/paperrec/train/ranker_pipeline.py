@@ -1,0 +1,122 @@
+"""The run behind ``paperrec train ranker``: pseudo-users, LOPO evaluation, registry."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from paperrec import registry
+from paperrec.errors import InputError, ModelNotTrainedError
+from paperrec.evaluate.ranking import evaluate_queries, pool_user_queries, relative_gain, seed_page_queries
+from paperrec.recommend.corpus import Corpus
+from paperrec.recommend.features import FEATURE_NAMES, ProfileFeaturizer
+from paperrec.recommend.model import RankingModel
+from paperrec.recommend.pseudo_users import PseudoUser
+from paperrec.runtime import Runtime
+from paperrec.sources import Problem, read_path
+from paperrec.topic_model import TopicModel
+from paperrec.train import tracking
+from paperrec.train.pipeline import Progress, corpus
+from paperrec.train.ranker import RankerTrainingConfig, corpus_users, fit_lexical, fit_ranking_model, split_users
+
+MAX_EVAL_USERS = 40
+
+
+@dataclass
+class RankerRunResult:
+    run_id: str
+    version: str
+    promoted: bool
+    summary: dict
+    evaluation: dict
+
+
+def load_topic_model(runtime: Runtime) -> TopicModel | None:
+    """The champion topic model, or None when none is trained yet."""
+    try:
+        return TopicModel.load(registry.fetch_bundle(runtime.settings, registry.TOPICS_MODEL)[0])
+    except ModelNotTrainedError:
+        return None
+
+
+def page_users(papers: Sequence, pages: Sequence[Path]) -> list[PseudoUser]:
+    """One pseudo-user per HF page file, members located in the corpus by title."""
+    index = {p.title_key: i for i, p in enumerate(papers)}
+    users = []
+    for path in pages:
+        found = [r for r in read_path(Path(path), "hf-page") if not isinstance(r, Problem)]
+        members = sorted({index[p.title_key] for p in found if p.title_key in index})
+        if len(members) < 15:
+            raise InputError(f"{path}: only {len(members)} of its papers are in the store; ingest the page first")
+        users.append(PseudoUser(f"page:{Path(path).stem}", np.array(members)))
+    return users
+
+
+def build_corpus(runtime: Runtime, topic_model: TopicModel | None, pages: Sequence[PseudoUser], papers, X, lexical) -> Corpus:
+    in_pages = np.zeros(len(papers), bool)
+    for page in pages:
+        in_pages[page.members] = True
+    topics = topic_model.predict_proba(X).astype(np.float32) if topic_model else np.zeros((len(papers), 0), np.float32)
+    return Corpus(list(papers), X, lexical.transform(papers), topics, np.flatnonzero(~in_pages))
+
+
+def train_ranker(
+    runtime: Runtime,
+    *,
+    pages: Sequence[Path] = (),
+    config: RankerTrainingConfig | None = None,
+    draws: int = 5,
+    promote: bool = True,
+    progress: Progress = None,
+) -> RankerRunResult:
+    """Train on corpus pseudo-users (+ seed pages), evaluate every protocol, log, register."""
+    config = config or RankerTrainingConfig()
+    papers, X = corpus(runtime, progress)
+    topic_model = load_topic_model(runtime)
+    page_list = page_users(papers, pages)
+    background_papers = [p for i, p in enumerate(papers) if not any(i in set(u.members.tolist()) for u in page_list)]
+    lexical = fit_lexical(background_papers, config)
+    data = build_corpus(runtime, topic_model, page_list, papers, X, lexical)
+    topic_ids = topic_model.topic_ids if topic_model else ()
+    labels = topic_model.classifier.predict(X) if topic_model else None
+    fine = [i for i, t in enumerate(topic_model.taxonomy.topics) if not t.is_area] if topic_model else []
+    areas = [i for i, t in enumerate(topic_model.taxonomy.topics) if t.is_area] if topic_model else []
+    train_users, test_users = split_users(corpus_users(data, labels, topic_ids, fine, areas))
+    featurizer = ProfileFeaturizer(config.shrinkage).fit(X[data.background])
+    model_id = runtime.embedder.model_id
+
+    def fit(users):
+        return fit_ranking_model(data, users, config, model_id, topic_ids, featurizer, lexical)
+
+    final = fit(train_users + page_list)
+    evaluation: dict = {}
+    if page_list:
+        # Leave one page out: the page being measured never trained the ranker measuring it.
+        held_out = {page.name: fit(train_users + [p for p in page_list if p.name != page.name]) for page in page_list}
+        queries = seed_page_queries(data, page_list, draws=draws)
+        evaluation["seed_pages"] = evaluate_queries(queries, data, lambda q: held_out[q.user], with_dates=False)
+    pool_queries = pool_user_queries(data, test_users[:MAX_EVAL_USERS])
+    evaluation["pool_users"] = evaluate_queries(pool_queries, data, lambda q: final)
+    final.summary.update({"topic_model": bool(topic_model), "n_pages": len(page_list), "n_test_users": len(pool_queries)})
+    settings = runtime.settings
+    with tracking.tracked_run(settings, "paperrec-ranker", "train-ranker") as run:
+        tracking.log_params({"training": config.as_dict(), "draws": draws, "pages": [str(p) for p in pages]})
+        for protocol, result in evaluation.items():
+            for method, metrics in result["methods"].items():
+                tracking.log_metrics({f"{protocol}.{method}.{m}": v["mean"] for m, v in metrics.items()})
+            tracking.log_metrics({f"{protocol}.relative_gain_ndcg10": relative_gain(result)})
+        tracking.log_json(evaluation, "evaluation/ranking.json")
+        tracking.log_json(dict(zip(FEATURE_NAMES, final.ranker.feature_importances_.tolist(), strict=True)), "features/importance.json")
+        with tempfile.TemporaryDirectory(dir=settings.ensure_home()) as tmp:
+            version = registry.register_bundle(settings, final.save(Path(tmp) / "ranking-model"), registry.RANKER_MODEL)
+        if promote:
+            registry.promote(settings, registry.RANKER_MODEL, version)
+    return RankerRunResult(run.info.run_id, version, promote, final.summary, evaluation)
+
+
+def load_ranking_model(runtime: Runtime) -> RankingModel:
+    return RankingModel.load(registry.fetch_bundle(runtime.settings, registry.RANKER_MODEL)[0])

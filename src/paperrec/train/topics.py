@@ -1,0 +1,106 @@
+"""Train the topic classifier from the taxonomy alone: label, combine, fit, evaluate.
+
+No gold labels: the labeling functions vote (arXiv categories among them, for papers that
+carry them), the label model turns votes into labels, and the classifier learns from
+embeddings to reproduce and generalise those labels to papers without categories.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from paperrec.classify import TopicClassifier
+from paperrec.embed import Embedder
+from paperrec.labeling import LabelingFunction, ViewBuilder, apply_lfs, combine, generate_lfs, lf_report
+from paperrec.schema import Paper
+from paperrec.taxonomy import Taxonomy
+from paperrec.topic_model import TopicModel, topic_description
+
+
+@dataclass
+class TopicTrainingConfig:
+    """What `paperrec train topics` can be told; logged whole with every run."""
+
+    anchor_accuracy: float | None = 0.995
+    classifier: dict = field(default_factory=dict)
+    random_state: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class LabelingResult:
+    lfs: list[LabelingFunction]
+    L: np.ndarray
+    probabilities: np.ndarray
+    majority: np.ndarray
+    report: list[dict]
+    views: ViewBuilder
+
+
+def embed_topics(taxonomy: Taxonomy, embedder: Embedder) -> np.ndarray:
+    """(n_topics, dim) embeddings of the topic descriptions (cached like papers)."""
+    texts = [topic_description(t) for t in taxonomy.topics]
+    hashes = [hashlib.sha256(("topic\n" + t).encode("utf-8")).hexdigest() for t in texts]
+    return embedder.embed_texts(texts, hashes)
+
+
+def weak_label(
+    papers: Sequence[Paper],
+    X: np.ndarray,
+    taxonomy: Taxonomy,
+    topic_vectors: np.ndarray,
+    config: TopicTrainingConfig,
+    extra_lfs: Sequence[LabelingFunction] = (),
+) -> LabelingResult:
+    """Apply the taxonomy's labeling functions (and ``extra_lfs``) and combine their votes."""
+    views = ViewBuilder(taxonomy, topic_vectors).fit(X)
+    lfs = generate_lfs(taxonomy) + list(extra_lfs)
+    L = apply_lfs(lfs, views.build(papers, X))
+    weak = combine(L, lfs, taxonomy.ids, anchor_accuracy=config.anchor_accuracy)
+    report = lf_report(L, lfs, taxonomy.ids, learned_accuracy=weak.learned_accuracy)
+    return LabelingResult(lfs, L, weak.probabilities, weak.majority, report, views)
+
+
+def train_topic_model(
+    papers: Sequence[Paper],
+    X: np.ndarray,
+    taxonomy: Taxonomy,
+    embedder: Embedder,
+    config: TopicTrainingConfig | None = None,
+    extra_lfs: Sequence[LabelingFunction] = (),
+) -> tuple[TopicModel, LabelingResult]:
+    """Weak labels for ``papers`` (embeddings X, (n, dim)), then a fitted TopicModel."""
+    config = config or TopicTrainingConfig()
+    started = time.perf_counter()
+    topic_vectors = embed_topics(taxonomy, embedder)
+    labeling = weak_label(papers, X, taxonomy, topic_vectors, config, extra_lfs)
+    labeled_at = time.perf_counter()
+    labels = (labeling.probabilities > 0.5).astype(np.int8)
+    params = {"random_state": config.random_state, **config.classifier}
+    classifier = TopicClassifier(**params).fit(X, labels)
+    finished = time.perf_counter()
+    summary = {
+        "n_papers": len(papers),
+        "n_with_categories": int(sum(bool(p.categories) for p in papers)),
+        "n_lfs": len(labeling.lfs),
+        "label_seconds": round(labeled_at - started, 2),
+        "fit_seconds": round(finished - labeled_at, 2),
+        "positive_rate": {t: round(float(r), 4) for t, r in zip(taxonomy.ids, labels.mean(axis=0), strict=True)},
+    }
+    model = TopicModel(
+        taxonomy=taxonomy,
+        classifier=classifier,
+        embedding_model_id=embedder.model_id,
+        topic_vectors=topic_vectors,
+        view_mean=labeling.views.mean_,
+        view_scale=labeling.views.scale_,
+        summary=summary,
+    )
+    return model, labeling
