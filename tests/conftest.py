@@ -74,3 +74,57 @@ def embedder(session_cache):
 
     defaults = Settings(home=session_cache.path.parent)
     return Embedder.from_settings(defaults, session_cache)
+
+
+# -- a small trained installation, shared by tests of ranking, the CLI and the service --------
+SMALL_POOL = 1500  # pool papers in the trained fixture: enough for every topic model path
+
+
+def _slice_pool(shared: Path, target: Path, n: int) -> Path:
+    with (shared / "data" / "arxiv_pool.jsonl").open(encoding="utf-8") as source:
+        lines = [line for _, line in zip(range(n), source, strict=False)]
+    target.write_text("".join(lines), encoding="utf-8")
+    return target
+
+
+@pytest.fixture(scope="session")
+def trained_home(tmp_path_factory, shared_dir, session_cache) -> Path:
+    """A PAPERREC_HOME with the seed pages and 1,500 pool papers ingested, embedded, and a
+    small topic model and ranker trained, registered and promoted to champion.
+
+    Embeddings come from the session cache, so other tests embedding the same papers pay
+    nothing. Use it read-only (or copy it): it is shared by the whole session.
+    """
+    from paperrec.config import Settings
+    from paperrec.embed import Embedder
+    from paperrec.ingest import ingest_paths
+    from paperrec.runtime import Runtime
+    from paperrec.train.pipeline import train_topics
+    from paperrec.train.ranker import RankerTrainingConfig
+    from paperrec.train.ranker_pipeline import train_ranker
+    from paperrec.train.topics import TopicTrainingConfig
+
+    home = tmp_path_factory.mktemp("trained") / "home"
+    settings = Settings(home=home)
+    runtime = Runtime(settings)
+    runtime.embedder = Embedder.from_settings(settings, session_cache)  # share the session cache
+    pages = sorted((shared_dir / "seeds").glob("*.txt"))
+    pool = _slice_pool(shared_dir, home.parent / "pool.jsonl", SMALL_POOL)
+    ingest_paths(runtime.store.papers, [*pages, pool])
+    train_topics(runtime, config=TopicTrainingConfig(classifier={"n_estimators": 40}))
+    train_ranker(runtime, pages=pages, config=RankerTrainingConfig(repeats=1), draws=1)
+    return home
+
+
+@pytest.fixture()
+def trained_runtime(trained_home, session_cache, monkeypatch):
+    """A Runtime on the shared trained home (PAPERREC_HOME set for code that reads it)."""
+    from paperrec.config import Settings
+    from paperrec.embed import Embedder
+    from paperrec.runtime import Runtime
+
+    monkeypatch.setenv("PAPERREC_HOME", str(trained_home))
+    settings = Settings(home=trained_home)
+    runtime = Runtime(settings)
+    runtime.embedder = Embedder.from_settings(settings, session_cache)
+    return runtime

@@ -1,0 +1,1 @@
+"""The recommender: profile features, the learned ranker, baselines and ranking itself."""
