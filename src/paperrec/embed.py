@@ -53,8 +53,12 @@ def resolve_model_path(name: str) -> str:
 def load_sentence_transformer(name: str, precision: str, max_seq_length: int | None):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     import torch
+    import transformers
     from sentence_transformers import SentenceTransformer
+
+    transformers.utils.logging.disable_progress_bar()  # no "Loading weights" bar per load
 
     kwargs = {"torch_dtype": torch.bfloat16} if precision == "bfloat16" else {}
     model = SentenceTransformer(resolve_model_path(name), device="cpu", model_kwargs=kwargs)

@@ -8,8 +8,10 @@ with a new version per run. The version the service and the CLI use carries the 
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 from paperrec.config import Settings
@@ -30,44 +32,26 @@ def use_tracking(settings: Settings):
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
 
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
     settings.ensure_home()
     mlflow.set_tracking_uri(settings.resolved_tracking_uri)
     mlflow.set_registry_uri(settings.resolved_tracking_uri)
     return mlflow
 
 
-def _bundle_model_class():
-    import mlflow.pyfunc
-
-    class BundleModel(mlflow.pyfunc.PythonModel):
-        """pyfunc wrapper: ``predict`` on an (n, dim) embedding array."""
-
-        def load_context(self, context):
-            from paperrec.recommend.model import RankingModel
-            from paperrec.topic_model import TopicModel
-
-            path = Path(context.artifacts[_BUNDLE])
-            kind = (path / "meta.json").read_text()
-            self.bundle = TopicModel.load(path) if "paperrec-topics" in kind else RankingModel.load(path)
-
-        def predict(self, context, model_input, params=None):
-            import numpy as np
-
-            return self.bundle.predict_proba(np.asarray(model_input, dtype=np.float32))
-
-    return BundleModel
-
-
 def register_bundle(settings: Settings, directory: Path, registered_name: str) -> str:
     """Log ``directory`` as a model in the active run and register it; returns the version."""
     mlflow = use_tracking(settings)
-    info = mlflow.pyfunc.log_model(
-        name="model",
-        python_model=_bundle_model_class()(),
-        artifacts={_BUNDLE: str(directory)},
-        pip_requirements=PIP_REQUIREMENTS,
-        registered_model_name=registered_name,
-    )
+    with warnings.catch_warnings():
+        # MLflow suggests type hints on predict for input validation; the input is an array.
+        warnings.filterwarnings("ignore", message=".*type hint.*", category=UserWarning)
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(Path(__file__).with_name("mlflow_model.py")),
+            artifacts={_BUNDLE: str(directory)},
+            pip_requirements=PIP_REQUIREMENTS,
+            registered_model_name=registered_name,
+        )
     return str(info.registered_model_version)
 
 
