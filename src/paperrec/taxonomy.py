@@ -127,7 +127,8 @@ def _describe(error: dict, data: dict) -> str:
     key = ".".join(str(part) for part in loc if not isinstance(part, int))
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
-        message = f"unknown key; allowed: {', '.join(Topic.model_fields)}"
+        allowed = Topic.model_fields if topic else _TaxonomyFile.model_fields
+        message = f"unknown key; allowed: {', '.join(allowed)}"
     elif error["type"] == "missing":
         message = "required key is missing"
     parts = [p for p in (topic, f"key {key!r}" if key else "") if p]
