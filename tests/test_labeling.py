@@ -88,7 +88,11 @@ PAPERS = [
     # no keywords, no categories (a pasted abstract); embedding near three areas
     Paper.create("A theorem on primes", "We prove a bound."),
     # a maths paper cross-listed to vision; embedding far from vision
-    Paper.create("Protein folding bounds", "A protein protein interaction theorem.", categories=("math.AP", "cs.CV")),
+    Paper.create(
+        "Protein folding bounds",
+        "A protein protein interaction theorem.",
+        categories=("math.AP", "cs.CV"),
+    ),
 ]
 X = np.vstack([_unit(1, 0, 0, 0), _unit(0.6, 0.5, 0.4, 0.1), _unit(-1, 0, 0, 0)])
 
@@ -182,13 +186,17 @@ def test_custom_labeling_function_joins_the_matrix(taxonomy, views):
     assert weak.models["diffusion"].confusion_.shape == (4, 2, 3)
     assert not np.isnan(weak.learned_accuracy[-1])
     report = lf_report(L, lfs, taxonomy.ids)
-    assert report[-1]["lf"] == "mentions_denoising" and report[-1]["coverage"] == pytest.approx(1 / 3)
+    assert report[-1]["lf"] == "mentions_denoising" and report[-1]["coverage"] == pytest.approx(
+        1 / 3
+    )
 
 
 def test_custom_labeling_function_in_training_labels(taxonomy):
     rng = np.random.default_rng(1)
     corpus = rng.normal(size=(len(PAPERS), 4)).astype(np.float32)
-    result = weak_label(PAPERS, corpus, taxonomy, TOPIC_VECTORS, TopicTrainingConfig(), [mentions_denoising])
+    result = weak_label(
+        PAPERS, corpus, taxonomy, TOPIC_VECTORS, TopicTrainingConfig(), [mentions_denoising]
+    )
     assert result.lfs[-1] is mentions_denoising
     assert result.L.shape == (len(PAPERS), len(EXPECTED_LFS) + 1)
     assert result.probabilities.shape == (len(PAPERS), len(taxonomy))
@@ -280,9 +288,19 @@ def test_lf_report_by_hand():
         ]
     )
     gold = np.array([[1, 0], [0, 0], [0, 1], [-1, 1]])  # -1: unknown
-    rows = {r["lf"]: r for r in lf_report(L, lfs, ["A", "B"], gold=gold, learned_accuracy=np.array([0.9, 0.8, 0.7]))}
+    rows = {
+        r["lf"]: r
+        for r in lf_report(
+            L, lfs, ["A", "B"], gold=gold, learned_accuracy=np.array([0.9, 0.8, 0.7])
+        )
+    }
     a1, a2, b1 = rows["a1"], rows["a2"], rows["b1"]
-    assert (a1["coverage"], a1["overlap"], a1["conflict"], a1["positive_share"]) == (0.5, 0.5, 0.25, 1.0)
+    assert (a1["coverage"], a1["overlap"], a1["conflict"], a1["positive_share"]) == (
+        0.5,
+        0.5,
+        0.25,
+        1.0,
+    )
     assert (a2["coverage"], a2["overlap"], a2["conflict"]) == (0.75, 0.5, 0.25)
     assert a2["positive_share"] == pytest.approx(1 / 3)
     # overlap and conflict count only functions of the same topic

@@ -41,7 +41,16 @@ AREAS = {
     "machine-learning": {"cs.LG", "stat.ML"},
     "artificial-intelligence": {"cs.AI"},
     "statistics": {"stat.ME", "stat.AP", "stat.CO", "stat.TH", "stat.OT"},
-    "physics": {"astro-ph*", "cond-mat*", "gr-qc", "hep-*", "nucl-*", "physics.*", "quant-ph", "nlin.*"},
+    "physics": {
+        "astro-ph*",
+        "cond-mat*",
+        "gr-qc",
+        "hep-*",
+        "nucl-*",
+        "physics.*",
+        "quant-ph",
+        "nlin.*",
+    },
     "mathematics": {"math.*"},
     "quantitative-biology": {"q-bio.*"},
     "quantitative-finance": {"q-fin.*"},
@@ -85,7 +94,14 @@ def test_default_taxonomy_has_enough_fine_topics(default):
         assert topic.keywords or topic.patterns, topic_id
         assert topic.description
     # a sample of the themes issue 3 names
-    for wanted in ("pretraining", "continual-learning", "alignment", "reasoning", "rag", "curriculum-learning"):
+    for wanted in (
+        "pretraining",
+        "continual-learning",
+        "alignment",
+        "reasoning",
+        "rag",
+        "curriculum-learning",
+    ):
         assert wanted in default.fine_ids
 
 
@@ -156,7 +172,10 @@ def test_unknown_top_level_key_lists_the_allowed_top_level_keys(tmp_path):
 
 
 def test_bad_id_says_what_an_id_looks_like(tmp_path):
-    message = _error(VALID.replace("id: vision", "id: Vision_X").replace("parent: vision", "parent: Vision_X"), tmp_path)
+    message = _error(
+        VALID.replace("id: vision", "id: Vision_X").replace("parent: vision", "parent: Vision_X"),
+        tmp_path,
+    )
     assert "topic 'Vision_X'" in message and "key 'id'" in message
     assert "lowercase letters, digits and dashes" in message
 
@@ -174,13 +193,17 @@ def test_unknown_parent_lists_the_topics(tmp_path):
 
 
 def test_duplicate_id_is_named(tmp_path):
-    message = _error(VALID.replace("id: diffusion", "id: vision").replace("    parent: vision\n", ""), tmp_path)
+    message = _error(
+        VALID.replace("id: diffusion", "id: vision").replace("    parent: vision\n", ""), tmp_path
+    )
     assert "duplicate topic id" in message and "vision" in message
 
 
 def test_missing_description(tmp_path):
     message = _error(VALID.replace("    description: Diffusion models.\n", ""), tmp_path)
-    assert "topic 'diffusion'" in message and "key 'description'" in message and "missing" in message
+    assert (
+        "topic 'diffusion'" in message and "key 'description'" in message and "missing" in message
+    )
 
 
 def test_empty_description(tmp_path):
