@@ -121,18 +121,20 @@ def make_queries(
     of that user's papers join the candidates as negatives, so dislike features matter."""
     queries = []
     for _ in range(repeats):
-        for user in users:
+        for position, user in enumerate(users):
             size = int(rng.choice(profile_sizes))
             if len(user.members) <= size + 1:
                 continue
             order = rng.permutation(user.members)
             liked, relevant = order[:size], order[size : size + n_relevant]
             members = set(user.members.tolist())
-            negatives = [i for i in rng.choice(background, n_negatives * 2, replace=False) if i not in members]
+            drawn = rng.choice(background, min(n_negatives * 2, len(background)), replace=False)
+            negatives = [i for i in drawn if i not in members]
             negatives = np.array(negatives[:n_negatives], dtype=int)
             disliked = np.zeros(0, dtype=int)
             if rng.random() < dislike_share and len(users) > 1:
-                other = users[int(rng.integers(len(users)))]
+                # another user, never this one
+                other = users[(position + 1 + int(rng.integers(len(users) - 1))) % len(users)]
                 others = np.array([i for i in rng.permutation(other.members) if i not in members], dtype=int)
                 disliked, hard = others[:3], others[3:23]
                 negatives = np.concatenate([negatives, hard])
