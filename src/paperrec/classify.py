@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.multiclass import OneVsRestClassifier
+from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 MIN_POSITIVES = 5  # fewer weak positives than this: the topic keeps its base rate
@@ -105,10 +106,18 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, Y):
         """Fit on embeddings X (n_papers, dim) and 0/1 topic labels Y (n_papers, n_topics)."""
         X, Y = validate_data(self, X, Y, multi_output=True, dtype=np.float32)
+        kind = type_of_target(Y, input_name="Y", raise_unknown=True)
+        if kind not in ("binary", "multilabel-indicator"):
+            raise ValueError(
+                "Only binary classification is supported: Y must hold 0/1 topic indicators "
+                f"(n_papers, n_topics); the type of the target is {kind}."
+            )
         Y = np.asarray(Y)
         if Y.ndim == 1:
             Y = Y.reshape(-1, 1)
-        Y = (Y > 0.5).astype(np.int8)
+        if not np.isin(Y, (0, 1)).all():  # two other labels: the larger is positive
+            Y = Y == np.unique(Y)[-1]
+        Y = Y.astype(np.int8)
         n_topics = Y.shape[1]
         self.classes_ = np.arange(n_topics)
         X_train, X_cal, Y_train, Y_cal = train_test_split(
@@ -165,4 +174,5 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         tags.classifier_tags.multi_label = True
+        tags.classifier_tags.multi_class = False  # every topic is its own binary task
         return tags
