@@ -38,11 +38,13 @@ def _embed_with_bar(rt, papers, label: str):
 def label(
     taxonomy: Annotated[Path | None, typer.Option(help="taxonomy YAML (default: the shipped one)")] = None,
     dev: Annotated[Path | None, typer.Option(help="JSONL with arXiv categories: adds empirical accuracy")] = None,
+    lfs: Annotated[Path | None, typer.Option(help="Python file with extra @labeling_function votes")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
     top: Annotated[int, typer.Option(help="rows to show, lowest learned accuracy first")] = 40,
 ) -> None:
     """Apply the labeling functions to the store and print the LF report."""
     from paperrec.labeling import ViewBuilder, apply_lfs, generate_lfs, lf_report
+    from paperrec.labeling.functions import load_lf_module
     from paperrec.taxonomy import load_taxonomy
     from paperrec.train.pipeline import corpus
     from paperrec.train.topics import TopicTrainingConfig, embed_topics, weak_label
@@ -51,7 +53,8 @@ def label(
     tax = load_taxonomy(taxonomy)
     papers, X = corpus(rt)
     vectors = embed_topics(tax, rt.embedder)
-    result = weak_label(papers, X, tax, vectors, TopicTrainingConfig())
+    extra = load_lf_module(lfs) if lfs else []
+    result = weak_label(papers, X, tax, vectors, TopicTrainingConfig(), extra)
     report = result.report
     if dev is not None:
         from paperrec.evaluate.topics import gold_matrix
@@ -61,11 +64,11 @@ def label(
         dev_X = rt.embedder.embed(dev_papers)
         gold = gold_matrix(TopicModel(tax, None, "", vectors, result.views.mean_, result.views.scale_), dev_papers)
         views = ViewBuilder.from_stats(tax, vectors, result.views.mean_, result.views.scale_)
-        lfs = generate_lfs(tax)
-        L = apply_lfs(lfs, views.build(dev_papers, dev_X, use_categories=False))
+        all_lfs = generate_lfs(tax) + extra
+        L = apply_lfs(all_lfs, views.build(dev_papers, dev_X, use_categories=False))
         has_arxiv = {t.id for t in tax.topics if t.arxiv}
         gold[:, [i for i, t in enumerate(tax.ids) if t not in has_arxiv]] = -1  # no gold for fine topics
-        dev_report = {r["lf"]: r for r in lf_report(L, lfs, tax.ids, gold=gold)}
+        dev_report = {r["lf"]: r for r in lf_report(L, all_lfs, tax.ids, gold=gold)}
         for row in report:
             row["dev_accuracy"] = dev_report[row["lf"]].get("empirical_accuracy")
     if as_json:
@@ -86,11 +89,14 @@ def label(
 def train_topics(
     taxonomy: Annotated[Path | None, typer.Option(help="taxonomy YAML (default: the shipped one)")] = None,
     dev: Annotated[Path | None, typer.Option(help="JSONL with arXiv categories to evaluate on (never trained on)")] = None,
+    lfs: Annotated[Path | None, typer.Option(help="Python file with extra @labeling_function votes")] = None,
     promote: Annotated[bool, typer.Option(help="make the new version the champion")] = True,
 ) -> None:
     """Weak-label the store, train the topic classifier, evaluate, log and register it."""
+    from paperrec.labeling.functions import load_lf_module
     from paperrec.train.pipeline import train_topics as run
 
+    extra = load_lf_module(lfs) if lfs else []
     rt = runtime()
     dev_papers = _papers_with_categories(dev) if dev else ()
     papers = rt.store.papers.iter_papers()
@@ -98,7 +104,7 @@ def train_topics(
     if dev_papers:
         _embed_with_bar(rt, dev_papers, "embedding dev")
     with console.status("labeling and training"):
-        result = run(rt, taxonomy_path=taxonomy, dev_papers=dev_papers, promote=promote)
+        result = run(rt, taxonomy_path=taxonomy, dev_papers=dev_papers, extra_lfs=extra, promote=promote)
     out.print(f"paperrec-topics version {result.version} (run {result.run_id}){' is the champion' if result.promoted else ''}")
     out.print(f"labeling {result.summary['label_seconds']} s, classifier fit {result.summary['fit_seconds']} s on {result.summary['n_papers']} papers")
     if result.evaluation:

@@ -75,3 +75,25 @@ def lfs_by_topic(lfs: Sequence[LabelingFunction], topics: Sequence[str]) -> dict
     for j, lf in enumerate(lfs):
         columns.setdefault(lf.topic, []).append(j)
     return columns
+
+
+def load_lf_module(path) -> list[LabelingFunction]:
+    """The labeling functions defined at the top level of a Python file (``--lfs FILE``)."""
+    import importlib.util
+    from pathlib import Path
+
+    from paperrec.errors import InputError
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such labeling-function file", path=str(path))
+    spec = importlib.util.spec_from_file_location(f"paperrec_user_lfs_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # user code: any failure is reported, not raised through
+        raise InputError(f"cannot import: {type(exc).__name__}: {exc}", path=str(path)) from None
+    found = [value for value in vars(module).values() if isinstance(value, LabelingFunction)]
+    if not found:
+        raise InputError("defines no @labeling_function", path=str(path))
+    return found

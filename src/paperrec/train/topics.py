@@ -16,6 +16,7 @@ import numpy as np
 
 from paperrec.classify import TopicClassifier
 from paperrec.embed import Embedder
+from paperrec.errors import InputError
 from paperrec.labeling import LabelingFunction, ViewBuilder, apply_lfs, combine, generate_lfs, lf_report
 from paperrec.schema import Paper
 from paperrec.taxonomy import Taxonomy
@@ -60,6 +61,11 @@ def weak_label(
     extra_lfs: Sequence[LabelingFunction] = (),
 ) -> LabelingResult:
     """Apply the taxonomy's labeling functions (and ``extra_lfs``) and combine their votes."""
+    unknown = sorted({lf.topic for lf in extra_lfs} - set(taxonomy.ids))
+    if unknown:
+        raise InputError(
+            f"labeling functions vote for unknown topic(s) {', '.join(unknown)}; available: {', '.join(taxonomy.ids)}"
+        )
     views = ViewBuilder(taxonomy, topic_vectors).fit(X)
     lfs = generate_lfs(taxonomy) + list(extra_lfs)
     L = apply_lfs(lfs, views.build(papers, X))
