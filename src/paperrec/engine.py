@@ -104,20 +104,31 @@ class Engine:
         candidates = [p for p in window if p.id not in profile.seen_ids]
         if not candidates:
             raise InputError(f"no new papers for {user} between {end - dt.timedelta(days=days - 1)} and {end}")
-        liked_ids = profile.liked_ids
-        liked = store.papers.get_many(liked_ids)
+        liked = store.papers.get_many(profile.liked_ids)
+        disliked = store.papers.get_many(profile.disliked)
         liked_at = dict(profile.liked)
         ranked = self.recommender().rank(
             liked,
             candidates,
-            disliked=store.papers.get_many(profile.disliked),
+            disliked=disliked,
             topics=profile.topics,
             liked_at=[liked_at.get(p.id) for p in liked],
+            rated=self._rated(profile, liked, disliked),
             k=k,
         )
         if mark_shown:
             store.users.mark_shown(user, [r.id for r in ranked])
         return ranked
+
+    def _rated(self, profile, liked, disliked) -> list:
+        """Shown papers the user voted on: (paper, liked?) for per-user adaptation."""
+        store = self.runtime.store
+        dismissed = [p for p in store.papers.get_many(profile.dismissed) if p.id in profile.shown]
+        return (
+            [(p, True) for p in liked if p.id in profile.shown]
+            + [(p, False) for p in disliked if p.id in profile.shown]
+            + [(p, False) for p in dismissed]
+        )
 
 
 def _with_id(item: InputPaper, key: str):

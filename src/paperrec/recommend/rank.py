@@ -16,6 +16,7 @@ import numpy as np
 
 from paperrec.embed import Embedder
 from paperrec.errors import InputError
+from paperrec.recommend.adapt import fit_user_adapter
 from paperrec.recommend.explain import reasons_for
 from paperrec.recommend.features import CandidateArrays, ProfileArrays, neighbour_radius, recency_weights
 from paperrec.recommend.model import RankingModel
@@ -137,9 +138,14 @@ class Recommender:
         disliked: Sequence[Paper] = (),
         topics: Sequence[str] = (),
         liked_at: Sequence[dt.datetime | None] | None = None,
+        rated: Sequence[tuple[Paper, bool]] = (),
         k: int = 10,
     ) -> list[RankedPaper]:
-        """The best ``k`` candidates for this profile, best first, with reasons."""
+        """The best ``k`` candidates for this profile, best first, with reasons.
+
+        ``rated`` are papers shown to the user with their vote (liked or not); with enough
+        of them the order is adapted to this user (``adapt.py``).
+        """
         if k < 1:
             raise InputError(f"k must be at least 1, got {k}")
         prepared = candidates if isinstance(candidates, CandidateSet) else self.prepare(candidates)
@@ -148,6 +154,8 @@ class Recommender:
         profile, liked_papers, liked_X = self.profile(liked, disliked, topics, liked_at)
         features = self.model.featurizer.transform(profile, prepared.arrays, prepared.radius)
         scores = self.model.ranker.predict(features)
+        if rated:
+            scores = self._adapt(scores, prepared, liked, disliked, topics, rated)
         own = {p.id for p in list(liked) + list(disliked)} | {p.content_hash for p in list(liked) + list(disliked)}
         order = [i for i in np.argsort(-scores, kind="stable") if prepared.papers[i].id not in own and prepared.papers[i].content_hash not in own]
         liked_topic_mean = profile.liked_topics.mean(axis=0) if profile.liked_topics.size else None
@@ -171,6 +179,23 @@ class Recommender:
             paper = prepared.papers[i]
             results.append(RankedPaper(paper.id, round(float(scores[i]), 6), rank, reasons, paper.title))
         return results
+
+    def _adapt(self, scores, prepared: CandidateSet, liked, disliked, topics, rated) -> np.ndarray:
+        """Blend in the user's own votes. Features for the adapter come from the profile
+        without the rated papers, so a rated paper is not trivially similar to itself."""
+        rated_ids = {paper.id for paper, _ in rated}
+        base_liked = [p for p in liked if p.id not in rated_ids]
+        base_disliked = [p for p in disliked if p.id not in rated_ids]
+        if not base_liked and not topics:
+            return scores
+        base, _, _ = self.profile(base_liked, base_disliked, topics)
+        rated_set = self.prepare([paper for paper, _ in rated])
+        adapter = fit_user_adapter(
+            self.model.featurizer.transform(base, rated_set.arrays, rated_set.radius), [vote for _, vote in rated]
+        )
+        if adapter is None:
+            return scores
+        return adapter.adjust(scores, self.model.featurizer.transform(base, prepared.arrays, prepared.radius))
 
     def score_candidates(self, profile: ProfileArrays, prepared: CandidateSet) -> np.ndarray:
         """Raw ranker scores (n_candidates,) for one profile: the batch path, no reasons."""
