@@ -73,8 +73,10 @@ def fit_ranking_model(
     topic_ids: Sequence[str],
     featurizer: ProfileFeaturizer | None = None,
     lexical: LexicalEncoder | None = None,
+    extra_queries: Sequence[Query] = (),
 ) -> RankingModel:
-    """Queries from ``users``, then a fitted RankingModel."""
+    """Queries from ``users`` (plus ``extra_queries``, e.g. from real feedback), then a
+    fitted RankingModel."""
     rng = np.random.default_rng(config.random_state)
     featurizer = featurizer or ProfileFeaturizer(config.shrinkage).fit(corpus.X[corpus.background])
     queries = make_queries(
@@ -86,10 +88,15 @@ def fit_ranking_model(
         n_negatives=config.n_negatives,
         dislike_share=config.dislike_share,
         repeats=config.repeats,
-    )
+    ) + list(extra_queries)
     features, relevance, groups = query_features(corpus, featurizer, queries)
     ranker = PaperRanker(random_state=config.random_state, **config.ranker).fit(features, relevance, groups)
-    summary = {"n_users": len(users), "n_queries": len(queries), "n_rows": int(len(relevance))}
+    summary = {
+        "n_users": len(users),
+        "n_queries": len(queries),
+        "n_feedback_queries": len(extra_queries),
+        "n_rows": int(len(relevance)),
+    }
     return RankingModel(featurizer, lexical, ranker, embedding_model_id, tuple(topic_ids), summary)
 
 

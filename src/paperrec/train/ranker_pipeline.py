@@ -15,7 +15,7 @@ from paperrec.evaluate.ranking import evaluate_queries, pool_user_queries, relat
 from paperrec.recommend.corpus import Corpus
 from paperrec.recommend.features import FEATURE_NAMES, ProfileFeaturizer
 from paperrec.recommend.model import RankingModel
-from paperrec.recommend.pseudo_users import PseudoUser
+from paperrec.recommend.pseudo_users import PseudoUser, Query
 from paperrec.runtime import Runtime
 from paperrec.sources import Problem, read_path
 from paperrec.topic_model import TopicModel
@@ -24,6 +24,30 @@ from paperrec.train.pipeline import Progress, corpus
 from paperrec.train.ranker import RankerTrainingConfig, corpus_users, fit_lexical, fit_ranking_model, split_users
 
 MAX_EVAL_USERS = 40
+MIN_FEEDBACK_VOTES = 10
+
+
+def feedback_queries(runtime: Runtime, papers: Sequence) -> list[Query]:
+    """One query per stored user with enough votes on papers shown to them: the profile is
+    what they liked otherwise, the candidates are the rated papers, relevance their vote."""
+    from paperrec.profiles import user_profile
+
+    index = {p.id: i for i, p in enumerate(papers)}
+    queries = []
+    for name in runtime.store.users.names():
+        profile = user_profile(runtime.store, name)
+        liked_shown = [pid for pid in profile.liked_ids if pid in profile.shown]
+        negative = [pid for pid in (*profile.disliked, *profile.dismissed) if pid in profile.shown]
+        rated = [(pid, 1.0) for pid in liked_shown] + [(pid, 0.0) for pid in negative]
+        rated = [(index[pid], vote) for pid, vote in rated if pid in index]
+        base = [index[pid] for pid in profile.liked_ids if pid not in set(liked_shown) and pid in index]
+        votes = [vote for _, vote in rated]
+        if len(rated) < MIN_FEEDBACK_VOTES or not base or min(votes) == max(votes):
+            continue
+        queries.append(
+            Query(f"user:{name}", np.array(base), np.zeros(0, int), np.array([i for i, _ in rated]), np.array(votes))
+        )
+    return queries
 
 
 @dataclass
@@ -89,8 +113,10 @@ def train_ranker(
     featurizer = ProfileFeaturizer(config.shrinkage).fit(X[data.background])
     model_id = runtime.embedder.model_id
 
+    from_feedback = feedback_queries(runtime, papers)
+
     def fit(users):
-        return fit_ranking_model(data, users, config, model_id, topic_ids, featurizer, lexical)
+        return fit_ranking_model(data, users, config, model_id, topic_ids, featurizer, lexical, from_feedback)
 
     final = fit(train_users + page_list)
     evaluation: dict = {}
