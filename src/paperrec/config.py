@@ -76,6 +76,24 @@ class Settings(BaseSettings):
     public_url: str = Field(
         "http://127.0.0.1:3000", description="base URL of the service, used in digest links"
     )
+    smtp_host: str = Field("localhost", description="SMTP server the digest is sent through")
+    smtp_port: int | None = Field(
+        None, description="SMTP port; None picks by smtp_security: 587 starttls, 465 ssl, 25 plain"
+    )
+    smtp_security: Literal["starttls", "ssl", "plain"] = Field(
+        "starttls",
+        description="starttls: upgrade after connecting and refuse a server that cannot; ssl: "
+        "implicit TLS from the first byte; plain: unencrypted, only when set explicitly (logged "
+        "as a warning on every connection)",
+    )
+    smtp_username: str | None = Field(None, description="SMTP login; None sends without AUTH")
+    smtp_password: SecretStr | None = Field(
+        None, description="SMTP password, from the environment only (PAPERREC_SMTP_PASSWORD)"
+    )
+    smtp_from: str = Field(
+        "paperrec@localhost", description="From address of digest emails, e.g. 'paperrec <a@b.org>'"
+    )
+    smtp_timeout: float = Field(30.0, description="seconds to wait on any one SMTP step")
     limits: Limits = Field(default_factory=Limits)
 
     @cached_property
