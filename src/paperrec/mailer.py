@@ -1,0 +1,165 @@
+"""Sending email: the only module that speaks SMTP.
+
+A `paperrec.digest.Digest` goes out as one multipart/alternative message (plain text first,
+HTML second). The connection is encrypted as ``Settings.smtp_security`` says:
+
+``starttls``
+    connect, then upgrade with STARTTLS; a server that does not offer it is refused (the
+    mail is not sent) rather than talked to in plain text.
+``ssl``
+    implicit TLS from the first byte (usually port 465).
+``plain``
+    no encryption, only when configured so; every connection logs a warning saying so.
+
+Certificates are checked against the system's trust store and the host name. Every SMTP or
+socket failure becomes a `paperrec.errors.NetworkError` with one line naming host:port and
+the reason, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import socket
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
+
+from paperrec.config import Settings
+from paperrec.digest import Digest
+from paperrec.errors import NetworkError, PaperrecError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "plain": 25}
+
+
+def smtp_address(settings: Settings) -> tuple[str, int]:
+    """(host, port) of the configured server; the port defaults by security mode."""
+    return settings.smtp_host, settings.smtp_port or DEFAULT_PORTS[settings.smtp_security]
+
+
+def build_message(digest: Digest, sender: str) -> EmailMessage:
+    """``digest`` as a multipart/alternative message from ``sender`` to ``digest.email``."""
+    message = EmailMessage()
+    message["Subject"] = digest.subject
+    message["From"] = sender
+    message["To"] = digest.email
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    message["Message-ID"] = make_msgid("paperrec", domain=domain)
+    message.set_content(digest.text)
+    message.add_alternative(digest.html, subtype="html")
+    return message
+
+
+def tls_context() -> ssl.SSLContext:
+    """Verifying client context: system trust store, host name checked, TLS 1.2 or newer."""
+    context = ssl.create_default_context()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def _reason(exc: BaseException, timeout: float) -> str:
+    """What went wrong, in one line."""
+    if isinstance(exc, smtplib.SMTPServerDisconnected) and isinstance(exc.__context__, OSError):
+        exc = exc.__context__  # smtplib wraps a read that failed or timed out
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        refused = "; ".join(f"{rcpt}: {_reply(*reply)}" for rcpt, reply in exc.recipients.items())
+        text = f"recipient refused ({refused})"
+    elif isinstance(exc, smtplib.SMTPResponseException):
+        text = f"server answered {_reply(exc.smtp_code, exc.smtp_error)}"
+    elif isinstance(exc, TimeoutError | socket.timeout):
+        text = f"no answer within {timeout:g} s"
+    elif isinstance(exc, ConnectionRefusedError):
+        text = "connection refused (is the SMTP server running on this port?)"
+    elif isinstance(exc, socket.gaierror):
+        text = f"cannot resolve the host ({exc.strerror})"
+    elif isinstance(exc, ssl.SSLCertVerificationError):
+        text = f"TLS certificate not trusted ({exc.verify_message})"
+    elif isinstance(exc, ssl.SSLError):
+        text = f"TLS failed ({exc.reason or exc})"
+    elif isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+def _reply(code: int, message: bytes | str) -> str:
+    if isinstance(message, bytes):
+        message = message.decode("utf-8", "replace")
+    return f"{code} {message}"
+
+
+def _open(settings: Settings, host: str, port: int) -> smtplib.SMTP:
+    """A connected, encrypted (unless configured plain) and logged-in client."""
+    timeout = settings.smtp_timeout
+    mode = settings.smtp_security
+    if mode == "ssl":
+        client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=tls_context())
+    else:
+        client = smtplib.SMTP(host, port, timeout=timeout)
+    try:
+        client.ehlo()
+        if mode == "starttls":
+            if not client.has_extn("starttls"):
+                raise NetworkError(
+                    f"SMTP {host}:{port} does not offer STARTTLS; not sending in plain text. "
+                    "Use a server with STARTTLS, PAPERREC_SMTP_SECURITY=ssl for implicit TLS, "
+                    "or PAPERREC_SMTP_SECURITY=plain to send unencrypted on purpose"
+                )
+            client.starttls(context=tls_context())
+            client.ehlo()
+        elif mode == "plain":
+            log.warning(
+                "SMTP %s:%d: sending UNENCRYPTED (PAPERREC_SMTP_SECURITY=plain)%s",
+                host,
+                port,
+                "; the password crosses the network in clear" if settings.smtp_username else "",
+            )
+        if settings.smtp_username:
+            client.login(settings.smtp_username, settings.smtp_password.get_secret_value())
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+def send_digest(digest: Digest, settings: Settings) -> None:
+    """Send ``digest`` through the configured SMTP server.
+
+    Raises
+    ------
+    NetworkError
+        The server cannot be reached, times out, does not offer STARTTLS when required,
+        rejects the login, the sender or the recipient; one line with host:port and why.
+    PaperrecError
+        ``smtp_username`` is set but ``PAPERREC_SMTP_PASSWORD`` is not.
+    """
+    if settings.smtp_username and settings.smtp_password is None:
+        raise PaperrecError(
+            f"smtp_username is {settings.smtp_username!r} but no password is set: "
+            "put it in PAPERREC_SMTP_PASSWORD"
+        )
+    host, port = smtp_address(settings)
+    message = build_message(digest, settings.smtp_from)
+    try:
+        client = _open(settings, host, port)
+        try:
+            client.send_message(message)
+        finally:
+            _quit(client)
+    except NetworkError:
+        raise
+    except (OSError, smtplib.SMTPException) as exc:
+        reason = _reason(exc, settings.smtp_timeout)
+        raise NetworkError(f"SMTP {host}:{port}: {reason}") from None
+
+
+def _quit(client: smtplib.SMTP) -> None:
+    """Say goodbye politely; the mail is already accepted, so a failure here is not one."""
+    try:
+        client.quit()
+    except (OSError, smtplib.SMTPException):
+        client.close()
