@@ -23,7 +23,7 @@ class BundleModel(mlflow.pyfunc.PythonModel):
         kind = (path / "meta.json").read_text(encoding="utf-8")
         self.bundle = TopicModel.load(path) if "paperrec-topics" in kind else RankingModel.load(path)
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: list[list[float]], params=None):
         if not hasattr(self.bundle, "predict_proba"):
             raise TypeError("a ranking bundle ranks profiles; use paperrec.engine.Engine.rank")
         return self.bundle.predict_proba(np.asarray(model_input, dtype=np.float32))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import warnings
 from pathlib import Path
 
 from paperrec.config import Settings
@@ -42,16 +41,13 @@ def use_tracking(settings: Settings):
 def register_bundle(settings: Settings, directory: Path, registered_name: str) -> str:
     """Log ``directory`` as a model in the active run and register it; returns the version."""
     mlflow = use_tracking(settings)
-    with warnings.catch_warnings():
-        # MLflow suggests type hints on predict for input validation; the input is an array.
-        warnings.filterwarnings("ignore", message=".*type hint.*", category=UserWarning)
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(Path(__file__).with_name("mlflow_model.py")),
-            artifacts={_BUNDLE: str(directory)},
-            pip_requirements=PIP_REQUIREMENTS,
-            registered_model_name=registered_name,
-        )
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=str(Path(__file__).with_name("mlflow_model.py")),
+        artifacts={_BUNDLE: str(directory)},
+        pip_requirements=PIP_REQUIREMENTS,
+        registered_model_name=registered_name,
+    )
     return str(info.registered_model_version)
 
 
