@@ -33,8 +33,16 @@ def use_tracking(settings: Settings):
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     settings.ensure_home()
+    # MLflow also exports both URIs to os.environ, where a later Settings() would read
+    # MLFLOW_TRACKING_URI and use this install's store; keep the environment as it was.
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     mlflow.set_tracking_uri(settings.resolved_tracking_uri)
     mlflow.set_registry_uri(settings.resolved_tracking_uri)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     return mlflow
 
 
