@@ -1,0 +1,284 @@
+"""What the HTTP service needs that is not HTTP: the engine in use and who may act.
+
+`EngineHolder` owns the `Engine` that requests use and swaps in a new one when the
+registry's champion changes (on demand, or from a background thread every few seconds).
+Its `score` is ``Engine.score`` with the rows of recently scored abstracts kept in memory
+(keyed by topic model version and content hash), so a repeated abstract costs neither a
+cache read nor a classifier call.
+A request takes ``holder.engine`` once and uses that object to the end, so a swap never
+changes models under a running request and no request is dropped. A champion that fails to
+load or to predict leaves the old engine serving; the failure is kept for ``/readyz`` and
+that version is not retried until the champion changes again (or a reload is forced).
+
+`serve_command` and `serve_environment` say how to start the BentoML service in
+``service/`` (used by ``paperrec serve``, the service tests and the benchmark).
+
+`authorize_key`, `authorize_admin` and `record_click` put the API-key and feedback-link rules of
+`paperrec.tokens` behind the two errors the service tells apart: 401 (no valid key) and
+403 (a valid key or link that may not do this).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from paperrec import registry
+from paperrec.config import Settings
+from paperrec.embed import EMBEDDING_DIM
+from paperrec.engine import Engine
+from paperrec.errors import AuthError, ModelNotTrainedError, PaperrecError
+from paperrec.profiles import record_feedback
+from paperrec.rows import InputPaper
+from paperrec.runtime import Runtime
+from paperrec.schema import FeedbackEvent, FeedbackSource
+from paperrec.store import Store
+from paperrec.tokens import authorize, verify_token
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHECK_SECONDS = 30.0
+MEMO_SIZE = 4096  # topic rows kept for repeated abstracts (about 5 kB each)
+SERVICE = "service:PaperrecService"
+# The BentoML service lives beside the package in a source checkout: <repo>/service.
+SERVICE_DIR = Path(__file__).resolve().parents[2] / "service"
+_MODELS = {"topics": registry.TOPICS_MODEL, "ranker": registry.RANKER_MODEL}
+# The warm-up text: encoding it at start-up loads the model and tokenizer before traffic.
+_WARM_UP = "Warm-up. Loads the embedding model before the first request."
+
+
+class ForbiddenError(AuthError):
+    """A valid API key or feedback link that may not do what was asked (HTTP 403)."""
+
+
+@dataclass(frozen=True)
+class ReloadOutcome:
+    """What a reload did: ``changed`` when a new engine now serves; ``versions`` in use."""
+
+    changed: bool
+    versions: dict[str, str]
+    error: str | None = None
+
+
+class EngineHolder:
+    """Holds the serving `Engine`; thread-safe. Build with `EngineHolder.load`.
+
+    Parameters
+    ----------
+    runtime
+        Shared by every engine it loads: one store, one embedder (and its cache), so a
+        reload only reads the two small model bundles.
+    loader
+        How an engine is built (``Engine.load`` by default; tests pass a failing one).
+    """
+
+    def __init__(self, runtime: Runtime, loader: Callable[..., Engine] = Engine.load):
+        self.runtime = runtime
+        self.loader = loader
+        self.last_error: str | None = None
+        self._engine: Engine | None = None
+        self._failed: dict[str, str] | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self._memo: OrderedDict[tuple[str, str], dict] = OrderedDict()
+        self._memo_lock = threading.Lock()
+
+    @classmethod
+    def load(cls, runtime: Runtime, **kwargs) -> EngineHolder:
+        """The champions of the registry, checked and warmed up; raises if there is none."""
+        holder = cls(runtime, **kwargs)
+        holder._engine = holder._build(holder.champions())
+        runtime.embedder.encode_texts([_WARM_UP])
+        return holder
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise ModelNotTrainedError("no models loaded yet")
+        return self._engine
+
+    @property
+    def versions(self) -> dict[str, str]:
+        return dict(self.engine.versions)
+
+    def score(self, papers: Sequence[InputPaper]) -> list[dict]:
+        """``Engine.score`` rows for ``papers``, in order; repeated abstracts from memory."""
+        engine = self.engine
+        version = engine.versions["topics"]
+        keys = [(version, p.paper.content_hash) for p in papers]
+        with self._memo_lock:
+            known = [self._memo.get(key) for key in keys]
+        missing = [i for i, row in enumerate(known) if row is None]
+        fresh = engine.score([papers[i] for i in missing]) if missing else []
+        with self._memo_lock:
+            for i, row in zip(missing, fresh, strict=True):
+                known[i] = {"topics": row["topics"], "labels": row["labels"]}
+                self._memo[keys[i]] = known[i]
+            for key in keys:
+                self._memo.move_to_end(key)
+            while len(self._memo) > MEMO_SIZE:
+                self._memo.popitem(last=False)
+        return [{"id": p.id, **row} for p, row in zip(papers, known, strict=True)]
+
+    def champions(self) -> dict[str, str]:
+        """Registered champion versions: topics always, ranker when one was trained.
+
+        Raises ModelNotTrainedError when there is no topic model champion.
+        """
+        settings = self.runtime.settings
+        found = {"topics": registry.champion_version(settings, registry.TOPICS_MODEL)}
+        try:
+            found["ranker"] = registry.champion_version(settings, registry.RANKER_MODEL)
+        except ModelNotTrainedError:
+            pass
+        return found
+
+    def _build(self, wanted: dict[str, str]) -> Engine:
+        engine = self.loader(self.runtime, topics=True, ranker="ranker" in wanted)
+        # A bundle can load and still be unusable; find out before it serves anyone.
+        engine.topic_model.predict_proba(np.zeros((1, EMBEDDING_DIM), dtype=np.float32))
+        if engine.ranking_model is not None:
+            engine.recommender()
+        return engine
+
+    def refresh(self, force: bool = False) -> ReloadOutcome:
+        """Load the champions if they differ from the versions in use.
+
+        A champion that already failed is not tried again unless ``force`` is set or the
+        champion changes. Never raises: a failure is returned and kept in ``last_error``.
+        """
+        with self._lock:
+            current = self.engine
+            try:
+                wanted = self.champions()
+            except PaperrecError as exc:
+                return self._keep(current, f"cannot read the model registry: {exc}")
+            in_use = {name: current.versions.get(name) for name in _MODELS}
+            if all(in_use[name] == wanted.get(name) for name in _MODELS):
+                self._failed, self.last_error = None, None
+                return ReloadOutcome(False, dict(current.versions))
+            if wanted == self._failed and not force:
+                return ReloadOutcome(False, dict(current.versions), self.last_error)
+            try:
+                engine = self._build(wanted)
+            except Exception as exc:  # any failure of a new model keeps the old one serving
+                self._failed = wanted
+                named = ", ".join(f"{name} v{version}" for name, version in wanted.items())
+                return self._keep(current, f"cannot load champion {named}: {exc}")
+            self._engine, self._failed, self.last_error = engine, None, None
+            log.info("now serving %s", engine.versions)
+            return ReloadOutcome(True, dict(engine.versions))
+
+    def _keep(self, current: Engine, message: str) -> ReloadOutcome:
+        self.last_error = f"{message}; still serving {_describe(current.versions)}"
+        log.warning(self.last_error)
+        return ReloadOutcome(False, dict(current.versions), self.last_error)
+
+    def watch(self, every_seconds: float = DEFAULT_CHECK_SECONDS) -> None:
+        """Check the registry every ``every_seconds`` in a daemon thread until `stop`."""
+        if every_seconds <= 0 or self._watcher is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop.wait(every_seconds):
+                self.refresh()
+
+        self._watcher = threading.Thread(target=loop, name="paperrec-model-watch", daemon=True)
+        self._watcher.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+            self._watcher = None
+
+
+def _describe(versions: dict[str, str]) -> str:
+    return ", ".join(f"{name} v{versions[name]}" for name in _MODELS if name in versions)
+
+
+def authorize_key(store: Store, key: str | None, user: str) -> None:
+    """Allow an admin key or a key of ``user``.
+
+    Raises
+    ------
+    AuthError
+        Missing or unknown key (the caller is not authenticated).
+    ForbiddenError
+        A valid key of another user.
+    """
+    try:
+        authorize(store, key, user)
+    except AuthError as exc:
+        if key and store.users.key_owner(key.strip()) is not None:
+            raise ForbiddenError(str(exc)) from None
+        raise
+
+
+def authorize_admin(store: Store, key: str | None) -> None:
+    """Allow an admin key only; AuthError without a valid key, ForbiddenError for a user's."""
+    owner = store.users.key_owner(key.strip()) if key and key.strip() else None
+    if owner is None:
+        authorize(store, key, "")  # raises the same missing / unknown key errors as elsewhere
+    elif not owner[0]:
+        raise ForbiddenError("this needs an admin API key (paperrec user key --admin)")
+
+
+def record_click(store: Store, secret, token: str) -> FeedbackEvent:
+    """Store the feedback a digest link carries (source ``digest``).
+
+    Raises
+    ------
+    ForbiddenError
+        Malformed, forged or expired token.
+    PaperrecError
+        No token secret configured on this server.
+    NotFoundError
+        The user or paper of the token is gone.
+    """
+    try:
+        user, paper_id, signal = verify_token(secret, token, now=time.time())
+    except AuthError as exc:
+        raise ForbiddenError(str(exc)) from None
+    return record_feedback(store, user, paper_id, signal, FeedbackSource.DIGEST)
+
+
+def service_dir() -> Path:
+    """The directory holding service.py; PaperrecError when this install has none."""
+    if not (SERVICE_DIR / "service.py").is_file():
+        raise PaperrecError(
+            f"no BentoML service at {SERVICE_DIR}: `paperrec serve` runs from a source checkout "
+            "(pip install -e .); elsewhere serve a built Bento (bentoml serve paperrec:latest)"
+        )
+    return SERVICE_DIR
+
+
+def serve_command(host: str = "127.0.0.1", port: int = 3000) -> list[str]:
+    """``bentoml serve`` for the service, with this interpreter."""
+    return [
+        sys.executable, "-m", "bentoml", "serve", SERVICE,
+        "--working-dir", str(service_dir()), "--host", host, "--port", str(port),
+    ]  # fmt: skip
+
+
+def serve_environment(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for the server: ``base`` (default os.environ) with PAPERREC_HOME,
+    BENTOML_HOME under it unless set, and offline model loading."""
+    env = dict(os.environ if base is None else base)
+    env["PAPERREC_HOME"] = str(settings.home)
+    env["BENTOML_HOME"] = str(settings.resolved_bentoml_home)
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    env.setdefault("TRANSFORMERS_OFFLINE", "1")
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see service/service.py
+    return env
