@@ -1,0 +1,258 @@
+"""paperrec's HTTP service: a BentoML service that only calls the library.
+
+Start it with ``paperrec serve`` or, from this directory, ``bentoml serve``. Models are the
+registry's champions (see `paperrec.serving.EngineHolder`); the store, the embedding cache
+and the registry are those of ``PAPERREC_HOME``. docs/service.md describes the API.
+
+Concurrent ``/score`` requests share one encode: ``/score`` validates its body, then calls
+the batchable ``/score_batch`` through the service's own client, where BentoML's adaptive
+batching merges the papers of requests that arrive together into one ``Engine.score``.
+"""
+
+# ruff: noqa: E402  (the environment is set before any import loads OpenMP)
+from __future__ import annotations
+
+import os
+
+# Idle OpenMP threads sleep instead of spinning. Spinning LightGBM threads (70 tiny predicts
+# per /score) and torch threads burn the CPU that the other one, or a neighbour, needs.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import functools
+import inspect
+
+import bentoml
+from fastapi import FastAPI
+from gate import Gate
+from schemas import (
+    LIMITS,
+    ErrorResponse,
+    FeedbackRequest,
+    FeedbackResponse,
+    PaperIn,
+    RankRequest,
+    RankResponse,
+    RecommendRequest,
+    RecommendResponse,
+    ReloadResponse,
+    ScoreRequest,
+    ScoreResponse,
+    TopicScores,
+)
+from starlette.responses import JSONResponse
+
+from paperrec.errors import AuthError, InputError, NotFoundError, PaperrecError
+from paperrec.profiles import record_feedback
+from paperrec.runtime import Runtime
+from paperrec.schema import FeedbackEvent, FeedbackSource
+from paperrec.serving import (
+    DEFAULT_CHECK_SECONDS,
+    EngineHolder,
+    ForbiddenError,
+    authorize_admin,
+    authorize_key,
+    record_click,
+)
+
+# Seconds between checks of the registry for a new champion; 0 turns the check off.
+RELOAD_INTERVAL = float(os.environ.get("PAPERREC_RELOAD_INTERVAL", DEFAULT_CHECK_SECONDS))
+# Papers per merged /score batch, and how long a batch may wait for company (ms). The wait
+# is only an upper bound: BentoML releases a batch as soon as waiting stops paying off.
+MAX_BATCH_PAPERS = 64
+MAX_BATCH_WAIT_MS = 300_000
+
+# Library errors as HTTP statuses; the first matching class wins.
+_STATUS = (
+    (ForbiddenError, 403),
+    (AuthError, 401),
+    (NotFoundError, 404),
+    (InputError, 400),
+    (PaperrecError, 503),  # the server cannot do it (no model, no token secret)
+)
+_ERRORS = {status: {"model": ErrorResponse} for _, status in _STATUS}
+
+
+def json_response(
+    body: dict, status: int, ctx: bentoml.Context | None = None, headers: dict | None = None
+) -> JSONResponse:
+    """A JSON answer with ``status``. BentoML gives an API that takes a context the
+    context's status, so the status is set there too."""
+    if ctx is not None:
+        ctx.response.status_code = status
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def error_response(exc: PaperrecError, ctx: bentoml.Context | None = None) -> JSONResponse:
+    status = next(code for kind, code in _STATUS if isinstance(exc, kind))
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return json_response({"error": str(exc)}, status, ctx, headers)
+
+
+def answers_errors(func):
+    """Return a JSON error response for an expected library error instead of raising."""
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def wrapper(*args, **kwargs):
+            try:
+                return await func(*args, **kwargs)
+            except PaperrecError as exc:
+                return error_response(exc, kwargs.get("ctx"))
+
+        return wrapper
+
+    @functools.wraps(func)
+    def sync_wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except PaperrecError as exc:
+            return error_response(exc, kwargs.get("ctx"))
+
+    return sync_wrapper
+
+
+def api_key(ctx: bentoml.Context) -> str | None:
+    """The key of an ``Authorization: Bearer <key>`` header, or None."""
+    scheme, _, key = ctx.request.headers.get("authorization", "").strip().partition(" ")
+    return key.strip() if scheme.lower() == "bearer" and key.strip() else None
+
+
+def feedback_out(event: FeedbackEvent) -> FeedbackResponse:
+    return FeedbackResponse(
+        user=event.user,
+        paper_id=event.paper_id,
+        signal=event.signal.value,
+        source=event.source.value,
+        created_at=event.created_at.isoformat(timespec="seconds"),
+    )
+
+
+def _probes() -> tuple[bool, dict] | None:
+    try:
+        service = bentoml.get_current_service()
+    except Exception:  # BentoML raises a bare error before the service instance exists
+        return None
+    return service.readiness()
+
+
+links = FastAPI(title="paperrec feedback links", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+@bentoml.service(
+    name="paperrec",
+    workers=1,
+    threads=1,  # model work runs one call at a time per worker (the tokenizer is not re-entrant)
+    traffic={"timeout": 300},
+    # /score reaches /score_batch through the service's own in-process client. BentoML
+    # replaces that client's session every 100 requests by default and closes it under the
+    # requests still in flight (a 500 for each); in-process there is nothing to refresh.
+    runner_connection={"max_requests": 2**31 - 1, "max_age": 10.0**9},
+    logging={
+        "access": {
+            "enabled": True,
+            "skip_paths": ["/metrics", "/healthz", "/livez", "/readyz", "/score_batch"],
+        }
+    },
+)
+@bentoml.asgi_app(links, path="/feedback")
+class PaperrecService:
+    """Scores and ranks arXiv abstracts with paperrec's champion models."""
+
+    def __init__(self) -> None:
+        self.runtime = Runtime()
+        self.holder = EngineHolder.load(self.runtime)
+        self.holder.watch(RELOAD_INTERVAL)
+
+    @bentoml.on_shutdown
+    def stop_watching(self) -> None:
+        self.holder.stop()
+
+    def readiness(self) -> tuple[bool, dict]:
+        """(ready, body of /readyz): models loaded, their versions, the last reload error."""
+        return True, {"versions": self.holder.versions, "reload_error": self.holder.last_error}
+
+    @bentoml.api(input_spec=ScoreRequest)
+    async def score(self, papers: list[PaperIn]) -> ScoreResponse:
+        """Topic probabilities and labels for each paper, as `paperrec score` gives them."""
+        rows = await self.to_async.score_batch(papers=papers)
+        return ScoreResponse(results=rows)
+
+    @bentoml.api(batchable=True, max_batch_size=MAX_BATCH_PAPERS, max_latency_ms=MAX_BATCH_WAIT_MS)
+    def score_batch(self, papers: list[PaperIn]) -> list[TopicScores]:
+        """The batched core of /score: a bare list of rows. Prefer /score."""
+        return self.holder.score([p.to_input() for p in papers])
+
+    @bentoml.api(input_spec=RankRequest)
+    @answers_errors
+    def rank(
+        self,
+        liked: list[PaperIn],
+        disliked: list[PaperIn],
+        candidates: list[PaperIn],
+        topics: list[str],
+        k: int,
+    ) -> RankResponse:
+        """The best k candidates for a profile, best first, with reasons (as `paperrec rank`)."""
+        rows = self.holder.engine.rank(
+            [p.to_input() for p in liked],
+            [p.to_input() for p in candidates],
+            disliked=[p.to_input() for p in disliked],
+            topics=topics,
+            k=k,
+        )
+        return RankResponse(results=rows)
+
+    @bentoml.api(input_spec=RecommendRequest)
+    @answers_errors
+    def recommend(
+        self, user: str, k: int, mark_shown: bool, ctx: bentoml.Context
+    ) -> RecommendResponse:
+        """Stored papers a user has not seen yet, best first (the user's or an admin key)."""
+        authorize_key(self.runtime.store, api_key(ctx), user)
+        ranked = self.holder.engine.recommend(user, k=k, mark_shown=mark_shown)
+        return RecommendResponse(
+            user=user, results=[{**r.as_dict(), "title": r.title} for r in ranked]
+        )
+
+    @bentoml.api(route="/feedback", input_spec=FeedbackRequest)
+    @answers_errors
+    def feedback(
+        self, user: str, paper_id: str, signal: str, ctx: bentoml.Context
+    ) -> FeedbackResponse:
+        """Record a user's feedback on a stored paper. Needs the user's or an admin API key."""
+        authorize_key(self.runtime.store, api_key(ctx), user)
+        return feedback_out(
+            record_feedback(self.runtime.store, user, paper_id, signal, FeedbackSource.HTTP)
+        )
+
+    @links.get(
+        "/{token}",
+        response_model=FeedbackResponse,
+        responses={status: {"model": ErrorResponse} for status in (403, 404, 503)},
+    )
+    def click(self, token: str):
+        """A feedback link from a digest: the signed token says who, which paper and what."""
+        try:
+            event = record_click(self.runtime.store, self.runtime.settings.token_secret, token)
+        except PaperrecError as exc:
+            return error_response(exc)
+        return feedback_out(event)
+
+    @bentoml.api
+    @answers_errors
+    def reload(self, ctx: bentoml.Context) -> ReloadResponse:
+        """Load the registry's champions now (admin key). 409 when they fail to load."""
+        authorize_admin(self.runtime.store, api_key(ctx))
+        outcome = self.holder.refresh(force=True)
+        body = ReloadResponse(
+            reloaded=outcome.changed, versions=outcome.versions, error=outcome.error
+        )
+        if outcome.error:
+            return json_response(body.model_dump(), 409, ctx)
+        return body
+
+
+# BentoML works out the media type of a bare-list answer by building its JSON schema on
+# every request (a sixth of the CPU of a cached /score); it is always JSON.
+PaperrecService.apis["score_batch"].output_spec.media_type = "application/json"
+PaperrecService.add_asgi_middleware(Gate, max_bytes=LIMITS.max_request_bytes, probes=_probes)
