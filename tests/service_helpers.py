@@ -1,0 +1,97 @@
+"""Start and stop the real HTTP service for the service tests (not a test module).
+
+The server runs as a subprocess on 127.0.0.1 and a free port, in its own process group so
+that teardown ends BentoML's arbiter and its workers together.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+READY_SECONDS = 150
+TOKEN_SECRET = "service-test-secret-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def copy_home(trained_home: Path, target: Path, cache_path: Path) -> Path:
+    """A writable copy of the shared trained home, with the session's embedding cache (so
+    the server encodes only what no test embedded before)."""
+    shutil.copytree(
+        trained_home, target, ignore=shutil.ignore_patterns("embeddings.sqlite*", "bentoml")
+    )
+    source = sqlite3.connect(cache_path)
+    copy = sqlite3.connect(target / "embeddings.sqlite")
+    with copy:
+        source.backup(copy)  # consistent even while the session cache is open elsewhere
+    source.close()
+    copy.close()
+    return target
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=20)
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def start(command: list[str], env: dict[str, str], log: Path, url: str) -> Server:
+    """Run ``command`` and wait until ``url``/readyz answers 200 (or fail with the log)."""
+    process = subprocess.Popen(
+        command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
+    )
+    server = Server(url, process, log)
+    deadline = time.monotonic() + READY_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{server.log_tail()}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    server.stop()
+    raise RuntimeError(f"server not ready within {READY_SECONDS} s:\n{server.log_tail()}")
+
+
+def environment(home: Path, **extra: str) -> dict[str, str]:
+    from paperrec.config import Settings
+    from paperrec.serving import serve_environment
+
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PAPERREC_", "MLFLOW_", "BENTOML_"))
+    }
+    env = serve_environment(Settings(home=home), base)
+    env["PAPERREC_TOKEN_SECRET"] = TOKEN_SECRET
+    env.update(extra)
+    return env

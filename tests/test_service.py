@@ -1,0 +1,387 @@
+"""The HTTP service, end to end: a real ``bentoml serve`` on 127.0.0.1 and a free port.
+
+The server runs on a copy of the shared trained home, so the tests may add users, record
+feedback and promote new model versions. /score and /rank answers are compared with the
+CLI's on the same rows and the same models; every bad input must give a 4xx JSON error.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from paperrec.cli import app
+from paperrec.config import Limits
+from service_helpers import TOKEN_SECRET, copy_home, environment, free_port, start
+
+pytestmark = pytest.mark.slow
+
+LIMITS = Limits()
+TIMEOUT = 60.0
+
+
+@pytest.fixture(scope="module")
+def service(trained_home, session_cache, tmp_path_factory):
+    """The running server plus what the tests need: its home, users and keys."""
+    from paperrec.config import Settings
+    from paperrec.profiles import add_user
+    from paperrec.serving import serve_command
+    from paperrec.store import Store
+
+    root = tmp_path_factory.mktemp("service")
+    home = copy_home(trained_home, root / "home", session_cache.path)
+    store = Store(Settings(home=home))
+    stored = [p.id for p in store.papers.iter_papers() if p.date is not None]
+    add_user(store, "ada", "ada@example.org", seeds=[",".join(stored[:3])])
+    add_user(store, "bob", "bob@example.org", seeds=[stored[3]])
+    keys = {"ada": store.users.create_key("ada"), "bob": store.users.create_key("bob")}
+    keys["admin"] = store.users.create_key(None)
+    port = free_port()
+    env = environment(home, PAPERREC_RELOAD_INTERVAL="1")
+    server = start(
+        serve_command("127.0.0.1", port), env, root / "server.log", f"http://127.0.0.1:{port}"
+    )
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT) as client:
+        yield {"client": client, "home": home, "keys": keys, "paper_ids": stored, "store": store}
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def rows(shared_dir) -> list[dict]:
+    """id, title and abstract of the first arXiv dev papers (not in the trained store)."""
+    out = []
+    with (shared_dir / "data" / "arxiv_dev.jsonl").open(encoding="utf-8") as handle:
+        for line, _ in zip(handle, range(60), strict=False):
+            row = json.loads(line)
+            out.append({k: row[k] for k in ("id", "title", "abstract")})
+    return out
+
+
+def write_jsonl(path, rows) -> str:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return str(path)
+
+
+def read_jsonl(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def cli(home, monkeypatch, *args: str):
+    monkeypatch.setenv("PAPERREC_HOME", str(home))
+    for name in ("MLFLOW_TRACKING_URI", "BENTOML_HOME", "PAPERREC_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+# -- probes ------------------------------------------------------------------------------
+def test_health_and_readiness_with_versions(service):
+    client = service["client"]
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["ready"] is True and body["reload_error"] is None
+    assert set(body["versions"]) == {"topics", "ranker", "embedding_model"}
+
+
+# -- answers equal the CLI's -------------------------------------------------------------
+def test_score_equals_cli(service, rows, tmp_path, monkeypatch):
+    papers = rows[:20]
+    response = service["client"].post("/score", json={"papers": papers})
+    assert response.status_code == 200, response.text
+    served = response.json()["results"]
+    out = tmp_path / "scored.jsonl"
+    cli(
+        service["home"],
+        monkeypatch,
+        "score",
+        write_jsonl(tmp_path / "in.jsonl", papers),
+        "-o",
+        str(out),
+    )
+    assert served == read_jsonl(out)
+    assert [r["id"] for r in served] == [p["id"] for p in papers]
+
+
+def test_rank_equals_cli(service, rows, tmp_path, monkeypatch):
+    liked, disliked, candidates = rows[20:24], rows[24:26], rows[26:56]
+    body = {"liked": liked, "disliked": disliked, "candidates": candidates, "k": 10}
+    response = service["client"].post("/rank", json=body)
+    assert response.status_code == 200, response.text
+    served = response.json()["results"]
+    out = tmp_path / "ranked.jsonl"
+    cli(
+        service["home"], monkeypatch, "rank",
+        "--profile", write_jsonl(tmp_path / "liked.jsonl", liked),
+        "--disliked", write_jsonl(tmp_path / "disliked.jsonl", disliked),
+        "--candidates", write_jsonl(tmp_path / "candidates.jsonl", candidates),
+        "-k", "10", "-o", str(out),
+    )  # fmt: skip
+    assert served == read_jsonl(out)
+    assert [r["rank"] for r in served] == list(range(1, 11))
+
+
+def test_concurrent_single_abstract_requests_all_answer(service, rows):
+    """Requests arriving together are batched; each still gets its own rows, in order."""
+    results: dict[int, dict] = {}
+
+    def one(i: int) -> None:
+        row = {**rows[i], "title": rows[i]["title"] + " (concurrent)"}
+        answer = service["client"].post("/score", json={"papers": [row]})
+        results[i] = answer.json() if answer.status_code == 200 else {"status": answer.status_code}
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT)
+    assert sorted(results) == list(range(16))
+    assert all(results[i]["results"][0]["id"] == rows[i]["id"] for i in range(16)), results
+
+
+# -- bad input: 4xx JSON that says what is wrong -----------------------------------------
+PAPER = {"title": "A title", "abstract": "An abstract about transformers."}
+BAD_BODIES = [
+    ("/score", {"papers": []}, 400, "at least 1"),
+    ("/score", {}, 400, "Field required"),
+    ("/score", {"papers": [{"title": "only a title"}]}, 400, "abstract"),
+    ("/score", {"papers": "not a list"}, 400, "valid array"),
+    ("/score", {"papers": [{"title": 7, "abstract": "text"}]}, 400, "valid string"),
+    ("/score", {"papers": [{"title": " \u001c\t ", "abstract": "text"}]}, 400, "title is empty"),
+    ("/score", {"papers": [{**PAPER, "date": "yesterday"}]}, 400, "date"),
+    ("/rank", {"candidates": [PAPER]}, 400, "at least one liked paper or one chosen topic"),
+    ("/rank", {"liked": [PAPER], "candidates": []}, 400, "at least 1"),
+    ("/rank", {"liked": [PAPER], "candidates": [PAPER], "k": 0}, 400, "greater than or equal to 1"),
+    (
+        "/rank",
+        {"liked": [PAPER], "candidates": [PAPER], "k": LIMITS.max_k + 1},
+        400,
+        str(LIMITS.max_k),
+    ),
+    ("/rank", {"candidates": [PAPER], "topics": ["no-such-topic"]}, 400, "unknown topic"),
+    (
+        "/rank",
+        {"liked": [PAPER] * LIMITS.max_profile_papers, "disliked": [PAPER], "candidates": [PAPER]},
+        400,
+        str(LIMITS.max_profile_papers),
+    ),
+    ("/recommend", {"k": 5}, 400, "user"),
+    ("/feedback", {"user": "ada", "paper_id": "x", "signal": "meh"}, 400, "'up'"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "status", "says"), BAD_BODIES)
+def test_bad_json_bodies(service, path, body, status, says):
+    response = service["client"].post(path, json=body)
+    assert response.status_code == status, response.text
+    data = response.json()
+    assert "error" in data
+    assert says in json.dumps(data), data
+
+
+@pytest.mark.parametrize(
+    ("content", "headers", "status", "says"),
+    [
+        (b'{"papers": [{"title": "\xff\xfe", "abstract": "a"}]}', {}, 400, "Invalid JSON"),
+        (b'{"papers": [', {}, 400, "Invalid JSON"),
+        (
+            b"papers=1",
+            {"content-type": "application/x-www-form-urlencoded"},
+            415,
+            "application/json",
+        ),
+        (b"", {}, 400, "Field required"),
+    ],
+)
+def test_bad_bytes(service, content, headers, status, says):
+    headers = {"content-type": "application/json", **headers}
+    response = service["client"].post("/score", content=content, headers=headers)
+    assert response.status_code == status, response.text
+    assert says in response.json()["error"] + json.dumps(response.json().get("detail", ""))
+
+
+def test_unknown_route_and_method_are_json(service):
+    client = service["client"]
+    missing = client.get("/no-such-thing")
+    assert missing.status_code == 404 and "no such endpoint" in missing.json()["error"]
+    wrong = client.get("/score")
+    assert wrong.status_code == 405 and "method not allowed" in wrong.json()["error"]
+
+
+def test_huge_requests_are_refused_quickly_and_the_worker_lives_on(service, rows):
+    client = service["client"]
+    start = time.monotonic()
+    long_abstract = {"title": "Long", "abstract": "word " * 2_000_000}  # 10 MB
+    response = client.post("/score", json={"papers": [long_abstract]})
+    assert response.status_code == 400
+    assert str(LIMITS.max_abstract_chars) in json.dumps(response.json())
+    many = [{"id": str(i), **rows[i % len(rows)]} for i in range(10_000)]  # about 13 MB
+    response = client.post("/score", json={"papers": many})
+    assert response.status_code == 400
+    assert str(LIMITS.max_papers) in json.dumps(response.json())
+    oversized = (
+        b'{"papers": [{"title": "t", "abstract": "'
+        + b"x" * (LIMITS.max_request_bytes + 1024)
+        + b'"}]}'
+    )
+    response = client.post(
+        "/score", content=oversized, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert str(LIMITS.max_request_bytes) in response.json()["error"]
+    assert time.monotonic() - start < TIMEOUT
+    assert client.get("/healthz", timeout=5).status_code == 200
+    assert client.post("/score", json={"papers": [rows[0]]}, timeout=30).status_code == 200
+
+
+def test_long_abstract_within_limits_is_scored(service, rows):
+    """Text beyond the model's sequence length is cut deterministically: same answer twice."""
+    paper = {"id": "long", "title": rows[0]["title"], "abstract": (rows[0]["abstract"] + " ") * 60}
+    paper["abstract"] = paper["abstract"][: LIMITS.max_abstract_chars]
+    first = service["client"].post("/score", json={"papers": [paper]})
+    second = service["client"].post("/score", json={"papers": [paper]})
+    assert first.status_code == 200 and first.json() == second.json()
+
+
+# -- auth --------------------------------------------------------------------------------
+def test_recommend_needs_a_key_of_the_user_or_an_admin(service):
+    client, keys = service["client"], service["keys"]
+    body = {"user": "ada", "k": 3, "mark_shown": False}
+    missing = client.post("/recommend", json=body)
+    assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
+    assert "missing API key" in missing.json()["error"]
+    unknown = client.post("/recommend", json=body, headers=bearer("prk_not-a-key"))
+    assert unknown.status_code == 401 and "unknown API key" in unknown.json()["error"]
+    other = client.post("/recommend", json=body, headers=bearer(keys["bob"]))
+    assert other.status_code == 403 and "does not belong to user 'ada'" in other.json()["error"]
+    for key in (keys["ada"], keys["admin"]):
+        ok = client.post("/recommend", json=body, headers=bearer(key))
+        assert ok.status_code == 200, ok.text
+        results = ok.json()["results"]
+        assert len(results) == 3 and all(r["title"] and r["reasons"] for r in results)
+    nobody = client.post(
+        "/recommend", json={**body, "user": "nobody"}, headers=bearer(keys["admin"])
+    )
+    assert nobody.status_code == 404 and "unknown user 'nobody'" in nobody.json()["error"]
+
+
+def test_feedback_with_api_key(service):
+    client, keys = service["client"], service["keys"]
+    paper = service["paper_ids"][10]
+    body = {"user": "ada", "paper_id": paper, "signal": "up"}
+    assert client.post("/feedback", json=body).status_code == 401
+    assert client.post("/feedback", json=body, headers=bearer(keys["bob"])).status_code == 403
+    ok = client.post("/feedback", json=body, headers=bearer(keys["ada"]))
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["source"] == "http" and ok.json()["paper_id"] == paper
+    gone = client.post(
+        "/feedback", json={**body, "paper_id": "9999.99999"}, headers=bearer(keys["ada"])
+    )
+    assert gone.status_code == 404 and "unknown paper" in gone.json()["error"]
+
+
+def test_reload_needs_an_admin_key(service):
+    client, keys = service["client"], service["keys"]
+    assert client.post("/reload", json={}).status_code == 401
+    user = client.post("/reload", json={}, headers=bearer(keys["ada"]))
+    assert user.status_code == 403 and "admin" in user.json()["error"]
+
+
+# -- digest links ------------------------------------------------------------------------
+def test_digest_link_records_feedback_and_cannot_be_forged(service):
+    from paperrec.tokens import make_token
+
+    client = service["client"]
+    paper = service["paper_ids"][11]
+    token = make_token(TOKEN_SECRET, "ada", paper, "saved")
+    ok = client.get(f"/feedback/{token}")
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["source"] == "digest" and ok.json()["signal"] == "saved"
+    stored = service["store"].users.feedback("ada")
+    assert any(e.paper_id == paper and e.source.value == "digest" for e in stored)
+    signature = token.split(".")[1]
+    forged = make_token(TOKEN_SECRET, "bob", paper, "saved").split(".")[0] + "." + signature
+    for bad in (
+        forged,
+        token[:-2],
+        "not-a-token",
+        make_token("another-secret-0123456789", "ada", paper, "up"),
+    ):
+        refused = client.get(f"/feedback/{bad}")
+        assert refused.status_code == 403, (bad, refused.text)
+        assert "feedback token" in refused.json()["error"]
+    expired = make_token(TOKEN_SECRET, "ada", paper, "up", ttl=60, now=time.time() - 3600)
+    refused = client.get(f"/feedback/{expired}")
+    assert refused.status_code == 403 and "expired" in refused.json()["error"]
+    missing = client.get(f"/feedback/{make_token(TOKEN_SECRET, 'ada', '9999.99999', 'up')}")
+    assert missing.status_code == 404
+
+
+# -- hot reload (last: it changes the models in use) -------------------------------------
+def wait_for(predicate, seconds: float = 90.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError("condition not met in time")
+
+
+def test_new_champion_is_picked_up_and_a_broken_one_is_not(service, rows, tmp_path, monkeypatch):
+    from paperrec import registry
+    from paperrec.config import Settings
+    from paperrec.train.tracking import tracked_run
+
+    # mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI, so an earlier fixture's registry
+    # would win over this home's; drop it (monkeypatch restores it afterwards).
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    client, settings = service["client"], Settings(home=service["home"])
+    papers = {"papers": rows[:5]}
+    before = client.post("/score", json=papers).json()
+    old = client.get("/readyz").json()["versions"]["topics"]
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def traffic() -> None:  # requests keep arriving while models are swapped
+        with httpx.Client(base_url=str(client.base_url), timeout=TIMEOUT) as own:
+            while not stop.is_set():
+                statuses.append(own.post("/score", json=papers).status_code)
+
+    thread = threading.Thread(target=traffic)
+    thread.start()
+    try:
+        bundle, _ = registry.fetch_bundle(settings, registry.TOPICS_MODEL, old)
+        with tracked_run(settings, "service-tests", "republish"):
+            new = registry.register_bundle(settings, bundle, registry.TOPICS_MODEL)
+        registry.promote(settings, registry.TOPICS_MODEL, new)
+        wait_for(lambda: client.get("/readyz").json()["versions"]["topics"] == new)
+
+        broken = tmp_path / "broken"
+        shutil.copytree(bundle, broken)
+        (broken / "classifier.joblib").write_bytes(b"not a model")
+        with tracked_run(settings, "service-tests", "broken"):
+            bad = registry.register_bundle(settings, broken, registry.TOPICS_MODEL)
+        registry.promote(settings, registry.TOPICS_MODEL, bad)
+        ready = wait_for(lambda: (r := client.get("/readyz").json())["reload_error"] and r)
+        assert ready["versions"]["topics"] == new and f"topics v{bad}" in ready["reload_error"]
+        forced = client.post("/reload", json={}, headers=bearer(service["keys"]["admin"]))
+        assert forced.status_code == 409
+        assert forced.json()["versions"]["topics"] == new and forced.json()["reloaded"] is False
+    finally:
+        stop.set()
+        thread.join(TIMEOUT)
+    assert statuses and set(statuses) == {200}
+    assert client.post("/score", json=papers).json() == before
