@@ -1,0 +1,168 @@
+"""PaperRanker (LambdaRank) on a synthetic problem, ranking metrics and baselines by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from paperrec.recommend import baselines
+from paperrec.recommend.metrics import all_metrics, mrr, ndcg_at_k, recall_at_k
+from paperrec.recommend.ranker import PaperRanker
+
+GROUP = 40
+
+
+def synthetic(n_queries: int, seed: int, nan_share: float = 0.0):
+    """Queries of 40 rows and 4 features; the 5 rows with the highest feature 2 are relevant,
+    the other features are noise. With ``nan_share``, that share of noise values is NaN."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_queries * GROUP, 4)).astype(np.float32)
+    y = np.zeros(len(X))
+    for q in range(n_queries):
+        rows = slice(q * GROUP, (q + 1) * GROUP)
+        top = np.argsort(-X[rows, 2])[:5]
+        y[q * GROUP + top] = 1
+    if nan_share:
+        noise = rng.random(X.shape) < nan_share
+        noise[:, 2] = False
+        X[noise] = np.nan
+    return X, y, [GROUP] * n_queries
+
+
+def small_ranker(**params) -> PaperRanker:
+    return PaperRanker(n_estimators=50, min_child_samples=10, n_jobs=1, **params)
+
+
+def per_query_ndcg(ranker: PaperRanker, X, y, groups) -> list[float]:
+    scores = ranker.predict(X)
+    starts = np.cumsum([0, *groups])
+    return [
+        ndcg_at_k(y[a:b], scores[a:b], 10) for a, b in zip(starts[:-1], starts[1:], strict=True)
+    ]
+
+
+def test_ranker_learns_which_feature_decides_relevance():
+    X, y, groups = synthetic(60, seed=0)
+    ranker = small_ranker().fit(X, y, groups)
+    assert ranker.n_features_in_ == 4
+    X_test, y_test, test_groups = synthetic(20, seed=1)
+    assert np.mean(per_query_ndcg(ranker, X_test, y_test, test_groups)) > 0.95
+    importance = ranker.feature_importances_
+    assert importance.argmax() == 2
+
+
+def test_ranker_accepts_nan_features():
+    X, y, groups = synthetic(60, seed=0, nan_share=0.3)
+    assert np.isnan(X).any()
+    ranker = small_ranker().fit(X, y, groups)
+    X_test, y_test, test_groups = synthetic(20, seed=1, nan_share=0.3)
+    scores = ranker.predict(X_test)
+    assert scores.shape == (len(X_test),) and np.isfinite(scores).all()
+    assert np.mean(per_query_ndcg(ranker, X_test, y_test, test_groups)) > 0.9
+
+
+def test_ranker_is_deterministic_and_clonable():
+    X, y, groups = synthetic(30, seed=0)
+    first = small_ranker().fit(X, y, groups).predict(X)
+    again = clone(small_ranker()).fit(X, y, groups).predict(X)
+    np.testing.assert_array_equal(first, again)
+    assert small_ranker().get_params()["n_estimators"] == 50
+
+
+def test_group_sizes_must_cover_every_row():
+    X, y, _ = synthetic(3, seed=0)
+    with pytest.raises(ValueError, match=r"group sizes sum to 100, but X has 120 rows"):
+        small_ranker().fit(X, y, [GROUP, GROUP, 20])
+
+
+def test_predict_checks_fit_and_feature_count():
+    X, y, groups = synthetic(10, seed=0)
+    with pytest.raises(NotFittedError):
+        small_ranker().predict(X)
+    ranker = small_ranker().fit(X, y, groups)
+    with pytest.raises(ValueError, match="features"):
+        ranker.predict(X[:, :3])
+
+
+# -- metrics ---------------------------------------------------------------------------------
+def test_metrics_on_a_hand_case():
+    relevance = np.array([0, 1, 0, 1])
+    scores = np.array([4.0, 3.0, 2.0, 1.0])  # ranked: miss, hit, miss, hit
+    ideal = 1 + 1 / np.log2(3)
+    assert ndcg_at_k(relevance, scores, 10) == pytest.approx(
+        (1 / np.log2(3) + 1 / np.log2(5)) / ideal
+    )
+    assert ndcg_at_k(relevance, scores, 2) == pytest.approx((1 / np.log2(3)) / ideal)
+    assert ndcg_at_k(relevance, scores, 1) == 0.0
+    assert recall_at_k(relevance, scores, 1) == 0.0
+    assert recall_at_k(relevance, scores, 2) == 0.5
+    assert recall_at_k(relevance, scores, 50) == 1.0
+    assert mrr(relevance, scores) == 0.5
+    assert all_metrics(relevance, scores) == {
+        "ndcg@10": ndcg_at_k(relevance, scores, 10),
+        "recall@50": 1.0,
+        "mrr": 0.5,
+    }
+
+
+def test_metrics_perfect_and_empty_rankings():
+    relevance = np.array([1, 1, 0, 0, 0])
+    perfect = np.array([5.0, 4, 3, 2, 1])
+    assert ndcg_at_k(relevance, perfect, 10) == pytest.approx(1.0)
+    assert ndcg_at_k(relevance, perfect, 1) == pytest.approx(1.0)  # ideal capped at k
+    assert mrr(relevance, perfect) == 1.0
+    none = np.zeros(5)
+    assert ndcg_at_k(none, perfect) == recall_at_k(none, perfect) == mrr(none, perfect) == 0.0
+
+
+def test_metric_ties_keep_candidate_order():
+    scores = np.zeros(3)
+    assert mrr(np.array([0, 0, 1]), scores) == pytest.approx(1 / 3)
+    assert mrr(np.array([1, 0, 0]), scores) == 1.0
+
+
+# -- baselines ---------------------------------------------------------------------------------
+def test_zotero_weights_decay_with_log_rank():
+    np.testing.assert_allclose(baselines.zotero_weights(4), 1 / (1 + np.log10([1, 2, 3, 4])))
+    assert baselines.zotero_weights(1).tolist() == [1.0]
+
+
+def test_zotero_is_the_weighted_mean_similarity_newest_first():
+    liked = np.eye(3)[:2]  # newest e0, then e1
+    candidates = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=float)
+    w0, w1 = 1.0, 1 / (1 + np.log10(2))
+    np.testing.assert_allclose(
+        baselines.zotero(liked, candidates), [w0 / (w0 + w1), w1 / (w0 + w1), 0]
+    )
+
+
+def test_centroid_is_cosine_to_the_mean_liked_vector():
+    liked = np.eye(3)[:2]
+    candidates = np.array([[1, 1, 0] / np.sqrt(2), [1, 0, 0], [0, 0, 1]])
+    np.testing.assert_allclose(
+        baselines.centroid(liked, candidates), [1, 1 / np.sqrt(2), 0], atol=1e-12
+    )
+
+
+def test_asl_svm_ranks_the_lexically_matching_candidate_first():
+    liked = [
+        "Quantum annealing for spin glass ground states",
+        "Spin glass benchmarks for quantum annealing hardware",
+        "Reverse quantum annealing of frustrated spin glass models",
+        "Quantum annealing schedules and spin glass hardness",
+    ]
+    candidates = [
+        "Graph neural networks for molecule property prediction",
+        "Graph neural networks under distribution shift",
+        "Scaling graph neural networks to billions of edges",
+        "A diffusion model for image generation with graph neural networks",
+        "Speech recognition with graph neural networks and transformers",
+        "Diffusion model distillation for fast image generation",
+        "Quantum annealing finds spin glass ground states faster",  # the match
+        "Reinforcement learning for robot locomotion",
+    ]
+    scores = baselines.asl_svm(liked, candidates)
+    assert scores.shape == (len(candidates),)
+    assert int(np.argmax(scores)) == 6
