@@ -345,9 +345,7 @@ def test_new_champion_is_picked_up_and_a_broken_one_is_not(service, rows, tmp_pa
     from paperrec.config import Settings
     from paperrec.train.tracking import tracked_run
 
-    # mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI, so an earlier fixture's registry
-    # would win over this home's; drop it (monkeypatch restores it afterwards).
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # this home's registry, not another
     client, settings = service["client"], Settings(home=service["home"])
     papers = {"papers": rows[:5]}
     before = client.post("/score", json=papers).json()
@@ -385,3 +383,11 @@ def test_new_champion_is_picked_up_and_a_broken_one_is_not(service, rows, tmp_pa
         thread.join(TIMEOUT)
     assert statuses and set(statuses) == {200}
     assert client.post("/score", json=papers).json() == before
+
+
+def test_paperrec_serve_without_models_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv("PAPERREC_HOME", str(tmp_path / "empty"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    result = CliRunner().invoke(app, ["serve", "--port", "3999"])
+    assert result.exit_code == 1
+    assert "run `paperrec train topics`" in result.output
