@@ -11,6 +11,7 @@ user's papers different weighs more than what all papers share.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -75,6 +76,12 @@ class CandidateArrays:
 
     def __len__(self) -> int:
         return len(self.X)
+
+    @cached_property
+    def lexical_by_term(self) -> sp.csr_matrix:
+        """``lexical`` transposed, (vocabulary, n) CSR, built once per candidate set: a
+        profile's TF-IDF rows multiply it several times faster than the other way round."""
+        return sp.csr_matrix(self.lexical.T)
 
 
 def neighbour_radius(X: np.ndarray, k: int = NEIGHBOURS) -> np.ndarray:
@@ -144,14 +151,15 @@ class ProfileFeaturizer:
         liked = profile.liked
         if len(liked):
             self._liked_features(column, X, profile, radius)
-            lexical = _dense(candidates.lexical @ profile.liked_lexical.T)
+            lexical = _dense(profile.liked_lexical @ candidates.lexical_by_term).T
             column["lex_max"][:] = lexical.max(axis=1)
             column["lex_centroid"][:] = lexical.mean(axis=1)
         if len(profile.disliked):
             dis = X @ profile.disliked.T
             column["dis_max"][:] = dis.max(axis=1)
             column["dis_mean"][:] = dis.mean(axis=1)
-            column["lex_dis_max"][:] = _dense(candidates.lexical @ profile.disliked_lexical.T).max(axis=1)
+            lexical_dis = _dense(profile.disliked_lexical @ candidates.lexical_by_term)
+            column["lex_dis_max"][:] = lexical_dis.max(axis=0)
         column["like_minus_dislike"][:] = np.nan_to_num(column["sim_max"]) - np.nan_to_num(column["dis_max"])
         topics = candidates.topics
         if topics.shape[1] and profile.liked_topics.shape[0] and profile.liked_topics.shape[1]:
