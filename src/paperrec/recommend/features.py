@@ -37,7 +37,14 @@ FEATURE_NAMES = (
     "z_centroid",
     "z_whitened",
     "age_days",
+    "prior",
 )
+PRIOR_FEATURE = "prior"
+# The prior: whitened-centroid score plus half the word-overlap score, each standardised
+# within the candidate set. On its own it ranks well on every protocol; the learned ranker
+# starts from it and learns corrections (LightGBM init_score), so pseudo-users that differ
+# from real users can shift it but not replace it.
+PRIOR_LEXICAL_WEIGHT = 0.5
 NEIGHBOURS = 10  # neighbourhood size for liked_in_neighbourhood
 TOP_K = 3
 
@@ -154,6 +161,7 @@ class ProfileFeaturizer:
             lexical = _dense(profile.liked_lexical @ candidates.lexical_by_term).T
             column["lex_max"][:] = lexical.max(axis=1)
             column["lex_centroid"][:] = lexical.mean(axis=1)
+            column[PRIOR_FEATURE][:] = column["z_whitened"] + PRIOR_LEXICAL_WEIGHT * _zscore(column["lex_centroid"])
         if len(profile.disliked):
             dis = X @ profile.disliked.T
             column["dis_max"][:] = dis.max(axis=1)

@@ -1,4 +1,5 @@
-"""PaperRanker: LightGBM LambdaRank over (profile, candidate) features."""
+"""PaperRanker: LightGBM LambdaRank over (profile, candidate) features, boosting from a
+prior score column (the trees learn corrections to it)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ import numpy as np
 from lightgbm import LGBMRanker
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from paperrec.recommend.features import FEATURE_NAMES, PRIOR_FEATURE
+
+PRIOR_COLUMN = FEATURE_NAMES.index(PRIOR_FEATURE)
 
 
 class PaperRanker(BaseEstimator):
@@ -17,6 +22,9 @@ class PaperRanker(BaseEstimator):
     subsample : LightGBM hyperparameters.
     n_jobs : threads.
     random_state : seed.
+    prior_column : index of the feature holding a prior score that boosting starts from
+        (LightGBM ``init_score``) and that is added back at prediction; None for none.
+        NaN priors count as 0.
 
     ``fit(X, y, group)`` takes features (n_rows, n_features), 0/1 relevance (n_rows,) and
     the number of rows of each query, in order; ``predict(X)`` returns scores (n_rows,).
@@ -32,6 +40,7 @@ class PaperRanker(BaseEstimator):
         subsample: float = 0.8,
         n_jobs: int = 2,
         random_state: int = 0,
+        prior_column: int | None = PRIOR_COLUMN,
     ):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -41,6 +50,17 @@ class PaperRanker(BaseEstimator):
         self.subsample = subsample
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.prior_column = prior_column
+
+    def _prior(self, X: np.ndarray) -> np.ndarray:
+        if self.prior_column is None:
+            return np.zeros(len(X))
+        if not -X.shape[1] <= self.prior_column < X.shape[1]:
+            raise ValueError(
+                f"prior_column={self.prior_column} but X has {X.shape[1]} features; "
+                "pass prior_column=None for features without a prior score"
+            )
+        return np.nan_to_num(X[:, self.prior_column].astype(np.float64), nan=0.0)
 
     def fit(self, X, y, group):
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float32)
@@ -58,7 +78,7 @@ class PaperRanker(BaseEstimator):
             n_jobs=self.n_jobs,
             random_state=self.random_state,
             verbose=-1,
-        ).fit(X, y, group=group)
+        ).fit(X, y, group=group, init_score=self._prior(X))
         return self
 
     def predict(self, X) -> np.ndarray:
@@ -66,7 +86,7 @@ class PaperRanker(BaseEstimator):
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float32)
         # The booster directly: the scikit-learn wrapper's checks cost more than scoring
         # a few thousand rows.
-        return self.model_.booster_.predict(X)
+        return self.model_.booster_.predict(X) + self._prior(X)
 
     @property
     def feature_importances_(self) -> np.ndarray:
