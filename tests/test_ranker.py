@@ -32,6 +32,7 @@ def synthetic(n_queries: int, seed: int, nan_share: float = 0.0):
 
 
 def small_ranker(**params) -> PaperRanker:
+    params = {"prior_column": None, **params}  # the synthetic features carry no prior score
     return PaperRanker(n_estimators=50, min_child_samples=10, n_jobs=1, **params)
 
 
@@ -69,6 +70,18 @@ def test_ranker_is_deterministic_and_clonable():
     again = clone(small_ranker()).fit(X, y, groups).predict(X)
     np.testing.assert_array_equal(first, again)
     assert small_ranker().get_params()["n_estimators"] == 50
+
+
+def test_boosting_starts_from_the_prior_column_and_adds_it_back():
+    X, y, groups = synthetic(30, seed=0, nan_share=0.2)
+    ranker = small_ranker(prior_column=2).fit(X, y, groups)
+    trees = ranker.model_.booster_.predict(X)
+    np.testing.assert_allclose(ranker.predict(X) - trees, X[:, 2].astype(np.float64), rtol=1e-6)
+    X_nan = X.copy()
+    X_nan[:5, 2] = np.nan  # a missing prior counts as 0
+    np.testing.assert_allclose(ranker.predict(X_nan)[:5], ranker.model_.booster_.predict(X_nan)[:5])
+    with pytest.raises(ValueError, match="prior_column=7 but X has 4 features"):
+        small_ranker(prior_column=7).fit(X, y, groups)
 
 
 def test_group_sizes_must_cover_every_row():

@@ -110,6 +110,15 @@ def test_similarity_to_liked_papers(featurizer):
     )
 
 
+def test_prior_is_standardised_whitened_plus_half_the_standardised_word_overlap(featurizer):
+    f = columns(featurizer.transform(profile(), candidates(), RADIUS))
+
+    def z(values):
+        return (values - values.mean()) / values.std()
+
+    np.testing.assert_allclose(f["prior"], z(f["whitened"]) + 0.5 * z(f["lex_centroid"]), atol=1e-4)
+
+
 def test_top3_with_fewer_liked_papers_is_their_mean(featurizer):
     two = ProfileArrays(
         LIKED[:2],
