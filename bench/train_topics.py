@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    print(f"{os.cpu_count()} CPUs; pool {args.pool}")
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; pool {args.pool}")
     with tempfile.TemporaryDirectory(prefix="paperrec-bench-topics-") as tmp:
         home = Path(args.home) if args.home else Path(tmp) / "home"
         print(f"PAPERREC_HOME {home}{' (temporary)' if not args.home else ''}")
@@ -173,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for name, value, note in rows:
         print(f"{name.ljust(widths[0])}  {value.rjust(widths[1])}  {note}")
+    print(f"load average at the end {os.getloadavg()[0]:.1f} (other processes share the CPUs)")
     return 0
 
 
