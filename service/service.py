@@ -4,9 +4,10 @@ Start it with ``paperrec serve`` or, from this directory, ``bentoml serve``. Mod
 registry's champions (see `paperrec.serving.EngineHolder`); the store, the embedding cache
 and the registry are those of ``PAPERREC_HOME``. docs/service.md describes the API.
 
-Concurrent ``/score`` requests share one encode: ``/score`` validates its body, then calls
-the batchable ``/score_batch`` through the service's own client, where BentoML's adaptive
-batching merges the papers of requests that arrive together into one ``Engine.score``.
+Concurrent ``/score`` requests share one encode: ``/score`` validates its body, answers
+repeated abstracts from memory, and sends the rest to the batchable ``/score_batch`` through
+the service's own client, where BentoML's adaptive batching merges the papers of requests
+that arrive together into one ``Engine.score``. A request that is alone skips that hop.
 """
 
 # ruff: noqa: E402  (the environment is set before any import loads OpenMP)
@@ -21,6 +22,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import functools
 import inspect
 
+import anyio
 import bentoml
 from fastapi import FastAPI
 from gate import Gate
@@ -141,7 +143,7 @@ links = FastAPI(title="paperrec feedback links", docs_url=None, redoc_url=None, 
 @bentoml.service(
     name="paperrec",
     workers=1,
-    threads=1,  # model work runs one call at a time per worker (the tokenizer is not re-entrant)
+    threads=1,  # sync APIs one at a time; model calls are serialised by the holder anyway
     traffic={"timeout": 300},
     # /score reaches /score_batch through the service's own in-process client. BentoML
     # replaces that client's session every 100 requests by default and closes it under the
@@ -161,6 +163,7 @@ class PaperrecService:
     def __init__(self) -> None:
         self.runtime = Runtime()
         self.holder = EngineHolder.load(self.runtime)
+        self._scoring = 0  # /score requests being scored (read and written on the event loop)
         self.holder.watch(RELOAD_INTERVAL)
 
     @bentoml.on_shutdown
@@ -174,7 +177,19 @@ class PaperrecService:
     @bentoml.api(input_spec=ScoreRequest)
     async def score(self, papers: list[PaperIn]) -> ScoreResponse:
         """Topic probabilities and labels for each paper, as `paperrec score` gives them."""
-        rows = await self.to_async.score_batch(papers=papers)
+        rows = self.holder.recall([p.to_input() for p in papers])
+        missing = [paper for paper, row in zip(papers, rows, strict=True) if row is None]
+        if missing:  # only papers not answered from memory are scored
+            self._scoring += 1
+            try:
+                if self._scoring == 1:  # alone: nothing to batch with, skip the batcher's hop
+                    inputs = [p.to_input() for p in missing]
+                    fresh = iter(await anyio.to_thread.run_sync(self.holder.score, inputs))
+                else:
+                    fresh = iter(await self.to_async.score_batch(papers=missing))
+            finally:
+                self._scoring -= 1
+            rows = [next(fresh) if row is None else row for row in rows]
         return ScoreResponse(results=rows)
 
     @bentoml.api(batchable=True, max_batch_size=MAX_BATCH_PAPERS, max_latency_ms=MAX_BATCH_WAIT_MS)
@@ -193,13 +208,14 @@ class PaperrecService:
         k: int,
     ) -> RankResponse:
         """The best k candidates for a profile, best first, with reasons (as `paperrec rank`)."""
-        rows = self.holder.engine.rank(
-            [p.to_input() for p in liked],
-            [p.to_input() for p in candidates],
-            disliked=[p.to_input() for p in disliked],
-            topics=topics,
-            k=k,
-        )
+        with self.holder.using() as engine:
+            rows = engine.rank(
+                [p.to_input() for p in liked],
+                [p.to_input() for p in candidates],
+                disliked=[p.to_input() for p in disliked],
+                topics=topics,
+                k=k,
+            )
         return RankResponse(results=rows)
 
     @bentoml.api(input_spec=RecommendRequest)
@@ -209,7 +225,8 @@ class PaperrecService:
     ) -> RecommendResponse:
         """Stored papers a user has not seen yet, best first (the user's or an admin key)."""
         authorize_key(self.runtime.store, api_key(ctx), user)
-        ranked = self.holder.engine.recommend(user, k=k, mark_shown=mark_shown)
+        with self.holder.using() as engine:
+            ranked = engine.recommend(user, k=k, mark_shown=mark_shown)
         return RecommendResponse(
             user=user, results=[{**r.as_dict(), "title": r.title} for r in ranked]
         )

@@ -133,13 +133,25 @@ def test_rank_equals_cli(service, rows, tmp_path, monkeypatch):
     assert [r["rank"] for r in served] == list(range(1, 11))
 
 
-def test_concurrent_single_abstract_requests_all_answer(service, rows):
-    """Requests arriving together are batched; each still gets its own rows, in order."""
+def batch_totals(client) -> tuple[float, float]:
+    """(requests, batches) that went through /score_batch, from BentoML's metrics."""
+    totals = {"sum": 0.0, "count": 0.0}
+    for line in client.get("/metrics").text.splitlines():
+        for kind in totals:
+            name = f"bentoml_service_adaptive_batch_size_{kind}{{"
+            if line.startswith(name) and 'method_name="score_batch"' in line:
+                totals[kind] += float(line.rsplit(" ", 1)[1])
+    return totals["sum"], totals["count"]
+
+
+def test_concurrent_requests_share_batches_and_get_their_own_rows(service, rows):
+    client = service["client"]
+    requests_before, batches_before = batch_totals(client)
     results: dict[int, dict] = {}
 
     def one(i: int) -> None:
         row = {**rows[i], "title": rows[i]["title"] + " (concurrent)"}
-        answer = service["client"].post("/score", json={"papers": [row]})
+        answer = client.post("/score", json={"papers": [row]})
         results[i] = answer.json() if answer.status_code == 200 else {"status": answer.status_code}
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(16)]
@@ -149,6 +161,10 @@ def test_concurrent_single_abstract_requests_all_answer(service, rows):
         thread.join(TIMEOUT)
     assert sorted(results) == list(range(16))
     assert all(results[i]["results"][0]["id"] == rows[i]["id"] for i in range(16)), results
+    requests_after, batches_after = batch_totals(client)
+    batched, batches = requests_after - requests_before, batches_after - batches_before
+    assert batched >= 2  # a request that was alone skipped the batcher; the others did not
+    assert batches < batched  # and some of them shared one encode
 
 
 # -- bad input: 4xx JSON that says what is wrong -----------------------------------------

@@ -2,9 +2,9 @@
 
 `EngineHolder` owns the `Engine` that requests use and swaps in a new one when the
 registry's champion changes (on demand, or from a background thread every few seconds).
-Its `score` is ``Engine.score`` with the rows of recently scored abstracts kept in memory
-(keyed by topic model version and content hash), so a repeated abstract costs neither a
-cache read nor a classifier call.
+Model calls go through ``holder.using()``, one at a time. Its `score` is ``Engine.score``
+with the rows of recently scored abstracts kept in memory (keyed by topic model version and
+content hash), so a repeated abstract costs neither a cache read nor a classifier call.
 A request takes ``holder.engine`` once and uses that object to the end, so a swap never
 changes models under a running request and no request is dropped. A champion that fails to
 load or to predict leaves the old engine serving; the failure is kept for ``/readyz`` and
@@ -26,7 +26,8 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,7 +88,8 @@ class EngineHolder:
         self.last_error: str | None = None
         self._engine: Engine | None = None
         self._failed: dict[str, str] | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one reload at a time
+        self._work = threading.Lock()  # one model call at a time
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self._memo: OrderedDict[tuple[str, str], dict] = OrderedDict()
@@ -111,24 +113,46 @@ class EngineHolder:
     def versions(self) -> dict[str, str]:
         return dict(self.engine.versions)
 
+    @contextmanager
+    def using(self) -> Iterator[Engine]:
+        """``with holder.using() as engine:`` the engine in use, for one model call at a time
+        (the tokenizer is not re-entrant, and one encode already uses every core)."""
+        with self._work:
+            yield self.engine
+
+    def recall(self, papers: Sequence[InputPaper]) -> list[dict | None]:
+        """Rows of ``papers`` that the engine in use scored recently; None for the others."""
+        return self._recall(self.engine, papers)
+
     def score(self, papers: Sequence[InputPaper]) -> list[dict]:
         """``Engine.score`` rows for ``papers``, in order; repeated abstracts from memory."""
-        engine = self.engine
+        with self.using() as engine:
+            rows = self._recall(engine, papers)
+            missing = [i for i, row in enumerate(rows) if row is None]
+            fresh = engine.score([papers[i] for i in missing]) if missing else []
         version = engine.versions["topics"]
-        keys = [(version, p.paper.content_hash) for p in papers]
-        with self._memo_lock:
-            known = [self._memo.get(key) for key in keys]
-        missing = [i for i, row in enumerate(known) if row is None]
-        fresh = engine.score([papers[i] for i in missing]) if missing else []
         with self._memo_lock:
             for i, row in zip(missing, fresh, strict=True):
-                known[i] = {"topics": row["topics"], "labels": row["labels"]}
-                self._memo[keys[i]] = known[i]
-            for key in keys:
-                self._memo.move_to_end(key)
+                rows[i] = row
+                self._memo[(version, papers[i].paper.content_hash)] = {
+                    "topics": row["topics"],
+                    "labels": row["labels"],
+                }
             while len(self._memo) > MEMO_SIZE:
                 self._memo.popitem(last=False)
-        return [{"id": p.id, **row} for p, row in zip(papers, known, strict=True)]
+        return rows
+
+    def _recall(self, engine: Engine, papers: Sequence[InputPaper]) -> list[dict | None]:
+        version = engine.versions["topics"]
+        rows: list[dict | None] = []
+        with self._memo_lock:
+            for paper in papers:
+                key = (version, paper.paper.content_hash)
+                row = self._memo.get(key)
+                if row is not None:
+                    self._memo.move_to_end(key)
+                rows.append(None if row is None else {"id": paper.id, **row})
+        return rows
 
     def champions(self) -> dict[str, str]:
         """Registered champion versions: topics always, ranker when one was trained.
