@@ -28,7 +28,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -97,9 +97,17 @@ class EngineHolder:
 
     @classmethod
     def load(cls, runtime: Runtime, **kwargs) -> EngineHolder:
-        """The champions of the registry, checked and warmed up; raises if there is none."""
+        """The champions of the registry, checked and warmed up.
+
+        Raises when there is no loadable topic model. A ranker that cannot be loaded is
+        reported in ``last_error``; /score works and ranking waits for a loadable one.
+        """
         holder = cls(runtime, **kwargs)
-        holder._engine = holder._build(holder.champions())
+        wanted = holder.champions()
+        holder._engine, problem = holder._build(wanted, None)
+        if problem:
+            holder._failed = wanted
+            holder._keep(holder._engine, problem)
         runtime.embedder.encode_texts([_WARM_UP])
         return holder
 
@@ -167,13 +175,29 @@ class EngineHolder:
             pass
         return found
 
-    def _build(self, wanted: dict[str, str]) -> Engine:
-        engine = self.loader(self.runtime, topics=True, ranker="ranker" in wanted)
+    def _build(self, wanted: dict[str, str], current: Engine | None) -> tuple[Engine, str | None]:
+        """A checked engine for the ``wanted`` versions, and what could not be loaded.
+
+        The topic model must load and predict, else this raises. A ranker that fails is
+        replaced by the one of ``current`` (if any) and named in the returned message.
+        """
+        engine = self.loader(self.runtime, topics=True, ranker=False)
         # A bundle can load and still be unusable; find out before it serves anyone.
         engine.topic_model.predict_proba(np.zeros((1, EMBEDDING_DIM), dtype=np.float32))
-        if engine.ranking_model is not None:
+        if "ranker" not in wanted:
+            return engine, None
+        try:
+            ranking = self.loader(self.runtime, topics=False, ranker=True)
+            engine.ranking_model = ranking.ranking_model
+            engine.versions["ranker"] = ranking.versions["ranker"]
             engine.recommender()
-        return engine
+            return engine, None
+        except Exception as exc:  # a broken ranker must not take /score down with it
+            engine.ranking_model = current.ranking_model if current else None
+            engine.versions.pop("ranker", None)
+            if current is not None and "ranker" in current.versions:
+                engine.versions["ranker"] = current.versions["ranker"]
+            return engine, f"cannot load champion ranker v{wanted['ranker']}: {exc}"
 
     def refresh(self, force: bool = False) -> ReloadOutcome:
         """Load the champions if they differ from the versions in use.
@@ -194,14 +218,20 @@ class EngineHolder:
             if wanted == self._failed and not force:
                 return ReloadOutcome(False, dict(current.versions), self.last_error)
             try:
-                engine = self._build(wanted)
+                engine, problem = self._build(wanted, current)
             except Exception as exc:  # any failure of a new model keeps the old one serving
                 self._failed = wanted
-                named = ", ".join(f"{name} v{version}" for name, version in wanted.items())
-                return self._keep(current, f"cannot load champion {named}: {exc}")
+                return self._keep(
+                    current, f"cannot load champion topics v{wanted['topics']}: {exc}"
+                )
+            changed = engine.versions != current.versions
             self._engine, self._failed, self.last_error = engine, None, None
-            log.info("now serving %s", engine.versions)
-            return ReloadOutcome(True, dict(engine.versions))
+            if changed:
+                log.info("now serving %s", _describe(engine.versions))
+            if problem:
+                self._failed = wanted
+                return replace(self._keep(engine, problem), changed=changed)
+            return ReloadOutcome(changed, dict(engine.versions))
 
     def _keep(self, current: Engine, message: str) -> ReloadOutcome:
         self.last_error = f"{message}; still serving {_describe(current.versions)}"
