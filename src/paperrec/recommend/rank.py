@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -24,6 +26,15 @@ from paperrec.schema import Paper
 from paperrec.topic_model import TopicModel
 
 LIKE_HALF_LIFE_DAYS = 180.0
+ROWS_PER_RANKER_CALL = 100_000  # batch scoring: (profile, candidate) rows per LightGBM call
+
+
+@cache
+def _threadpools():
+    """Controls the BLAS thread pool (found once, when first needed)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 @dataclass(frozen=True)
@@ -199,5 +210,39 @@ class Recommender:
 
     def score_candidates(self, profile: ProfileArrays, prepared: CandidateSet) -> np.ndarray:
         """Raw ranker scores (n_candidates,) for one profile: the batch path, no reasons."""
-        return self.model.ranker.predict(self.model.featurizer.transform(profile, prepared.arrays, prepared.radius))
+        return self.score_profiles([profile], prepared)[0]
 
+    def score_profiles(
+        self, profiles: Sequence[ProfileArrays], prepared: CandidateSet
+    ) -> np.ndarray:
+        """Raw ranker scores (n_profiles, n_candidates), for many users at once.
+
+        Features are built one profile at a time with BLAS on one thread (the products are
+        small; more threads only wait for each other), while a second thread has the ranker
+        score the previous block of profiles in one call (LightGBM releases the GIL), so
+        two cores both work.
+        """
+        n = len(prepared.papers)
+        scores = np.empty((len(profiles), n))
+        per_call = max(1, ROWS_PER_RANKER_CALL // max(n, 1))
+        featurizer, ranker = self.model.featurizer, self.model.ranker
+
+        def features(rows: range) -> np.ndarray:
+            arrays, radius = prepared.arrays, prepared.radius
+            with _threadpools().limit(limits=1, user_api="blas"):
+                return np.vstack([featurizer.transform(profiles[i], arrays, radius) for i in rows])
+
+        def predict(rows: range, X: np.ndarray) -> None:
+            scores[rows.start : rows.stop] = ranker.predict(X).reshape(len(rows), n)
+
+        with ThreadPoolExecutor(max_workers=1) as ranker_thread:
+            pending = None
+            for start in range(0, len(profiles), per_call):
+                rows = range(start, min(start + per_call, len(profiles)))
+                X = features(rows)
+                if pending is not None:
+                    pending.result()
+                pending = ranker_thread.submit(predict, rows, X)
+            if pending is not None:
+                pending.result()
+        return scores
