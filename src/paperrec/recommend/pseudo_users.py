@@ -142,3 +142,34 @@ def make_queries(
             relevance = np.r_[np.ones(len(relevant)), np.zeros(len(negatives))]
             queries.append(Query(user.name, liked, disliked, candidates, relevance))
     return queries
+
+
+def near_dislike_queries(
+    queries: Sequence[Query], X: np.ndarray, rng: np.random.Generator, share: float = 0.3
+) -> list[Query]:
+    """Queries in which the user dislikes one of their own relevant papers.
+
+    For a ``share`` of the queries, a random relevant candidate leaves the candidates for
+    the disliked papers, and the relevant candidate nearest to it (cosine over the rows of
+    X, (n_papers, dim) unit vectors) becomes irrelevant. Without these, every disliked
+    paper in training is far from the profile, and the ranker never learns that a paper
+    close to a disliked one goes down even when it also looks like what the user likes.
+    ``share`` 0 returns the queries as they are and draws nothing from ``rng``.
+    """
+    if share <= 0:
+        return list(queries)
+    out = []
+    for query in queries:
+        relevant = np.flatnonzero(query.relevance == 1)
+        if len(relevant) < 3 or rng.random() >= share:
+            out.append(query)
+            continue
+        dropped = int(rng.choice(relevant))
+        keep = np.arange(len(query.candidates)) != dropped
+        candidates, relevance = query.candidates[keep], query.relevance[keep].copy()
+        sims = X[candidates] @ X[query.candidates[dropped]]
+        sims[relevance == 0] = -np.inf
+        relevance[int(np.argmax(sims))] = 0
+        disliked = np.r_[query.disliked, query.candidates[dropped]].astype(int)
+        out.append(Query(query.user, query.liked, disliked, candidates, relevance))
+    return out

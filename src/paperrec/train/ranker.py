@@ -17,7 +17,14 @@ from paperrec.lexical import LexicalEncoder
 from paperrec.recommend.corpus import Corpus
 from paperrec.recommend.features import ProfileFeaturizer, neighbour_radius
 from paperrec.recommend.model import RankingModel
-from paperrec.recommend.pseudo_users import PseudoUser, Query, make_queries, phrase_users, topic_users
+from paperrec.recommend.pseudo_users import (
+    PseudoUser,
+    Query,
+    make_queries,
+    near_dislike_queries,
+    phrase_users,
+    topic_users,
+)
 from paperrec.recommend.ranker import PaperRanker
 from paperrec.schema import Paper
 
@@ -29,6 +36,11 @@ class RankerTrainingConfig:
     n_relevant: int = 40
     n_negatives: int = 300
     dislike_share: float = 0.3
+    # Share of queries where the user dislikes one of their own papers and its nearest
+    # relevant paper is demoted (pseudo_users.near_dislike_queries). 0.3 makes a disliked
+    # near-copy of a top candidate drop in 97 % of probes (25 % at 0) but cost seed-page
+    # nDCG@10 0.959 -> 0.952 and pool-user 0.990 -> 0.969 (before the prior score), so off.
+    near_dislike_share: float = 0.0
     shrinkage: float = 0.5
     ranker: dict = field(default_factory=dict)
     lexical: dict = field(default_factory=dict)
@@ -88,7 +100,9 @@ def fit_ranking_model(
         n_negatives=config.n_negatives,
         dislike_share=config.dislike_share,
         repeats=config.repeats,
-    ) + list(extra_queries)
+    )
+    queries = near_dislike_queries(queries, corpus.X, rng, config.near_dislike_share)
+    queries += list(extra_queries)
     features, relevance, groups = query_features(corpus, featurizer, queries)
     ranker = PaperRanker(random_state=config.random_state, **config.ranker).fit(features, relevance, groups)
     summary = {
