@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from paperrec.recommend.pseudo_users import PseudoUser, make_queries, phrase_users, topic_users
+from paperrec.recommend.pseudo_users import (
+    PseudoUser,
+    Query,
+    make_queries,
+    near_dislike_queries,
+    phrase_users,
+    topic_users,
+)
 from paperrec.schema import Paper
 
 FILLER = "We report experiments on standard benchmarks."
@@ -181,3 +188,39 @@ def test_relevant_count_is_capped_by_what_the_user_has_left(size):
         n_negatives=10,
     )
     assert int(built[0].relevance.sum()) == 30 - size
+
+
+def test_near_dislike_queries_dislike_an_own_paper_and_demote_its_nearest_relevant():
+    # papers 0-3 relevant, 4-5 not; 1 and 2 are near copies, 3 is far from both
+    X = np.array([[1, 0, 0], [0, 1, 0], [0, 0.99, 0.141], [0, 0, 1], [1, 0, 0], [0, 1, 0]])
+    query = Query(
+        "u", np.array([9]), np.zeros(0, int), np.arange(6), np.array([1, 1, 1, 1, 0, 0.0])
+    )
+    changed = near_dislike_queries([query] * 50, X, np.random.default_rng(0), share=1.0)
+    assert len(changed) == 50
+    for q in changed:
+        (disliked,) = q.disliked
+        assert disliked not in q.candidates and len(q.candidates) == 5
+        np.testing.assert_array_equal(q.liked, [9])
+        assert q.relevance.sum() == 2  # one relevant paper disliked, its nearest demoted
+        demoted = set(q.candidates[q.relevance == 0].tolist()) - {4, 5}
+        (nearest,) = demoted
+        others = [c for c in (0, 1, 2, 3) if c not in (disliked, nearest)]
+        assert all(X[nearest] @ X[disliked] >= X[c] @ X[disliked] for c in others)
+        if disliked in (1, 2):
+            assert nearest == 3 - disliked  # the near copy goes down
+    assert {int(q.disliked[0]) for q in changed} == {0, 1, 2, 3}
+
+
+def test_near_dislike_queries_leave_the_rest_alone():
+    built = queries(dislike_share=0.3)
+    X = np.random.default_rng(0).normal(size=(300, 8))
+    same = near_dislike_queries(built, X, np.random.default_rng(0), share=0.0)
+    assert all(a is b for a, b in zip(same, built, strict=True))
+    some = near_dislike_queries(built, X, np.random.default_rng(0), share=0.5)
+    changed = [a for a, b in zip(some, built, strict=True) if a is not b]
+    assert 0 < len(changed) < len(built)
+    for q, before in zip(some, built, strict=True):
+        if q is not before:  # one more disliked paper, no longer a candidate
+            assert len(q.disliked) == len(before.disliked) + 1
+            assert q.disliked[-1] not in q.candidates and q.disliked[-1] in before.candidates
