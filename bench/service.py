@@ -1,0 +1,293 @@
+"""Benchmark of the HTTP service beside the raw embedding model, on the same abstracts.
+
+Prints, from one run: raw ``SentenceTransformer.encode`` throughput (batched) and
+single-abstract latency, then ``/score`` with one abstract per request at concurrency 1, 8
+and 32 (throughput, p50/p99 latency), then the same abstracts again (cache hits), one per
+request and 64 per request, and each target from issue 5 beside its measured ratio.
+
+It copies a trained PAPERREC_HOME (``--home``, default $PAPERREC_HOME) to a temporary
+directory without its embedding cache, starts its own ``bentoml serve`` on a free loopback
+port and stops it at the end. Every phase sends a fixed number of requests. Each fresh
+phase tags the titles with its name, so no phase is served from another one's cache. The
+process uses the server's OpenMP setting (OMP_WAIT_POLICY=PASSIVE), so the raw numbers are
+measured under the same conditions.
+
+    python bench/service.py [--home DIR] [--abstracts N] [--singles N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the server; before torch loads
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("PAPERREC_SHARED_DIR", REPO.parent / "shared"))
+DATA = SHARED / "data" / "arxiv_dev.jsonl"
+TARGET_RATIO = 0.9  # /score throughput at concurrency 32 over raw batched encode
+TARGET_EXTRA_MS = 15.0  # single-abstract p50 over raw single-abstract latency
+TARGET_CACHED = 1000.0  # abstracts per second when every abstract is cached
+READY_SECONDS = 180
+PHASES = (  # name, label, concurrency, abstracts per request, title tag
+    ("c1", "/score, 1 per request, concurrency 1", 1, 1, "c1"),
+    ("c8", "/score, 1 per request, concurrency 8", 8, 1, "c8"),
+    ("c32", "/score, 1 per request, concurrency 32", 32, 1, "c32"),
+    ("cached", "/score, cached, 1 per request, concurrency 32", 32, 1, "c32"),
+    ("cached64", "/score, cached, 64 per request, concurrency 4", 4, 64, "c32"),
+)
+
+
+def load_abstracts(path: Path, n: int) -> list[dict]:
+    rows = []
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            rows.append({"id": row["id"], "title": row["title"], "abstract": row["abstract"]})
+            if len(rows) == n:
+                break
+    return rows
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+class RawModel:
+    """The embedding model with the service's settings, called directly in this process."""
+
+    def __init__(self) -> None:
+        from paperrec.config import Settings
+        from paperrec.embed import Embedder
+
+        self.embedder = Embedder.from_settings(Settings(), cache=None)
+        self.model = self.embedder.model
+
+    def texts(self, rows: list[dict]) -> list[str]:
+        from paperrec.rows import paper_from_fields
+
+        papers = [paper_from_fields(r["id"], r["title"], r["abstract"]).paper for r in rows]
+        return [self.embedder.prepare(p.text) for p in papers]
+
+    def seconds(self, texts: list[str], batch_size: int | None = None) -> float:
+        start = time.perf_counter()
+        size = batch_size or self.embedder.batch_size
+        self.model.encode(texts, batch_size=size, normalize_embeddings=True)
+        return time.perf_counter() - start
+
+
+def tagged(rows: list[dict], tag: str) -> list[dict]:
+    return [{**r, "title": f"{r['title']} [{tag}]"} for r in rows]
+
+
+async def load_phase(url: str, rows: list[dict], concurrency: int, per_request: int = 1) -> dict:
+    """POST /score with ``per_request`` abstracts each, ``concurrency`` requests in flight."""
+    queue: asyncio.Queue = asyncio.Queue()
+    for start in range(0, len(rows), per_request):
+        queue.put_nowait(rows[start : start + per_request])
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
+
+        async def worker() -> None:
+            nonlocal errors
+            while not queue.empty():
+                papers = queue.get_nowait()
+                start = time.perf_counter()
+                response = await client.post("/score", json={"papers": papers})
+                latencies.append((time.perf_counter() - start) * 1000)
+                errors += response.status_code != 200
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - start
+    return {
+        "throughput": len(rows) / elapsed,
+        "p50": percentile(latencies, 50),
+        "p99": percentile(latencies, 99),
+        "errors": errors,
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(home: Path, port: int, log: Path) -> subprocess.Popen:
+    from paperrec.config import Settings
+    from paperrec.serving import serve_command, serve_environment
+
+    env = serve_environment(Settings(home=home, MLFLOW_TRACKING_URI=None, BENTOML_HOME=None))
+    env["PAPERREC_RELOAD_INTERVAL"] = "0"
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.Popen(
+        serve_command("127.0.0.1", port),
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def wait_ready(url: str, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + READY_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            sys.exit(f"the server exited with {server.returncode} before it was ready")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    sys.exit(f"the server was not ready within {READY_SECONDS} s")
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+def copy_home(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("embeddings.sqlite*", "bentoml"))
+    return target
+
+
+def report(results: dict[str, dict]) -> None:
+    lines = [("raw encode, batched", "raw"), ("raw encode, 1 abstract at a time", "raw1")]
+    lines += [(label, name) for name, label, *_ in PHASES]
+    print(f"\n| {'measurement':<46} | abstracts/s | p50 ms | p99 ms |")
+    print(f"|{'-' * 48}|-------------|--------|--------|")
+    for label, name in lines:
+        r = results[name]
+        cells = [f"{r['throughput']:11.1f}"]
+        cells += [f"{r[k]:6.1f}" if r[k] is not None else " " * 6 for k in ("p50", "p99")]
+        print(f"| {label:<46} | {' | '.join(cells)} |")
+    ratio = results["c32"]["throughput"] / results["raw"]["throughput"]
+    extra = results["c1"]["p50"] - results["raw1"]["p50"]
+    cached = max(results["cached"]["throughput"], results["cached64"]["throughput"])
+    checks = [
+        (f"/score at concurrency 32 / raw batched = {ratio:.2f}", ">= 0.9", ratio >= TARGET_RATIO),
+        (
+            f"1-abstract p50 - raw 1-abstract p50 = {extra:+.1f} ms",
+            "<= 15 ms",
+            extra <= TARGET_EXTRA_MS,
+        ),
+        (f"cached abstracts = {cached:.0f}/s", ">= 1000/s", cached >= TARGET_CACHED),
+    ]
+    print()
+    for text, target, ok in checks:
+        print(f"{text:<52} target {target:<9} {'met' if ok else 'MISSED'}")
+    errors = sum(r.get("errors", 0) for r in results.values())
+    print(f"non-200 answers: {errors}")
+
+
+def paired_latency(raw: RawModel, url: str, rows: list[dict]) -> tuple[dict, dict]:
+    """One abstract at a time, raw and over HTTP alternately, so both see the same load."""
+    texts = raw.texts(rows)
+    raw_ms, http_ms = [], []
+    with httpx.Client(base_url=url, timeout=120) as client:
+        for text, row in zip(texts, tagged(rows, "c1"), strict=True):
+            raw_ms.append(raw.seconds([text]) * 1000)
+            start = time.perf_counter()
+            ok = client.post("/score", json={"papers": [row]}).status_code == 200
+            http_ms.append((time.perf_counter() - start) * 1000)
+            if not ok:
+                raise SystemExit("a single-abstract /score request failed")
+    return latency_summary(raw_ms), latency_summary(http_ms)
+
+
+def latency_summary(ms: list[float]) -> dict:
+    rate = len(ms) / (sum(ms) / 1000)
+    return {"throughput": rate, "p50": percentile(ms, 50), "p99": percentile(ms, 99), "errors": 0}
+
+
+def paired_throughput(
+    raw: RawModel, url: str, rows: list[dict], chunk: int = 128
+) -> tuple[dict, dict]:
+    """Raw batched encode and /score at concurrency 32, chunk by chunk, alternately."""
+    raw_seconds, phases = 0.0, []
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk]
+        raw_seconds += raw.seconds(raw.texts(part))
+        phases.append(asyncio.run(load_phase(url, tagged(part, "c32"), 32)))
+    elapsed = sum(
+        len(rows[i * chunk : (i + 1) * chunk]) / p["throughput"] for i, p in enumerate(phases)
+    )
+    http = {
+        "throughput": len(rows) / elapsed,
+        "p50": statistics.median(p["p50"] for p in phases),
+        "p99": max(p["p99"] for p in phases),
+        "errors": sum(p["errors"] for p in phases),
+    }
+    return {"throughput": len(rows) / raw_seconds, "p50": None, "p99": None}, http
+
+
+def run(home: Path, rows: list[dict], singles: int) -> tuple[dict, dict]:
+    with tempfile.TemporaryDirectory(prefix="paperrec-bench-") as tmp:
+        home = copy_home(home, Path(tmp) / "home")
+        os.environ["PAPERREC_HOME"] = str(home)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        server = start_server(home, port, Path(tmp) / "server.log")
+        try:
+            wait_ready(url, server)
+            raw = RawModel()
+            raw.seconds(raw.texts(rows[:16]))  # warm-up
+            asyncio.run(load_phase(url, tagged(rows[:32], "warm-up"), 8))  # trains the batcher
+            print(f"one abstract at a time, raw and /score alternately: {singles}", flush=True)
+            results = dict(
+                zip(("raw1", "c1"), paired_latency(raw, url, rows[:singles]), strict=True)
+            )
+            print(f"raw batched and /score at concurrency 32, alternately: {len(rows)}", flush=True)
+            results.update(zip(("raw", "c32"), paired_throughput(raw, url, rows), strict=True))
+            for name, label, concurrency, per_request, tag in PHASES:
+                if name not in results:
+                    print(f"{label}: {len(rows)} abstracts", flush=True)
+                    job = load_phase(url, tagged(rows, tag), concurrency, per_request)
+                    results[name] = asyncio.run(job)
+        finally:
+            stop_server(server)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--home", type=Path, default=os.environ.get("PAPERREC_HOME"), help="trained home"
+    )
+    parser.add_argument("--abstracts", type=int, default=256, help="abstracts per throughput phase")
+    parser.add_argument("--singles", type=int, default=48, help="requests for 1-abstract latency")
+    parser.add_argument("--data", type=Path, default=DATA, help="JSONL with id, title, abstract")
+    args = parser.parse_args()
+    if args.home is None or not Path(args.home).is_dir():
+        sys.exit("give --home (a PAPERREC_HOME with trained models) or set PAPERREC_HOME")
+    if not args.data.is_file():
+        sys.exit(f"no abstracts at {args.data} (set PAPERREC_SHARED_DIR)")
+    report(run(Path(args.home), load_abstracts(args.data, args.abstracts), args.singles))
+
+
+if __name__ == "__main__":
+    main()
