@@ -50,7 +50,6 @@ from paperrec.profiles import record_feedback
 from paperrec.runtime import Runtime
 from paperrec.schema import FeedbackEvent, FeedbackSource
 from paperrec.serving import (
-    DEFAULT_CHECK_SECONDS,
     EngineHolder,
     ForbiddenError,
     authorize_admin,
@@ -58,8 +57,6 @@ from paperrec.serving import (
     record_click,
 )
 
-# Seconds between checks of the registry for a new champion; 0 turns the check off.
-RELOAD_INTERVAL = float(os.environ.get("PAPERREC_RELOAD_INTERVAL", DEFAULT_CHECK_SECONDS))
 # Papers per merged /score batch, and how long a batch may wait for company (ms). The wait
 # is only an upper bound: BentoML releases a batch as soon as waiting stops paying off.
 MAX_BATCH_PAPERS = 64
@@ -177,7 +174,7 @@ class PaperrecService:
         self.runtime = Runtime()
         self.holder = EngineHolder.load(self.runtime)
         self._scoring = 0  # /score requests being scored (read and written on the event loop)
-        self.holder.watch(RELOAD_INTERVAL)
+        self.holder.watch(self.runtime.settings.reload_interval)
 
     @bentoml.on_shutdown
     def stop_watching(self) -> None:

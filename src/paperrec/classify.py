@@ -20,7 +20,8 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-MIN_POSITIVES = 5  # fewer weak positives than this: the topic keeps its base rate
+MIN_POSITIVES = 5
+SINGLE_THREAD_BELOW = 64  # rows  # fewer weak positives than this: the topic keeps its base rate
 
 
 def best_f1_threshold(y_true: np.ndarray, scores: np.ndarray, floor: float = 0.05) -> float:
@@ -152,11 +153,13 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):
     def _margins(self, X: np.ndarray) -> np.ndarray:
         """Raw LightGBM margins (n, n_topics); zero for topics without a model."""
         margins = np.zeros((X.shape[0], len(self.classes_)))
+        # One thread for a few rows: waking a second one costs more than the trees.
+        threads = 1 if X.shape[0] < SINGLE_THREAD_BELOW else self.n_jobs
         if self.trainable_.any():
             columns = np.flatnonzero(self.trainable_)
             for column, estimator in zip(columns, self.estimator_.estimators_, strict=True):
                 if hasattr(estimator, "booster_"):
-                    margins[:, column] = estimator.booster_.predict(X, raw_score=True)
+                    margins[:, column] = estimator.booster_.predict(X, raw_score=True, num_threads=threads)
         return margins
 
     def predict_proba(self, X) -> np.ndarray:

@@ -94,6 +94,9 @@ class Settings(BaseSettings):
         "paperrec@localhost", description="From address of digest emails, e.g. 'paperrec <a@b.org>'"
     )
     smtp_timeout: float = Field(30.0, description="seconds to wait on any one SMTP step")
+    reload_interval: float = Field(
+        30.0, description="seconds between the service's checks for a new champion; 0 turns them off"
+    )
     limits: Limits = Field(default_factory=Limits)
 
     @cached_property
