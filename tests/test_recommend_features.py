@@ -229,6 +229,19 @@ def test_dislike_features_with_disliked_papers(featurizer):
     np.testing.assert_allclose(f["like_minus_dislike"], [3 / R14, 1, -1, -1, -1 / R2], atol=1e-6)
 
 
+def test_prior_loses_what_a_candidate_is_nearer_to_a_disliked_paper_than_to_a_liked_one(
+    featurizer,
+):
+    plain = columns(featurizer.transform(profile(), candidates(), RADIUS))
+    f = columns(featurizer.transform(profile([e(4), e(5)]), candidates(), RADIUS))
+    # c0 and c1 are nearer to liked papers: untouched; c2, c3 sit on a disliked paper (excess
+    # 1), c4 between two (excess 1/sqrt 2); counted in standard deviations of sim_max
+    excess = np.array([0, 0, 1, 1, 1 / R2])
+    np.testing.assert_allclose(
+        f["prior"], plain["prior"] - excess / plain["sim_max"].std(), atol=1e-4
+    )
+
+
 def test_topic_agreement_is_cosine_to_the_liked_papers_mean_topics(featurizer):
     f = columns(featurizer.transform(profile(), candidates(), RADIUS))
     # liked mean topics (0.5, 0.5, 0); c0 (1,0,0) -> 1/sqrt2; c1 (.6,.8,0) -> .7/(1 * .7071)

@@ -44,6 +44,11 @@ PRIOR_FEATURE = "prior"
 # within the candidate set. On its own it ranks well on every protocol; the learned ranker
 # starts from it and learns corrections (LightGBM init_score), so pseudo-users that differ
 # from real users can shift it but not replace it.
+# A candidate nearer to a disliked paper than to any liked one loses that excess, counted
+# in standard deviations of sim_max over the candidate set (the prior's own unit). The
+# pseudo-users the ranker learns from rarely dislike anything, so the trees alone leave a
+# disliked paper's near copy at the top; the prior carries the dislike instead. Profiles
+# without dislikes rank exactly as before.
 PRIOR_LEXICAL_WEIGHT = 0.5
 NEIGHBOURS = 10  # neighbourhood size for liked_in_neighbourhood
 TOP_K = 3
@@ -168,6 +173,9 @@ class ProfileFeaturizer:
             column["dis_mean"][:] = dis.mean(axis=1)
             lexical_dis = _dense(profile.disliked_lexical @ candidates.lexical_by_term)
             column["lex_dis_max"][:] = lexical_dis.max(axis=0)
+            if len(liked):
+                excess = np.maximum(column["dis_max"] - column["sim_max"], 0.0)
+                column[PRIOR_FEATURE][:] -= excess / (column["sim_max"].std() + 1e-9)
         column["like_minus_dislike"][:] = np.nan_to_num(column["sim_max"]) - np.nan_to_num(column["dis_max"])
         topics = candidates.topics
         if topics.shape[1] and profile.liked_topics.shape[0] and profile.liked_topics.shape[1]:
