@@ -11,8 +11,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from paperrec.budget import CADENCES, DigestSettings, describe, parse_quota
 from paperrec.cli.app import command, console, fail, out, print_json, runtime, subgroup
-from paperrec.errors import InputError
+from paperrec.errors import InputError, unknown_choice
 from paperrec.profiles import (
     FEEDBACK_SIGNALS,
     add_user,
@@ -49,6 +50,81 @@ def _write_json(path: Path, data) -> None:
         raise
 
 
+# Digest budget options, shared by `user add` and `user set`; None leaves a value as it is.
+DigestK = Annotated[int | None, typer.Option("--k", help="papers per digest (default 10)")]
+MinScore = Annotated[
+    str | None,
+    typer.Option(help="leave out papers the ranker scores lower; 'none' for no minimum"),
+]
+CadenceOpt = Annotated[str | None, typer.Option("--cadence", help="daily or weekly digests")]
+TopicQuota = Annotated[
+    str | None,
+    typer.Option(
+        help="most papers per main topic: '3', or 'llm=2,robotics=4,*=3'; 'none' for no quota"
+    ),
+]
+EmptyNotice = Annotated[
+    bool | None,
+    typer.Option(
+        "--empty-notice/--no-empty-notice",
+        help="on days with nothing new, send a short notice (default: send nothing)",
+    ),
+]
+TrendingOpt = Annotated[
+    bool | None,
+    typer.Option("--trending/--no-trending", help="add the papers most liked across users"),
+]
+
+
+def digest_settings(
+    current: DigestSettings,
+    k: int | None = None,
+    min_score: str | None = None,
+    cadence: str | None = None,
+    topic_quota: str | None = None,
+    empty_notice: bool | None = None,
+    trending: bool | None = None,
+) -> DigestSettings:
+    """``current`` with the given options changed; InputError naming a bad one."""
+    values = current.as_dict()
+    if k is not None:
+        values["k"] = k
+    if min_score is not None:
+        values["min_score"] = _parse_min_score(min_score)
+    if cadence is not None:
+        if cadence.strip().lower() not in CADENCES:
+            raise InputError(unknown_choice("--cadence", cadence, CADENCES))
+        values["cadence"] = cadence.strip().lower()
+    if topic_quota is not None:
+        text = "" if topic_quota.strip().lower() == "none" else topic_quota
+        values["topic_quota"] = parse_quota(text, _known_topics() if text.strip() else None)
+    if empty_notice is not None:
+        values["empty_notice"] = empty_notice
+    if trending is not None:
+        values["trending"] = trending
+    return DigestSettings(**values)
+
+
+def _parse_min_score(text: str) -> float | None:
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"--min-score {text!r} is not a number (or 'none')") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise InputError(f"--min-score must be a finite number, got {text!r}")
+    return value
+
+
+def _settings_text(settings: DigestSettings) -> str:
+    extras = [
+        "notice on empty days" if settings.empty_notice else "",
+        "trending" if settings.trending else "",
+    ]
+    return ", ".join([describe(settings), *filter(None, extras)])
+
+
 @command("add", group=user_app)
 def user_add(
     name: Annotated[str, typer.Argument(help="unique user name")],
@@ -61,11 +137,21 @@ def user_add(
             "or comma-separated arXiv ids already in the store; repeatable"
         ),
     ] = [],  # noqa: B006  (typer reads the default; it is never mutated)
+    k: DigestK = None,
+    min_score: MinScore = None,
+    cadence: CadenceOpt = None,
+    topic_quota: TopicQuota = None,
+    empty_notice: EmptyNotice = None,
+    trending: TrendingOpt = None,
 ) -> None:
     """Add a user with chosen topics and seed papers; nothing is written if any part fails."""
     rt = runtime()
+    options = (k, min_score, cadence, topic_quota, empty_notice, trending)
+    budget = digest_settings(DigestSettings(), *options)  # checked before anything is written
     known = _known_topics() if topics.strip() else None
     added = add_user(rt.store, name, email, topics, seed, known_topics=known)
+    if any(option is not None for option in options):
+        rt.store.users.set_digest_settings(added.user.name, budget)
     for problem in added.problems[:20]:
         console.print(f"[yellow]skipped[/] {problem}", highlight=False, soft_wrap=True)
     if len(added.problems) > 20:
@@ -79,6 +165,27 @@ def user_add(
     )
     if not added.seeds and not added.user.topics:
         console.print("[yellow]no seeds or topics yet:[/] recommendations start with feedback")
+    out.print(f"digest: {_settings_text(budget)}", highlight=False, soft_wrap=True)
+
+
+@command("set", group=user_app)
+def user_set(
+    name: Annotated[str, typer.Argument(help="user whose digest settings change")],
+    k: DigestK = None,
+    min_score: MinScore = None,
+    cadence: CadenceOpt = None,
+    topic_quota: TopicQuota = None,
+    empty_notice: EmptyNotice = None,
+    trending: TrendingOpt = None,
+) -> None:
+    """Change a user's digest budget; options not given keep their value. Prints the result."""
+    store = runtime().store
+    current = store.users.digest_settings(name)
+    options = (k, min_score, cadence, topic_quota, empty_notice, trending)
+    budget = digest_settings(current, *options)
+    if budget != current:
+        store.users.set_digest_settings(name, budget)
+    out.print(f"{name} digest: {_settings_text(budget)}", highlight=False, soft_wrap=True)
 
 
 @command("list", group=user_app)

@@ -1,7 +1,7 @@
 """The only package that touches the database and the disk cache.
 
-``Store`` bundles the paper table, the users tables and the embedding cache that live
-under one PAPERREC_HOME.
+``Store`` bundles the paper table, the users tables, the digest outbox and the embedding
+cache that live under one PAPERREC_HOME.
 """
 
 from __future__ import annotations
@@ -12,10 +12,20 @@ from functools import cached_property
 from paperrec.config import Settings
 from paperrec.store.cache import EmbeddingCache
 from paperrec.store.db import open_engine
+from paperrec.store.outbox import NewEntry, Outbox, OutboxEntry
 from paperrec.store.papers import PaperStore, UpsertCounts
 from paperrec.store.users import UserStore
 
-__all__ = ["EmbeddingCache", "PaperStore", "Store", "UpsertCounts", "UserStore"]
+__all__ = [
+    "EmbeddingCache",
+    "NewEntry",
+    "Outbox",
+    "OutboxEntry",
+    "PaperStore",
+    "Store",
+    "UpsertCounts",
+    "UserStore",
+]
 
 
 @dataclass
@@ -34,6 +44,10 @@ class Store:
     @cached_property
     def users(self) -> UserStore:
         return UserStore(self.engine)
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        return Outbox(self.engine)
 
     @cached_property
     def embeddings(self) -> EmbeddingCache:

@@ -12,9 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Connection,
     Engine,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -31,7 +33,7 @@ from sqlalchemy.engine import make_url
 
 from paperrec.errors import PaperrecError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = MetaData()
 
@@ -115,9 +117,60 @@ api_keys = Table(
     UniqueConstraint("key_hash"),
 )
 
-# Migration n takes a database at version n-1 to version n. Version 1 is the first schema.
+V1_TABLES = (meta, papers, paper_sources, paper_aliases, users, feedback, shown, api_keys)
+
+# -- version 2: digest settings per user and the digest outbox ---------------------------
+# One row per user who changed a default (paperrec.budget.DigestSettings holds the defaults).
+digest_settings = Table(
+    "digest_settings",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("k", Integer, nullable=False),
+    Column("min_score", Float),  # NULL: no minimum
+    Column("cadence", String(16), nullable=False),
+    Column("topic_quota", Text, nullable=False, default="{}"),  # JSON {topic or "*": n}
+    Column("empty_notice", Boolean, nullable=False),
+    Column("trending", Boolean, nullable=False),
+    Column("updated_at", String(32), nullable=False),
+)
+
+# A digest is recorded here, rendered, before it is sent; at most one per user and date.
+# status: pending (to send from next_attempt_at on), sending (claimed by a run at
+# claimed_at; handed_over_at is set just before the message itself goes to the server),
+# sent, unconfirmed (a run died after handing the message over: not resent on its own),
+# skipped (an empty day, recorded so that reruns agree; nothing to send).
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("date", String(10), nullable=False),
+    Column("kind", String(16), nullable=False),  # digest | notice | empty
+    Column("status", String(16), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("paper_ids", Text, nullable=False, default="[]"),  # JSON list, best first
+    Column("message_id", String(255), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", String(32), nullable=False),
+    Column("last_error", Text),
+    Column("claimed_at", String(32)),
+    Column("claimed_by", String(300)),  # host:pid of the run that claimed it
+    Column("handed_over_at", String(32)),
+    Column("created_at", String(32), nullable=False),
+    Column("sent_at", String(32)),
+    UniqueConstraint("user_id", "date", name="uq_outbox_user_date"),
+    Index("ix_outbox_status", "status", "next_attempt_at"),
+)
+V2_TABLES = (digest_settings, outbox)
+
+# Migration n takes a database at version n-1 to version n. Each creates only its own
+# tables, so a database made at version 1 and migrated equals one created fresh.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
-    1: lambda conn: metadata.create_all(conn),
+    1: lambda conn: metadata.create_all(conn, tables=V1_TABLES),
+    2: lambda conn: metadata.create_all(conn, tables=V2_TABLES),
 }
 
 

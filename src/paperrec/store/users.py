@@ -16,9 +16,10 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import Connection, Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from paperrec.budget import DigestSettings
 from paperrec.errors import InputError, NotFoundError, unknown_choice
 from paperrec.schema import FeedbackEvent, FeedbackSource, Signal, User
-from paperrec.store.db import api_keys, feedback, shown, users
+from paperrec.store.db import api_keys, digest_settings, feedback, outbox, shown, users
 
 KEY_PREFIX = "prk_"
 
@@ -149,7 +150,8 @@ class UserStore:
             )
 
     def delete(self, name: str) -> dict[str, int]:
-        """Remove the user and everything stored about them; returns rows removed per table."""
+        """Remove the user and everything stored about them (digest settings and outbox
+        too); returns rows removed from feedback, shown and api_keys."""
         user = self.get(name)
         removed: dict[str, int] = {}
         with self.engine.begin() as conn:
@@ -159,6 +161,8 @@ class UserStore:
                 removed[table.name] = conn.execute(
                     delete(table).where(table.c.user_id == user.id)
                 ).rowcount
+            for table in (digest_settings, outbox):
+                conn.execute(delete(table).where(table.c.user_id == user.id))
             conn.execute(delete(users).where(users.c.id == user.id))
         return removed
 
@@ -171,6 +175,9 @@ class UserStore:
             ).all()
             key_rows = conn.execute(
                 select(api_keys.c.id, api_keys.c.created_at).where(api_keys.c.user_id == user.id)
+            ).all()
+            digest_rows = conn.execute(
+                select(outbox).where(outbox.c.user_id == user.id).order_by(outbox.c.date)
             ).all()
         return {
             "name": user.name,
@@ -188,7 +195,16 @@ class UserStore:
             ],
             "shown": [{"paper_id": r.paper_id, "shown_at": r.shown_at} for r in shown_rows],
             "api_keys": [{"id": r.id, "created_at": r.created_at} for r in key_rows],
-        }
+            "digest_settings": self.digest_settings(name).as_dict(),
+            "digests": [
+                {
+                    "date": r.date, "kind": r.kind, "status": r.status, "email": r.email,
+                    "paper_ids": json.loads(r.paper_ids), "attempts": r.attempts,
+                    "created_at": r.created_at, "sent_at": r.sent_at,
+                }
+                for r in digest_rows
+            ],
+        }  # fmt: skip
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Per user name: rows in the feedback, shown and api_keys tables."""
@@ -204,6 +220,40 @@ class UserStore:
                 for name, n in conn.execute(query):
                     result[name][table.name] = n
         return result
+
+    # -- digest settings -----------------------------------------------------------------
+    def digest_settings(self, name: str) -> DigestSettings:
+        """The user's digest budget; the defaults until one is set."""
+        self.get(name)  # unknown users fail here, listing the known ones
+        return self.digest_settings_many([name])[name]
+
+    def digest_settings_many(self, names: Sequence[str]) -> dict[str, DigestSettings]:
+        """Digest budgets by user name, in one query; defaults for users without one."""
+        query = (
+            select(users.c.name, digest_settings)
+            .select_from(digest_settings.join(users, users.c.id == digest_settings.c.user_id))
+            .where(users.c.name.in_(list(names)))
+        )
+        found = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                found[row.name] = DigestSettings(
+                    k=row.k, min_score=row.min_score, cadence=row.cadence,
+                    topic_quota=json.loads(row.topic_quota),
+                    empty_notice=bool(row.empty_notice), trending=bool(row.trending),
+                )  # fmt: skip
+        return {name: found.get(name, DigestSettings()) for name in names}
+
+    def set_digest_settings(self, name: str, settings: DigestSettings) -> None:
+        """Replace the user's digest budget (validated by `DigestSettings` itself)."""
+        user = self.get(name)
+        values = settings.as_dict()
+        values["topic_quota"] = json.dumps(values["topic_quota"])
+        values["updated_at"] = _now().isoformat()
+        with self.engine.begin() as conn:
+            table = digest_settings
+            conn.execute(delete(table).where(table.c.user_id == user.id))
+            conn.execute(table.insert().values(user_id=user.id, **values))
 
     # -- feedback ------------------------------------------------------------------------
     def add_feedback(
@@ -269,6 +319,21 @@ class UserStore:
         user = self.get(name)
         with self.engine.connect() as conn:
             return _shown(conn, user.id)
+
+    def most_liked(self, since: dt.datetime, limit: int) -> list[tuple[str, int]]:
+        """(paper id, number of users) for the papers most users voted up or saved since
+        ``since``, most liked first (ties by paper id); seeds do not count."""
+        positive = [Signal.UP.value, Signal.SAVED.value]
+        n_users = func.count(feedback.c.user_id.distinct())
+        query = (
+            select(feedback.c.paper_id, n_users)
+            .where(feedback.c.signal.in_(positive), feedback.c.created_at >= since.isoformat())
+            .group_by(feedback.c.paper_id)
+            .order_by(n_users.desc(), feedback.c.paper_id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [(pid, int(n)) for pid, n in conn.execute(query)]
 
     # -- API keys ------------------------------------------------------------------------
     def create_key(self, name: str | None) -> str:
