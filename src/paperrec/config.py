@@ -9,12 +9,14 @@ are never logged.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -94,10 +96,54 @@ class Settings(BaseSettings):
         "paperrec@localhost", description="From address of digest emails, e.g. 'paperrec <a@b.org>'"
     )
     smtp_timeout: float = Field(30.0, description="seconds to wait on any one SMTP step")
+    timezone: str = Field(
+        "UTC",
+        description="IANA time zone whose date is 'today' for paperrec digest, e.g. "
+        "Europe/Berlin or America/New_York (PAPERREC_TIMEZONE)",
+    )
+    digest_retry_delay: float = Field(
+        60.0,
+        ge=0,
+        description="seconds before a failed digest send is tried again; doubles with every "
+        "failed attempt, at most an hour",
+    )
+    digest_attempts_per_run: int = Field(
+        3,
+        ge=1,
+        description="send attempts per digest within one run of paperrec digest; a digest "
+        "still unsent stays in the outbox and the next run tries it again",
+    )
+    digest_workers: int = Field(
+        0,
+        ge=0,
+        description="processes that compose digests in parallel, used once there are 150 users "
+        "per process; 0: one per CPU, 1: compose in the paperrec digest process only",
+    )
     reload_interval: float = Field(
-        30.0, description="seconds between the service's checks for a new champion; 0 turns them off"
+        30.0,
+        description="seconds between the service's checks for a new champion; 0 turns them off",
     )
     limits: Limits = Field(default_factory=Limits)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as UTC, Europe/Berlin "
+                "or America/New_York"
+            ) from None
+        return value
+
+    @property
+    def resolved_digest_workers(self) -> int:
+        return self.digest_workers or os.cpu_count() or 1
+
+    def today(self) -> dt.date:
+        """Today's date in ``timezone``: the default date of a digest."""
+        return dt.datetime.now(ZoneInfo(self.timezone)).date()
 
     @cached_property
     def resolved_database_url(self) -> str:
