@@ -1,8 +1,9 @@
-"""The daily digest email, rendered: HTML and plain text from one list of ranked papers.
+"""A user's digest, rendered: the email (HTML + plain text), an HTML page, Markdown, JSON.
 
 Pure: no network, no store, no disk beyond reading the packaged templates
-(``paperrec/templates/digest.html`` and ``digest.txt``). The papers come from
-`paperrec.engine.Engine.recommend`; sending is `paperrec.mailer`'s job.
+(``paperrec/templates/``). `build_content` turns ranked papers (from the shared ranking,
+`paperrec.engine.Engine`) into `DigestContent`; `render_email` and `render` turn that into
+text. Choosing the papers is `paperrec.compose`'s job, sending `paperrec.mailer`'s.
 
 Every paper carries one feedback link per signal (up, down, saved, dismissed). A link is
 ``{public_url}`` + `FEEDBACK_PATH` with a token from `paperrec.tokens.make_token` that says
@@ -12,31 +13,91 @@ who votes what on which paper and until when, so a click needs no login.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shlex
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from functools import cache
 from urllib.parse import quote
 
 import jinja2
 
-from paperrec.errors import InputError
+from paperrec.errors import InputError, unknown_choice
 from paperrec.profiles import FEEDBACK_SIGNALS
 from paperrec.recommend.rank import RankedPaper
-from paperrec.schema import Signal, split_arxiv_id
+from paperrec.schema import Paper, Signal, split_arxiv_id
 from paperrec.tokens import DEFAULT_TTL, make_token
 
 # Where the service takes a click (service/service.py mounts the links app at /feedback and
 # answers GET /{token}); the only place the path is spelled out.
 FEEDBACK_PATH = "/feedback/{token}"
 LINK_TTL = DEFAULT_TTL
+FORMATS = ("email", "html", "markdown", "json")
 SIGNAL_LABELS = {
-    Signal.UP: "More like this",
-    Signal.DOWN: "Less like this",
+    Signal.UP: "👍 More like this",
+    Signal.DOWN: "👎 Less like this",
     Signal.SAVED: "Save",
     Signal.DISMISSED: "Dismiss",
 }
+SHOWN_AUTHORS = 6
+SUMMARY_CHARS = 320
+
+
+@dataclass(frozen=True)
+class Item:
+    """One recommended paper as the reader sees it. ``topics``: (id, name, probability)."""
+
+    id: str
+    rank: int
+    score: float
+    title: str
+    authors: tuple[str, ...]
+    summary: str
+    abs_url: str | None
+    pdf_url: str | None
+    topics: tuple[tuple[str, str, float], ...]
+    why: str
+    reasons: tuple[str, ...]
+    links: tuple[dict, ...]  # {"signal", "label", "url"}, in FEEDBACK_SIGNALS order
+
+
+@dataclass(frozen=True)
+class Trending:
+    """A paper many readers liked lately; ``likes`` is how many users voted it up or saved it."""
+
+    id: str
+    title: str
+    authors: tuple[str, ...]
+    abs_url: str | None
+    pdf_url: str | None
+    likes: int
+
+
+@dataclass(frozen=True)
+class DigestContent:
+    """Everything a digest says, before it is turned into any format."""
+
+    user: str
+    email: str
+    date: dt.date
+    items: tuple[Item, ...]
+    trending: tuple[Trending, ...] = ()
+    since: dt.date | None = None  # first announcement date the digest covers
+    settings_line: str = ""
+    public_url: str = ""
+    links_expire: dt.date | None = None
+
+    @property
+    def kind(self) -> str:
+        """``digest`` with papers, else ``notice`` (nothing new today)."""
+        return "digest" if self.items else "notice"
+
+    @property
+    def subject(self) -> str:
+        n = len(self.items)
+        what = f"{n} new paper{'s' if n != 1 else ''} for you" if n else "nothing new today"
+        return f"paperrec: {what} ({self.date.isoformat()})"
 
 
 @dataclass(frozen=True)
@@ -44,7 +105,7 @@ class Digest:
     """One user's rendered email: who it goes to, its subject and both bodies.
 
     ``paper_ids`` are the store ids of the papers in it, best first: what to mark as shown
-    once the email is actually sent.
+    once the email is actually sent. ``kind`` is ``digest`` or ``notice`` (no papers).
     """
 
     user: str
@@ -53,6 +114,7 @@ class Digest:
     html: str
     text: str
     paper_ids: tuple[str, ...]
+    kind: str = "digest"
 
 
 def arxiv_url(paper_id: str) -> str | None:
@@ -61,14 +123,154 @@ def arxiv_url(paper_id: str) -> str | None:
     return f"https://arxiv.org/abs/{parsed[0]}" if parsed else None
 
 
+def pdf_url(paper_id: str) -> str | None:
+    """``https://arxiv.org/pdf/<id>`` when ``paper_id`` is an arXiv id, else None."""
+    parsed = split_arxiv_id(paper_id)
+    return f"https://arxiv.org/pdf/{parsed[0]}" if parsed else None
+
+
 def feedback_url(public_url: str, token: str) -> str:
     """The link a click on ``token`` goes to."""
     return public_url.rstrip("/") + FEEDBACK_PATH.format(token=quote(token, safe=""))
 
 
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut at a word boundary to at most ``limit`` characters, with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:.-")
+    return cut + "…"
+
+
+def why_line(reasons: Sequence[dict], topic_names: Mapping[str, str] | None = None) -> str:
+    """One short line from the ranker's reasons (`paperrec.recommend.explain`); a reason
+    without the fields its kind usually has contributes its ``text``."""
+    names = topic_names or {}
+    parts = []
+    for reason in reasons:
+        kind = reason.get("kind")
+        if kind == "similar_to_liked" and reason.get("title"):
+            parts.append(f"close to “{shorten(reason['title'], 70)}”, which you liked")
+        elif kind == "shared_terms" and reason.get("terms"):
+            parts.append("shares " + ", ".join(reason["terms"]))
+        elif kind == "matched_topics" and reason.get("topics"):
+            parts.append("on your topics: " + ", ".join(names.get(t, t) for t in reason["topics"]))
+        elif kind == "similar_to_disliked" and reason.get("title"):
+            title = shorten(reason["title"], 50)
+            parts.append(f"ranked lower: close to “{title}”, which you disliked")
+        elif reason.get("text"):
+            parts.append(reason["text"])
+    line = " · ".join(parts)
+    return line[:1].upper() + line[1:]
+
+
+def make_item(
+    ranked: RankedPaper,
+    paper: Paper | None,
+    topics: Sequence[tuple[str, str, float]],
+    *,
+    user: str,
+    secret,
+    public_url: str,
+    ttl: dt.timedelta,
+    now: float,
+    topic_names: Mapping[str, str] | None = None,
+) -> Item:
+    """The reader's view of one ranked paper, with signed feedback links for ``user``."""
+    links = []
+    for signal in FEEDBACK_SIGNALS:
+        token = make_token(secret, user, ranked.id, signal, ttl, now=now)
+        url = feedback_url(public_url, token)
+        links.append({"signal": signal.value, "label": SIGNAL_LABELS[signal], "url": url})
+    return Item(
+        id=ranked.id,
+        rank=ranked.rank,
+        score=ranked.score,
+        title=(paper.title if paper else ranked.title) or ranked.title or ranked.id,
+        authors=tuple(paper.authors) if paper else (),
+        summary=shorten(paper.abstract, SUMMARY_CHARS) if paper else "",
+        abs_url=arxiv_url(ranked.id),
+        pdf_url=pdf_url(ranked.id),
+        topics=tuple(topics),
+        why=why_line(ranked.reasons, topic_names),
+        reasons=tuple(r["text"] for r in ranked.reasons if r.get("text")),
+        links=tuple(links),
+    )
+
+
+def make_trending(paper: Paper, likes: int) -> Trending:
+    return Trending(
+        paper.id, paper.title, tuple(paper.authors), arxiv_url(paper.id), pdf_url(paper.id), likes
+    )
+
+
+def build_content(
+    user: str,
+    email: str,
+    ranked: Sequence[RankedPaper],
+    *,
+    secret,
+    public_url: str,
+    date: dt.date,
+    papers: Mapping[str, Paper] | None = None,
+    topics: Mapping[str, Sequence[tuple[str, str, float]]] | None = None,
+    topic_names: Mapping[str, str] | None = None,
+    trending: Sequence[Trending] = (),
+    since: dt.date | None = None,
+    settings_line: str = "",
+    ttl: dt.timedelta = LINK_TTL,
+    now: float | None = None,
+) -> DigestContent:
+    """``user``'s digest of ``ranked`` papers (best first; none: a "nothing new" notice).
+
+    Parameters
+    ----------
+    ranked
+        The papers as the shared ranking returns them, best first.
+    secret, public_url
+        The feedback-token secret (None raises a readable error) and the base URL of the
+        service that takes the clicks (``Settings.token_secret``, ``Settings.public_url``).
+    papers, topics, topic_names
+        Stored papers by id (authors, abstract), topic tags by paper id as (id, name,
+        probability), and topic names by id for the reasons; all optional.
+    trending, since, settings_line
+        The trending section, the first date covered, a line describing the user's budget.
+    ttl, now
+        How long the links stay valid, counted from ``now`` (Unix time; default: the clock).
+    """
+    issued = time.time() if now is None else now
+    papers, topics = papers or {}, topics or {}
+    items = tuple(
+        make_item(
+            r,
+            papers.get(r.id),
+            topics.get(r.id, ()),
+            user=user,
+            secret=secret,
+            public_url=public_url,
+            ttl=ttl,
+            now=issued,
+            topic_names=topic_names,
+        )  # fmt: skip
+        for r in ranked
+    )
+    return DigestContent(
+        user=user,
+        email=email,
+        date=date,
+        items=items,
+        trending=tuple(trending),
+        since=since,
+        settings_line=settings_line,
+        public_url=public_url.rstrip("/"),
+        links_expire=dt.datetime.fromtimestamp(issued + ttl.total_seconds(), dt.UTC).date(),
+    )
+
+
 @cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("paperrec", "templates"),
         autoescape=jinja2.select_autoescape(["html"], default_for_string=False),
         trim_blocks=True,
@@ -76,23 +278,83 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
+    env.filters["authors"] = _authors
+    env.filters["md"] = _markdown_escape
+    return env
 
 
-def _item(paper: RankedPaper, user: str, secret, public_url: str, ttl, now: float) -> dict:
-    links = []
-    for signal in FEEDBACK_SIGNALS:
-        token = make_token(secret, user, paper.id, signal, ttl, now=now)
-        url = feedback_url(public_url, token)
-        links.append({"signal": signal.value, "label": SIGNAL_LABELS[signal], "url": url})
+def _authors(authors: Sequence[str]) -> str:
+    if len(authors) <= SHOWN_AUTHORS:
+        return ", ".join(authors)
+    return ", ".join(authors[: SHOWN_AUTHORS - 1]) + f" et al. ({len(authors)} authors)"
+
+
+def _markdown_escape(text: str) -> str:
+    """Text safe inside Markdown: characters that would start markup are escaped."""
+    return "".join("\\" + ch if ch in "\\`*_{}[]<>#|~" else ch for ch in text)
+
+
+def _context(content: DigestContent, page: bool) -> dict:
+    unsubscribe = f"paperrec user delete {shlex.quote(content.user)}"
+    where = content.public_url or "this paperrec server"
     return {
-        "id": paper.id,
-        "title": paper.title or paper.id,
-        "url": arxiv_url(paper.id),
-        "rank": paper.rank,
-        "score": paper.score,
-        "reasons": [r["text"] for r in paper.reasons if r.get("text")],
-        "links": links,
+        "c": content,
+        "page": page,
+        "subject": content.subject,
+        "day": f"{content.date:%A}, {content.date.day} {content.date:%B %Y}",
+        "why": (
+            f"You get this email because {content.email} is subscribed to paperrec digests as "
+            f"user '{content.user}' on {where}. To stop them, ask the administrator to remove "
+            f"you ({unsubscribe})."
+        ),
+        "links_note": (
+            "The feedback links vote as you, without a login, until "
+            f"{content.links_expire.isoformat() if content.links_expire else 'they expire'}; "
+            f"do not forward this {'page' if page else 'email'}."
+        ),
     }
+
+
+def render_email(content: DigestContent) -> Digest:
+    """The email: HTML (inline CSS, dark-mode aware) and plain-text bodies."""
+    env = _environment()
+    context = _context(content, page=False)
+    return Digest(
+        user=content.user,
+        email=content.email,
+        subject=content.subject,
+        html=env.get_template("digest.html").render(context),
+        text=env.get_template("digest.txt").render(context),
+        paper_ids=tuple(item.id for item in content.items),
+        kind=content.kind,
+    )
+
+
+def as_json(content: DigestContent) -> dict:
+    """The digest as JSON-ready data (dates as ISO strings)."""
+    data = asdict(content)
+    data.update(kind=content.kind, subject=content.subject, date=content.date.isoformat())
+    data["since"] = content.since.isoformat() if content.since else None
+    data["links_expire"] = content.links_expire.isoformat() if content.links_expire else None
+    for item in data["items"]:
+        item["topics"] = [{"id": t, "name": n, "probability": p} for t, n, p in item["topics"]]
+        item["feedback"] = {link["signal"]: link["url"] for link in item.pop("links")}
+    return data
+
+
+def render(content: DigestContent, fmt: str) -> str:
+    """``content`` as ``html`` (a standalone page), ``markdown``, ``json`` or ``email``
+    (the plain-text body; the whole message is `render_email`)."""
+    if fmt not in FORMATS:
+        raise InputError(unknown_choice("digest format", fmt, FORMATS))
+    env = _environment()
+    if fmt == "json":
+        return json.dumps(as_json(content), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "html":
+        return env.get_template("digest.html").render(_context(content, page=True))
+    if fmt == "markdown":
+        return env.get_template("digest.md").render(_context(content, page=True))
+    return env.get_template("digest.txt").render(_context(content, page=False))
 
 
 def render_digest(
@@ -106,50 +368,12 @@ def render_digest(
     ttl: dt.timedelta = LINK_TTL,
     now: float | None = None,
 ) -> Digest:
-    """Render ``user``'s digest of ``ranked`` papers (best first, as `recommend` returns them).
-
-    Parameters
-    ----------
-    user, email
-        Who the digest is for; the links vote as ``user``.
-    ranked
-        The papers, best first; at least one.
-    secret
-        The feedback-token secret (``Settings.token_secret``); None raises a readable error.
-    public_url
-        Base URL of the service that takes the clicks (``Settings.public_url``).
-    date
-        The last day of the papers' window, shown in the subject.
-    ttl, now
-        How long the links stay valid, counted from ``now`` (Unix time; default: the clock).
-    """
+    """The email of ``ranked`` papers alone (no authors, tags or trending): a shortcut for
+    callers that hold only ranking results. Needs at least one paper."""
     if not ranked:
         raise InputError(f"no papers to put in {user}'s digest")
-    issued = time.time() if now is None else now
-    items = [_item(p, user, secret, public_url, ttl, issued) for p in ranked]
-    expires = dt.datetime.fromtimestamp(issued + ttl.total_seconds(), dt.UTC).date()
-    count = f"{len(items)} new paper{'s' if len(items) != 1 else ''}"
-    subject = f"paperrec: {count} for you" + (f" ({date.isoformat()})" if date else "")
-    context = {
-        "subject": subject,
-        "heading": f"{count} picked for {user}" + (f", up to {date.isoformat()}" if date else ""),
-        "items": items,
-        "why": (
-            f"You get this email because {email} is subscribed to paperrec digests as user "
-            f"'{user}' on {public_url.rstrip('/')}. To stop them, ask the administrator to "
-            f"remove you (paperrec user delete {shlex.quote(user)})."
-        ),
-        "links_note": (
-            f"The feedback links vote as you, without a login, until {expires.isoformat()}; "
-            "do not forward this email."
-        ),
-    }
-    env = _environment()
-    return Digest(
-        user=user,
-        email=email,
-        subject=subject,
-        html=env.get_template("digest.html").render(context),
-        text=env.get_template("digest.txt").render(context),
-        paper_ids=tuple(p.id for p in ranked),
-    )
+    content = build_content(
+        user, email, ranked, secret=secret, public_url=public_url,
+        date=date or dt.datetime.now(dt.UTC).date(), ttl=ttl, now=now,
+    )  # fmt: skip
+    return render_email(content)

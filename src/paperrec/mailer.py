@@ -22,6 +22,7 @@ import logging
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 
@@ -39,15 +40,25 @@ def smtp_address(settings: Settings) -> tuple[str, int]:
     return settings.smtp_host, settings.smtp_port or DEFAULT_PORTS[settings.smtp_security]
 
 
-def build_message(digest: Digest, sender: str) -> EmailMessage:
-    """``digest`` as a multipart/alternative message from ``sender`` to ``digest.email``."""
+def new_message_id(sender: str) -> str:
+    """A fresh ``<...@domain>`` Message-ID in the sender's domain."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    return make_msgid("paperrec", domain=domain)
+
+
+def build_message(digest: Digest, sender: str, message_id: str | None = None) -> EmailMessage:
+    """``digest`` as a multipart/alternative message from ``sender`` to ``digest.email``.
+
+    A digest sent again (a retry) keeps its ``message_id``, so mail clients that see it
+    twice can tell it is the same message.
+    """
     message = EmailMessage()
     message["Subject"] = digest.subject
     message["From"] = sender
     message["To"] = digest.email
     message["Date"] = formatdate(localtime=False, usegmt=True)
-    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
-    message["Message-ID"] = make_msgid("paperrec", domain=domain)
+    message["Message-ID"] = message_id or new_message_id(sender)
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies
     message.set_content(digest.text)
     message.add_alternative(digest.html, subtype="html")
     return message
@@ -126,8 +137,18 @@ def _open(settings: Settings, host: str, port: int) -> smtplib.SMTP:
     return client
 
 
-def send_digest(digest: Digest, settings: Settings) -> None:
+def send_digest(
+    digest: Digest,
+    settings: Settings,
+    *,
+    message_id: str | None = None,
+    on_handover: Callable[[], None] | None = None,
+) -> None:
     """Send ``digest`` through the configured SMTP server.
+
+    ``on_handover`` is called once the server has accepted the sender and the recipient,
+    just before the message itself is transmitted: the last moment at which a failure
+    certainly means "not delivered" (the outbox records it).
 
     Raises
     ------
@@ -143,11 +164,11 @@ def send_digest(digest: Digest, settings: Settings) -> None:
             "put it in PAPERREC_SMTP_PASSWORD"
         )
     host, port = smtp_address(settings)
-    message = build_message(digest, settings.smtp_from)
+    message = build_message(digest, settings.smtp_from, message_id)
     try:
         client = _open(settings, host, port)
         try:
-            client.send_message(message)
+            _transmit(client, message, on_handover)
         finally:
             _quit(client)
     except NetworkError:
@@ -155,6 +176,44 @@ def send_digest(digest: Digest, settings: Settings) -> None:
     except (OSError, smtplib.SMTPException) as exc:
         reason = _reason(exc, settings.smtp_timeout)
         raise NetworkError(f"SMTP {host}:{port}: {reason}") from None
+
+
+def _transmit(
+    client: smtplib.SMTP, message: EmailMessage, on_handover: Callable[[], None] | None
+) -> None:
+    """MAIL, RCPT, then ``on_handover()``, then DATA: `smtplib.SMTP.send_message` in steps."""
+    sender, recipient = parseaddr(message["From"])[1], parseaddr(message["To"])[1]
+    options: list[str] = []
+    policy = message.policy.clone(linesep="\r\n")
+    if not (sender + recipient).isascii():
+        if not client.has_extn("smtputf8"):
+            raise smtplib.SMTPNotSupportedError(
+                f"the server does not offer SMTPUTF8, needed for {sender} -> {recipient}"
+            )
+        options = ["SMTPUTF8", "BODY=8BITMIME"]
+        policy = policy.clone(utf8=True)
+    data = message.as_bytes(policy=policy)
+    code, reply = client.mail(sender, options)
+    if code != 250:
+        _reset(client)
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    code, reply = client.rcpt(recipient)
+    if code not in (250, 251):
+        _reset(client)
+        raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+    if on_handover is not None:
+        on_handover()
+    code, reply = client.data(data)
+    if code != 250:
+        _reset(client)
+        raise smtplib.SMTPDataError(code, reply)
+
+
+def _reset(client: smtplib.SMTP) -> None:
+    try:
+        client.rset()
+    except (OSError, smtplib.SMTPException):
+        pass  # the connection is going away anyway
 
 
 def _quit(client: smtplib.SMTP) -> None:
