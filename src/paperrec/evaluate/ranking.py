@@ -17,11 +17,11 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from paperrec.recommend import baselines
+from paperrec.recommend.corpus import Corpus
 from paperrec.recommend.features import neighbour_radius
 from paperrec.recommend.metrics import all_metrics
 from paperrec.recommend.model import RankingModel
 from paperrec.recommend.pseudo_users import PseudoUser, Query
-from paperrec.recommend.corpus import Corpus
 
 METHODS = ("ranker", "arxiv-sanity-lite", "zotero-arxiv-daily", "centroid")
 
@@ -32,7 +32,12 @@ def _distractors(corpus: Corpus, exclude: set[int], n: int, rng: np.random.Gener
 
 
 def seed_page_queries(
-    corpus: Corpus, pages: Sequence[PseudoUser], draws: int = 5, profile_size: int = 10, n_distractors: int = 2000, seed: int = 1
+    corpus: Corpus,
+    pages: Sequence[PseudoUser],
+    draws: int = 5,
+    profile_size: int = 10,
+    n_distractors: int = 2000,
+    seed: int = 1,
 ) -> list[Query]:
     rng = np.random.default_rng(seed)
     queries = []
@@ -42,14 +47,23 @@ def seed_page_queries(
             relevant = order[profile_size:]
             distractors = _distractors(corpus, set(page.members.tolist()), n_distractors, rng)
             queries.append(
-                Query(page.name, order[:profile_size], np.zeros(0, int), np.concatenate([relevant, distractors]),
-                      np.r_[np.ones(len(relevant)), np.zeros(len(distractors))])
+                Query(
+                    page.name,
+                    order[:profile_size],
+                    np.zeros(0, int),
+                    np.concatenate([relevant, distractors]),
+                    np.r_[np.ones(len(relevant)), np.zeros(len(distractors))],
+                )
             )
     return queries
 
 
 def pool_user_queries(
-    corpus: Corpus, users: Sequence[PseudoUser], profile_size: int = 10, n_distractors: int = 2000, seed: int = 2
+    corpus: Corpus,
+    users: Sequence[PseudoUser],
+    profile_size: int = 10,
+    n_distractors: int = 2000,
+    seed: int = 2,
 ) -> list[Query]:
     rng = np.random.default_rng(seed)
     queries = []
@@ -58,41 +72,75 @@ def pool_user_queries(
         relevant = order[profile_size:]
         distractors = _distractors(corpus, set(user.members.tolist()), n_distractors, rng)
         queries.append(
-            Query(user.name, order[:profile_size], np.zeros(0, int), np.concatenate([relevant, distractors]),
-                  np.r_[np.ones(len(relevant)), np.zeros(len(distractors))])
+            Query(
+                user.name,
+                order[:profile_size],
+                np.zeros(0, int),
+                np.concatenate([relevant, distractors]),
+                np.r_[np.ones(len(relevant)), np.zeros(len(distractors))],
+            )
         )
     return queries
 
 
-def method_scores(query: Query, corpus: Corpus, model: RankingModel, with_dates: bool) -> dict[str, np.ndarray]:
-    """Scores of every method for one query (liked papers in profile order: newest first)."""
-    arrays = corpus.candidates(query.candidates, with_dates)
-    features = model.featurizer.transform(corpus.profile(query.liked, query.disliked), arrays, neighbour_radius(arrays.X))
+def method_scores(
+    query: Query,
+    corpus: Corpus,
+    model: RankingModel,
+    with_dates: bool,
+    methods: Sequence[str] = METHODS,
+) -> dict[str, np.ndarray]:
+    """Scores of each of ``methods`` for one query (liked papers in profile order: newest first)."""
     liked_X, cand_X = corpus.X[query.liked], corpus.X[query.candidates]
-    return {
-        "ranker": model.ranker.predict(features),
-        "arxiv-sanity-lite": baselines.asl_svm(
-            [corpus.papers[i].text for i in query.liked], [corpus.papers[i].text for i in query.candidates]
+    scorers = {
+        "ranker": lambda: _ranker_scores(query, corpus, model, with_dates),
+        "arxiv-sanity-lite": lambda: baselines.asl_svm(
+            [corpus.papers[i].text for i in query.liked],
+            [corpus.papers[i].text for i in query.candidates],
         ),
-        "zotero-arxiv-daily": baselines.zotero(liked_X, cand_X),
-        "centroid": baselines.centroid(liked_X, cand_X),
+        "zotero-arxiv-daily": lambda: baselines.zotero(liked_X, cand_X),
+        "centroid": lambda: baselines.centroid(liked_X, cand_X),
     }
+    return {method: scorers[method]() for method in methods}
+
+
+def _ranker_scores(
+    query: Query, corpus: Corpus, model: RankingModel, with_dates: bool
+) -> np.ndarray:
+    arrays = corpus.candidates(query.candidates, with_dates)
+    features = model.featurizer.transform(
+        corpus.profile(query.liked, query.disliked), arrays, neighbour_radius(arrays.X)
+    )
+    return model.ranker.predict(features)
 
 
 def evaluate_queries(
-    queries: Sequence[Query], corpus: Corpus, model_for: Callable[[Query], RankingModel], *, with_dates: bool = True
+    queries: Sequence[Query],
+    corpus: Corpus,
+    model_for: Callable[[Query], RankingModel],
+    *,
+    with_dates: bool = True,
+    methods: Sequence[str] = METHODS,
 ) -> dict:
-    """``{method: {metric: {"mean", "std"}}}`` plus ``n_queries`` and per-user nDCG@10."""
-    rows: dict[str, list[dict]] = {m: [] for m in METHODS}
+    """``{method: {metric: {"mean", "std"}}}`` plus ``n_queries`` and per-user nDCG@10.
+
+    ``methods`` (default: the ranker and every baseline) limits what is scored, e.g. to
+    ``("ranker",)`` when the baselines are already known for these queries."""
+    rows: dict[str, list[dict]] = {m: [] for m in methods}
     per_user: dict[str, dict[str, list[float]]] = {}
     for query in queries:
-        for method, scores in method_scores(query, corpus, model_for(query), with_dates).items():
+        for method, scores in method_scores(
+            query, corpus, model_for(query), with_dates, methods
+        ).items():
             metrics = all_metrics(query.relevance, scores)
             rows[method].append(metrics)
             per_user.setdefault(query.user, {}).setdefault(method, []).append(metrics["ndcg@10"])
     summary = {
         method: {
-            metric: {"mean": float(np.mean([r[metric] for r in results])), "std": float(np.std([r[metric] for r in results]))}
+            metric: {
+                "mean": float(np.mean([r[metric] for r in results])),
+                "std": float(np.std([r[metric] for r in results])),
+            }
             for metric in ("ndcg@10", "recall@50", "mrr")
         }
         for method, results in rows.items()
@@ -101,7 +149,9 @@ def evaluate_queries(
     return {
         "n_queries": len(queries),
         "methods": summary,
-        "per_user_ndcg@10": {u: {m: float(np.mean(v)) for m, v in ms.items()} for u, ms in per_user.items()},
+        "per_user_ndcg@10": {
+            u: {m: float(np.mean(v)) for m, v in ms.items()} for u, ms in per_user.items()
+        },
     }
 
 

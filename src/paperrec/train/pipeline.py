@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from paperrec.labeling import LabelingFunction
 from paperrec.runtime import Runtime
 from paperrec.schema import Paper
 from paperrec.taxonomy import load_taxonomy
+from paperrec.topic_model import TopicModel
 from paperrec.train import plots, tracking
 from paperrec.train.topics import TopicTrainingConfig, train_topic_model
 
@@ -30,6 +31,7 @@ class TopicRunResult:
     promoted: bool
     summary: dict
     evaluation: dict | None
+    model: TopicModel
 
 
 def corpus(runtime: Runtime, progress: Progress = None) -> tuple[list[Paper], np.ndarray]:
@@ -51,7 +53,9 @@ def _lf_metrics(report: list[dict]) -> dict[str, float]:
     return metrics
 
 
-def _log_evaluation(model, evaluation: dict, dev_papers: Sequence[Paper], dev_X: np.ndarray) -> None:
+def _log_evaluation(
+    model, evaluation: dict, dev_papers: Sequence[Paper], dev_X: np.ndarray
+) -> None:
     tracking.log_json(evaluation, "evaluation/dev.json")
     tracking.log_metrics({f"dev_macro_f1_{m}": v for m, v in evaluation["macro_f1"].items()})
     figure = plots.precision_recall_bars(evaluation["areas"])
@@ -73,28 +77,44 @@ def train_topics(
     extra_lfs: Sequence[LabelingFunction] = (),
     promote: bool = True,
     progress: Progress = None,
+    holdout: Collection[str] = (),
+    ceiling: bool = True,
 ) -> TopicRunResult:
-    """Train on every stored paper, evaluate on ``dev_papers`` if given, log and register."""
+    """Train on every stored paper but those whose id is in ``holdout``, evaluate on
+    ``dev_papers`` if given (with the supervised ``ceiling`` unless turned off), log and
+    register."""
     config = config or TopicTrainingConfig()
     taxonomy = load_taxonomy(taxonomy_path)
     papers, X = corpus(runtime, progress)
+    if holdout:
+        keep = [i for i, paper in enumerate(papers) if paper.id not in holdout]
+        papers, X = [papers[i] for i in keep], X[keep]
     settings = runtime.settings
     with tracking.tracked_run(settings, "paperrec-topics", "train-topics") as run:
-        tracking.log_params({"training": config.as_dict(), "taxonomy": {"source": taxonomy.source, "sha256": taxonomy.sha256}})
-        model, labeling = train_topic_model(papers, X, taxonomy, runtime.embedder, config, extra_lfs)
+        taxonomy_params = {"source": taxonomy.source, "sha256": taxonomy.sha256}
+        tracking.log_params({"training": config.as_dict(), "taxonomy": taxonomy_params})
+        tracking.log_metrics({"n_train_papers": len(papers), "n_holdout_papers": len(holdout)})
+        model, labeling = train_topic_model(
+            papers, X, taxonomy, runtime.embedder, config, extra_lfs
+        )
         tracking.log_json(labeling.report, "labeling/lf_report.json")
-        tracking.log_metrics({**_lf_metrics(labeling.report), **{k: v for k, v in model.summary.items() if isinstance(v, int | float)}})
+        tracking.log_metrics(
+            {
+                **_lf_metrics(labeling.report),
+                **{k: v for k, v in model.summary.items() if isinstance(v, int | float)},
+            }
+        )
         evaluation = None
         if dev_papers:
             dev_X = runtime.embedder.embed(dev_papers)
-            evaluation = evaluate_topics(model, dev_papers, dev_X, ceiling=True)
+            evaluation = evaluate_topics(model, dev_papers, dev_X, ceiling=ceiling)
             _log_evaluation(model, evaluation, dev_papers, dev_X)
         with tempfile.TemporaryDirectory(dir=settings.ensure_home()) as tmp:
             bundle = model.save(Path(tmp) / "topic-model")
             version = registry.register_bundle(settings, bundle, registry.TOPICS_MODEL)
         if promote:
             registry.promote(settings, registry.TOPICS_MODEL, version)
-    return TopicRunResult(run.info.run_id, version, promote, model.summary, evaluation)
+    return TopicRunResult(run.info.run_id, version, promote, model.summary, evaluation, model)
 
 
 def clear_fetched(runtime: Runtime) -> None:

@@ -11,7 +11,12 @@ import numpy as np
 
 from paperrec import registry
 from paperrec.errors import InputError, ModelNotTrainedError
-from paperrec.evaluate.ranking import evaluate_queries, pool_user_queries, relative_gain, seed_page_queries
+from paperrec.evaluate.ranking import (
+    evaluate_queries,
+    pool_user_queries,
+    relative_gain,
+    seed_page_queries,
+)
 from paperrec.recommend.corpus import Corpus
 from paperrec.recommend.features import FEATURE_NAMES, ProfileFeaturizer
 from paperrec.recommend.model import RankingModel
@@ -21,7 +26,13 @@ from paperrec.sources import Problem, read_path
 from paperrec.topic_model import TopicModel
 from paperrec.train import tracking
 from paperrec.train.pipeline import Progress, corpus
-from paperrec.train.ranker import RankerTrainingConfig, corpus_users, fit_lexical, fit_ranking_model, split_users
+from paperrec.train.ranker import (
+    RankerTrainingConfig,
+    corpus_users,
+    fit_lexical,
+    fit_ranking_model,
+    split_users,
+)
 
 MAX_EVAL_USERS = 40
 MIN_FEEDBACK_VOTES = 10
@@ -40,12 +51,20 @@ def feedback_queries(runtime: Runtime, papers: Sequence) -> list[Query]:
         negative = [pid for pid in (*profile.disliked, *profile.dismissed) if pid in profile.shown]
         rated = [(pid, 1.0) for pid in liked_shown] + [(pid, 0.0) for pid in negative]
         rated = [(index[pid], vote) for pid, vote in rated if pid in index]
-        base = [index[pid] for pid in profile.liked_ids if pid not in set(liked_shown) and pid in index]
+        base = [
+            index[pid] for pid in profile.liked_ids if pid not in set(liked_shown) and pid in index
+        ]
         votes = [vote for _, vote in rated]
         if len(rated) < MIN_FEEDBACK_VOTES or not base or min(votes) == max(votes):
             continue
         queries.append(
-            Query(f"user:{name}", np.array(base), np.zeros(0, int), np.array([i for i, _ in rated]), np.array(votes))
+            Query(
+                f"user:{name}",
+                np.array(base),
+                np.zeros(0, int),
+                np.array([i for i, _ in rated]),
+                np.array(votes),
+            )
         )
     return queries
 
@@ -57,6 +76,7 @@ class RankerRunResult:
     promoted: bool
     summary: dict
     evaluation: dict
+    model: RankingModel
 
 
 def load_topic_model(runtime: Runtime) -> TopicModel | None:
@@ -75,17 +95,49 @@ def page_users(papers: Sequence, pages: Sequence[Path]) -> list[PseudoUser]:
         found = [r for r in read_path(Path(path), "hf-page") if not isinstance(r, Problem)]
         members = sorted({index[p.title_key] for p in found if p.title_key in index})
         if len(members) < 15:
-            raise InputError(f"{path}: only {len(members)} of its papers are in the store; ingest the page first")
+            raise InputError(
+                f"{path}: only {len(members)} of its papers are in the store; ingest the page first"
+            )
         users.append(PseudoUser(f"page:{Path(path).stem}", np.array(members)))
     return users
 
 
-def build_corpus(runtime: Runtime, topic_model: TopicModel | None, pages: Sequence[PseudoUser], papers, X, lexical) -> Corpus:
+def build_corpus(
+    runtime: Runtime,
+    topic_model: TopicModel | None,
+    pages: Sequence[PseudoUser],
+    papers,
+    X,
+    lexical,
+) -> Corpus:
     in_pages = np.zeros(len(papers), bool)
     for page in pages:
         in_pages[page.members] = True
-    topics = topic_model.predict_proba(X).astype(np.float32) if topic_model else np.zeros((len(papers), 0), np.float32)
+    topics = (
+        topic_model.predict_proba(X).astype(np.float32)
+        if topic_model
+        else np.zeros((len(papers), 0), np.float32)
+    )
     return Corpus(list(papers), X, lexical.transform(papers), topics, np.flatnonzero(~in_pages))
+
+
+def split_pool_users(
+    data: Corpus, topic_model: TopicModel | None
+) -> tuple[list[PseudoUser], list[PseudoUser]]:
+    """Corpus pseudo-users (phrase users, and topic users from ``topic_model``'s labels)
+    split by name into (train, test); the test users never train a ranker."""
+    if topic_model is None:
+        return split_users(corpus_users(data, None, (), [], []))
+    topics = topic_model.taxonomy.topics
+    fine = [i for i, t in enumerate(topics) if not t.is_area]
+    areas = [i for i, t in enumerate(topics) if t.is_area]
+    labels = topic_model.classifier.predict(data.X)
+    return split_users(corpus_users(data, labels, topic_model.topic_ids, fine, areas))
+
+
+def pool_queries(data: Corpus, test_users: Sequence[PseudoUser]) -> list[Query]:
+    """The pool-user evaluation queries: at most MAX_EVAL_USERS held-out users."""
+    return pool_user_queries(data, list(test_users)[:MAX_EVAL_USERS])
 
 
 def train_ranker(
@@ -96,52 +148,74 @@ def train_ranker(
     draws: int = 5,
     promote: bool = True,
     progress: Progress = None,
+    topic_model: TopicModel | None = None,
 ) -> RankerRunResult:
-    """Train on corpus pseudo-users (+ seed pages), evaluate every protocol, log, register."""
+    """Train on corpus pseudo-users (+ seed pages), evaluate every protocol, log, register.
+
+    ``topic_model`` gives the topic features (default: the champion, if there is one);
+    ``paperrec retrain`` passes the topic model it has just trained.
+    """
     config = config or RankerTrainingConfig()
     papers, X = corpus(runtime, progress)
-    topic_model = load_topic_model(runtime)
+    topic_model = topic_model or load_topic_model(runtime)
     page_list = page_users(papers, pages)
-    background_papers = [p for i, p in enumerate(papers) if not any(i in set(u.members.tolist()) for u in page_list)]
+    background_papers = [
+        p for i, p in enumerate(papers) if not any(i in set(u.members.tolist()) for u in page_list)
+    ]
     lexical = fit_lexical(background_papers, config)
     data = build_corpus(runtime, topic_model, page_list, papers, X, lexical)
     topic_ids = topic_model.topic_ids if topic_model else ()
-    labels = topic_model.classifier.predict(X) if topic_model else None
-    fine = [i for i, t in enumerate(topic_model.taxonomy.topics) if not t.is_area] if topic_model else []
-    areas = [i for i, t in enumerate(topic_model.taxonomy.topics) if t.is_area] if topic_model else []
-    train_users, test_users = split_users(corpus_users(data, labels, topic_ids, fine, areas))
+    train_users, test_users = split_pool_users(data, topic_model)
     featurizer = ProfileFeaturizer(config.shrinkage).fit(X[data.background])
     model_id = runtime.embedder.model_id
 
     from_feedback = feedback_queries(runtime, papers)
 
     def fit(users):
-        return fit_ranking_model(data, users, config, model_id, topic_ids, featurizer, lexical, from_feedback)
+        return fit_ranking_model(
+            data, users, config, model_id, topic_ids, featurizer, lexical, from_feedback
+        )
 
     final = fit(train_users + page_list)
     evaluation: dict = {}
     if page_list:
         # Leave one page out: the page being measured never trained the ranker measuring it.
-        held_out = {page.name: fit(train_users + [p for p in page_list if p.name != page.name]) for page in page_list}
+        held_out = {
+            page.name: fit(train_users + [p for p in page_list if p.name != page.name])
+            for page in page_list
+        }
         queries = seed_page_queries(data, page_list, draws=draws)
-        evaluation["seed_pages"] = evaluate_queries(queries, data, lambda q: held_out[q.user], with_dates=False)
-    pool_queries = pool_user_queries(data, test_users[:MAX_EVAL_USERS])
-    evaluation["pool_users"] = evaluate_queries(pool_queries, data, lambda q: final)
-    final.summary.update({"topic_model": bool(topic_model), "n_pages": len(page_list), "n_test_users": len(pool_queries)})
+        evaluation["seed_pages"] = evaluate_queries(
+            queries, data, lambda q: held_out[q.user], with_dates=False
+        )
+    pool = pool_queries(data, test_users)
+    evaluation["pool_users"] = evaluate_queries(pool, data, lambda q: final)
+    final.summary.update(
+        {"topic_model": bool(topic_model), "n_pages": len(page_list), "n_test_users": len(pool)}
+    )
     settings = runtime.settings
     with tracking.tracked_run(settings, "paperrec-ranker", "train-ranker") as run:
-        tracking.log_params({"training": config.as_dict(), "draws": draws, "pages": [str(p) for p in pages]})
+        tracking.log_params(
+            {"training": config.as_dict(), "draws": draws, "pages": [str(p) for p in pages]}
+        )
         for protocol, result in evaluation.items():
             for method, metrics in result["methods"].items():
-                tracking.log_metrics({f"{protocol}.{method}.{m}": v["mean"] for m, v in metrics.items()})
+                tracking.log_metrics(
+                    {f"{protocol}.{method}.{m}": v["mean"] for m, v in metrics.items()}
+                )
             tracking.log_metrics({f"{protocol}.relative_gain_ndcg10": relative_gain(result)})
         tracking.log_json(evaluation, "evaluation/ranking.json")
-        tracking.log_json(dict(zip(FEATURE_NAMES, final.ranker.feature_importances_.tolist(), strict=True)), "features/importance.json")
+        tracking.log_json(
+            dict(zip(FEATURE_NAMES, final.ranker.feature_importances_.tolist(), strict=True)),
+            "features/importance.json",
+        )
         with tempfile.TemporaryDirectory(dir=settings.ensure_home()) as tmp:
-            version = registry.register_bundle(settings, final.save(Path(tmp) / "ranking-model"), registry.RANKER_MODEL)
+            version = registry.register_bundle(
+                settings, final.save(Path(tmp) / "ranking-model"), registry.RANKER_MODEL
+            )
         if promote:
             registry.promote(settings, registry.RANKER_MODEL, version)
-    return RankerRunResult(run.info.run_id, version, promote, final.summary, evaluation)
+    return RankerRunResult(run.info.run_id, version, promote, final.summary, evaluation, final)
 
 
 def load_ranking_model(runtime: Runtime) -> RankingModel:

@@ -26,13 +26,25 @@ def _flatten(data: dict, prefix: str = "") -> dict[str, str]:
 @contextmanager
 def tracked_run(settings: Settings, experiment: str, run_name: str) -> Iterator:
     """``with tracked_run(...) as run:``: an MLflow run in ``experiment`` (created with its
-    artifact location under PAPERREC_HOME when new)."""
+    artifact location under PAPERREC_HOME when new).
+
+    Inside another run (``paperrec retrain``'s parent run) it is a child run of that one,
+    in the parent's experiment, so one retrain reads as one tree in the MLflow UI.
+    """
     mlflow = use_tracking(settings)
-    if mlflow.get_experiment_by_name(experiment) is None:
-        location = (settings.mlflow_artifact_root / experiment).resolve().as_uri()
-        mlflow.create_experiment(experiment, artifact_location=location)
-    mlflow.set_experiment(experiment)
-    with mlflow.start_run(run_name=run_name) as run:
+    parent = mlflow.active_run()
+    if parent is not None:
+        experiment_id = parent.info.experiment_id
+    else:
+        found = mlflow.get_experiment_by_name(experiment)
+        if found is None:
+            location = (settings.mlflow_artifact_root / experiment).resolve().as_uri()
+            experiment_id = mlflow.create_experiment(experiment, artifact_location=location)
+        else:
+            experiment_id = found.experiment_id
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=run_name, nested=parent is not None
+    ) as run:
         mlflow.log_params(_flatten({"config": settings.public_dict()}))
         yield run
 
@@ -44,7 +56,7 @@ def log_params(params: dict) -> None:
 
 
 def metric_name(name: str) -> str:
-    """MLflow allows letters, digits and ``_-. :/`` in metric names: ``ndcg@10`` -> ``ndcg_at_10``."""
+    """MLflow allows letters, digits and ``_-. :/`` in names: ``ndcg@10`` -> ``ndcg_at_10``."""
     return re.sub(r"[^\w\-. :/]", "_", name.replace("@", "_at_"))
 
 
@@ -70,3 +82,9 @@ def log_file(path: Path, folder: str | None = None) -> None:
     import mlflow
 
     mlflow.log_artifact(str(path), folder)
+
+
+def set_tags(tags: dict[str, str]) -> None:
+    import mlflow
+
+    mlflow.set_tags({key: str(value)[:5000] for key, value in tags.items()})
