@@ -123,6 +123,19 @@ class Settings(BaseSettings):
         30.0,
         description="seconds between the service's checks for a new champion; 0 turns them off",
     )
+    retrain_sources: list[str] = Field(
+        default_factory=list,
+        description="what `paperrec retrain` ingests before training: files or glob patterns "
+        "(any format `paperrec ingest` reads) and `arxiv:CATEGORY` for the live API; JSON list "
+        'in the environment, e.g. \'["papers/*.jsonl", "arxiv:cs.LG"]\'; a --config file may '
+        "list its own",
+    )
+    gate_tolerance: float = Field(
+        0.01,
+        ge=0,
+        description="promotion gate: the largest drop of any gated metric (absolute, on the "
+        "same evaluation data) a retrained candidate may show against the champion",
+    )
     limits: Limits = Field(default_factory=Limits)
 
     @field_validator("timezone")

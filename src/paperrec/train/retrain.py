@@ -1,0 +1,269 @@
+"""``paperrec retrain``: refresh the data, train both models, gate, promote.
+
+One MLflow parent run (experiment ``paperrec-retrain``) holds the whole retrain: its
+config, data snapshot, git commit and package version; its child runs are the stages:
+``data`` (ingest and embed), ``train-topics``, ``train-ranker`` and ``gate``. Both new
+versions get the alias ``candidate`` and tags naming the data, the config, the retrain
+run and each other; the gate then promotes them together, or neither.
+
+A retrain whose data and config hash equal those of the current candidates trains
+nothing (``status == "nothing-new"``) unless forced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from paperrec import registry
+from paperrec.errors import InputError
+from paperrec.ingest import IngestSummary
+from paperrec.runtime import Runtime
+from paperrec.schema import Paper
+from paperrec.taxonomy import load_taxonomy
+from paperrec.train import tracking
+from paperrec.train.gate import (
+    EvaluationData,
+    GateResult,
+    ModelSet,
+    held_out,
+    read_gold,
+    registered_set,
+    run_gate,
+)
+from paperrec.train.pipeline import TopicRunResult, train_topics
+from paperrec.train.ranker_pipeline import RankerRunResult, page_users, train_ranker
+from paperrec.train.refresh import embed_missing, expand_sources, ingest_sources
+from paperrec.train.retrain_config import RetrainConfig
+from paperrec.train.snapshot import DataSnapshot, provenance, take_snapshot
+
+EXPERIMENT = "paperrec-retrain"
+DATA_TAG = "paperrec.data_hash"  # version tags written by a retrain
+CONFIG_TAG = "paperrec.config_hash"
+RUN_TAG = "paperrec.retrain_run"
+PAIR_TAG = "paperrec.pair"  # the other model's version from the same retrain
+GATE_TAG = "paperrec.gate"
+
+
+class Reporter:
+    """How a retrain tells its caller what it is doing: this silent default, or any object
+    with these two methods (the CLI draws stages and an embedding bar)."""
+
+    def stage(self, name: str) -> None:
+        """A stage begins."""
+
+    def embedding(self, total: int) -> Callable[[int], None] | None:
+        """A progress callback for embedding ``total`` papers."""
+        return None
+
+
+@dataclass
+class RetrainOutcome:
+    status: Literal["nothing-new", "promoted", "rejected"]
+    message: str
+    ingest: IngestSummary
+    embedded: int
+    snapshot: DataSnapshot
+    config_hash: str
+    run_id: str | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    topics: TopicRunResult | None = None
+    ranker: RankerRunResult | None = None
+    gate: GateResult | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def config_hash(config: RetrainConfig) -> str:
+    taxonomy = load_taxonomy(Path(config.taxonomy) if config.taxonomy else None)
+    return hashlib.sha256(f"{config.sha256()}\n{taxonomy.sha256}".encode()).hexdigest()
+
+
+def last_candidate(settings) -> tuple[str | None, str | None, str | None]:
+    """(data hash, config hash, retrain run) of the current candidates, if both agree."""
+    found = set()
+    for name in registry.MODELS.values():
+        version = registry.alias_version(settings, name, registry.CANDIDATE)
+        if version is None:
+            return None, None, None
+        tags = next(v.tags for v in registry.list_versions(settings, name) if v.version == version)
+        found.add((tags.get(DATA_TAG), tags.get(CONFIG_TAG), tags.get(RUN_TAG)))
+    return found.pop() if len(found) == 1 else (None, None, None)
+
+
+def retrain(
+    runtime: Runtime,
+    config: RetrainConfig,
+    *,
+    since: dt.date | None = None,
+    force: bool = False,
+    reporter: Reporter | None = None,
+) -> RetrainOutcome:
+    """Ingest, embed, train, register candidates, gate and (if it passes) promote."""
+    reporter = reporter or Reporter()
+    settings = runtime.settings
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    reporter.stage("ingesting sources")
+    sources = expand_sources(config.source_list(settings))
+    ingest = ingest_sources(runtime, sources, since=since, max_results=config.arxiv_max_results)
+    papers = runtime.store.papers.iter_papers()
+    if not papers:
+        raise InputError(
+            "the store holds no papers and the sources added none; configure sources "
+            "(--config FILE or PAPERREC_RETRAIN_SOURCES) or run `paperrec ingest`"
+        )
+    reporter.stage("embedding")
+    embedded = embed_missing(runtime, papers, reporter.embedding(len(papers)))
+    gold = topic_gold(config, papers)
+    snapshot = take_snapshot(runtime, papers, gold)
+    digest = config_hash(config)
+    seconds["data"] = time.perf_counter() - started
+    data_hash, last_config, last_run = last_candidate(settings)
+    if not force and (data_hash, last_config) == (snapshot.content_hash, digest):
+        message = (
+            f"nothing new: {snapshot.papers} papers, {snapshot.votes} votes and the config are "
+            f"what retrain run {last_run} trained the current candidates on; "
+            "--force retrains anyway"
+        )
+        return RetrainOutcome(
+            "nothing-new", message, ingest, embedded, snapshot, digest, seconds=seconds
+        )
+    pages = [Path(p) for p in config.pages] if config.pages is not None else sources.pages
+    outcome = RetrainOutcome("rejected", "", ingest, embedded, snapshot, digest, seconds=seconds)
+    with tracking.tracked_run(settings, EXPERIMENT, "retrain") as parent:
+        outcome.run_id = parent.info.run_id
+        _log_parent(config, snapshot, digest, pages)
+        with tracking.tracked_run(settings, EXPERIMENT, "data"):
+            tracking.log_metrics(
+                {**ingest.as_dict(), "embedded": embedded, "seconds": seconds["data"]}
+            )
+            tracking.log_json(snapshot.as_dict(), "snapshot.json")
+        _train(runtime, config, gold, pages, outcome, reporter)
+        _register_candidates(settings, outcome, snapshot.content_hash, digest)
+        reporter.stage("gating")
+        _gate(runtime, config, gold, pages, outcome)
+        gated = {f"candidate.{r.model}.{r.metric}": r.candidate for r in outcome.gate.rows}
+        tracking.log_metrics({**gated, "promoted": float(outcome.status == "promoted")})
+        tracking.log_params({"gate_tolerance": outcome.gate.tolerance})
+        tracking.set_tags({GATE_TAG: outcome.status, "paperrec.reason": outcome.message})
+    return outcome
+
+
+def _log_parent(config: RetrainConfig, snapshot: DataSnapshot, digest: str, pages) -> None:
+    code = provenance()
+    tracking.log_params({"retrain": config.as_dict(), "snapshot": snapshot.as_dict(), **code})
+    tracking.log_params({"pages": [str(p) for p in pages], "config_hash": digest})
+    tracking.set_tags(
+        {
+            DATA_TAG: snapshot.content_hash,
+            CONFIG_TAG: digest,
+            "paperrec.git_commit": code["git_commit"],
+        }
+    )
+    tracking.log_json(config.as_dict(), "retrain_config.json")
+    tracking.log_json(snapshot.as_dict(), "snapshot.json")
+
+
+def _train(
+    runtime: Runtime,
+    config: RetrainConfig,
+    gold,
+    pages,
+    outcome: RetrainOutcome,
+    reporter: Reporter,
+) -> None:
+    started = time.perf_counter()
+    reporter.stage("training the topic classifier")
+    holdout = () if config.topics_eval else {p.id for p in gold}
+    outcome.topics = train_topics(
+        runtime,
+        taxonomy_path=Path(config.taxonomy) if config.taxonomy else None,
+        dev_papers=gold,
+        config=config.topic_training(),
+        promote=False,
+        holdout=holdout,
+        ceiling=config.ceiling,
+    )
+    outcome.seconds["train_topics"] = time.perf_counter() - started
+    started = time.perf_counter()
+    reporter.stage("training the ranker")
+    outcome.ranker = train_ranker(
+        runtime,
+        pages=pages,
+        config=config.ranker_training(),
+        draws=config.draws,
+        promote=False,
+        topic_model=outcome.topics.model,
+    )
+    outcome.seconds["train_ranker"] = time.perf_counter() - started
+    outcome.versions = {"topics": outcome.topics.version, "ranker": outcome.ranker.version}
+
+
+def _register_candidates(settings, outcome: RetrainOutcome, data_hash: str, digest: str) -> None:
+    versions = outcome.versions
+    for key, name in registry.MODELS.items():
+        other = versions["ranker" if key == "topics" else "topics"]
+        tags = {DATA_TAG: data_hash, CONFIG_TAG: digest, RUN_TAG: outcome.run_id, PAIR_TAG: other}
+        registry.tag_version(settings, name, versions[key], tags)
+        registry.set_alias(settings, name, registry.CANDIDATE, versions[key])
+
+
+def topic_gold(config: RetrainConfig, papers: list[Paper]) -> list[Paper]:
+    """The papers topics are measured on: the config's gold file, or held-out stored papers."""
+    if config.topics_eval:
+        return read_gold(Path(config.topics_eval))
+    return held_out(papers, config.holdout_share)
+
+
+def evaluation_data(runtime: Runtime, gold: list[Paper], pages: list[Path]) -> EvaluationData:
+    """What the gate measures both sides on: ``gold`` for topics, the store for ranking."""
+    papers = runtime.store.papers.iter_papers()
+    return EvaluationData(
+        topic_papers=list(gold),
+        topic_X=runtime.embedder.embed(gold),
+        papers=papers,
+        X=runtime.embedder.embed(papers),
+        pages=page_users(papers, pages),
+    )
+
+
+def _gate(runtime: Runtime, config: RetrainConfig, gold, pages, outcome: RetrainOutcome) -> None:
+    started = time.perf_counter()
+    data = evaluation_data(runtime, gold, pages)
+    candidate = ModelSet(outcome.topics.model, outcome.ranker.model, dict(outcome.versions))
+    tolerance = config.gate_tolerance(runtime.settings)
+    outcome.gate = gate_and_promote(runtime, data, candidate, tolerance)
+    outcome.status = "promoted" if outcome.gate.promote else "rejected"
+    outcome.message = outcome.gate.reason
+    outcome.seconds["gate"] = time.perf_counter() - started
+
+
+def gate_and_promote(
+    runtime: Runtime, data: EvaluationData, candidate: ModelSet, tolerance: float
+) -> GateResult:
+    """Gate ``candidate`` against the registered champions (child run ``gate``) and promote
+    every candidate version together when it passes; tags each version with the decision."""
+    settings = runtime.settings
+    champion = registered_set(settings, registry.CHAMPION)
+    with tracking.tracked_run(settings, EXPERIMENT, "gate"):
+        result = run_gate(runtime, data, candidate, champion, tolerance)
+        tracking.log_params(
+            {"tolerance": tolerance, "promote": result.promote, "reason": result.reason}
+        )
+        tracking.log_params({"candidate": candidate.versions, "champion": champion.versions})
+        for row in result.rows:
+            metrics = {"candidate": row.candidate, "champion": row.champion, "delta": row.delta}
+            tracking.log_metrics({f"{row.model}.{row.metric}.{k}": v for k, v in metrics.items()})
+        tracking.log_json(result.as_dict(), "gate.json")
+    decision = "promoted" if result.promote else "rejected"
+    event = registry.new_event()
+    for key, version in candidate.versions.items():
+        registry.tag_version(settings, registry.MODELS[key], version, {GATE_TAG: decision})
+        if result.promote:
+            registry.promote(settings, registry.MODELS[key], version, event)
+    return result

@@ -1,0 +1,186 @@
+"""The parts of ``paperrec retrain`` that need no model: its config file, its sources
+(ingest with --since), the data snapshot that decides whether anything is new, and the
+code provenance it logs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+
+import pytest
+
+from paperrec.errors import InputError
+from paperrec.runtime import Runtime
+from paperrec.train import snapshot as snapshot_module
+from paperrec.train.refresh import expand_sources, ingest_sources
+from paperrec.train.retrain_config import RetrainConfig, load_retrain_config
+from paperrec.train.snapshot import provenance, take_snapshot
+
+
+def write(path, text: str):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def jsonl(path, rows):
+    return write(path, "".join(json.dumps(row) + "\n" for row in rows))
+
+
+def paper_row(n: int, date: str | None = "2026-05-01", **extra) -> dict:
+    return {
+        "id": f"2605.{n:05d}",
+        "title": f"Paper number {n} on sparse attention",
+        "abstract": f"We study sparse attention variant {n} and report its accuracy.",
+        "categories": ["cs.LG"],
+        "date": date,
+        **extra,
+    }
+
+
+# -- config file --------------------------------------------------------------------------
+def test_no_file_means_the_defaults_and_settings_fill_the_gaps(settings):
+    config = load_retrain_config(None)
+    assert config == RetrainConfig()
+    assert config.source_list(settings) == settings.retrain_sources
+    assert config.gate_tolerance(settings) == settings.gate_tolerance == 0.01
+    assert config.topic_training().random_state == 0
+
+
+def test_settings_read_sources_and_tolerance_from_the_environment(monkeypatch, home):
+    from paperrec.config import Settings
+
+    monkeypatch.setenv("PAPERREC_RETRAIN_SOURCES", '["a/*.jsonl", "arxiv:cs.LG"]')
+    monkeypatch.setenv("PAPERREC_GATE_TOLERANCE", "0.05")
+    settings = Settings()
+    assert settings.retrain_sources == ["a/*.jsonl", "arxiv:cs.LG"]
+    assert RetrainConfig().gate_tolerance(settings) == 0.05
+    assert RetrainConfig(tolerance=0.0).gate_tolerance(settings) == 0.0
+
+
+def test_file_paths_are_relative_to_the_file_and_seed_reaches_both_models(tmp_path):
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    path = write(
+        folder / "retrain.yaml",
+        "sources: [data/*.jsonl, 'arxiv:cs.LG']\npages: [seeds/a.txt]\ntopics_eval: dev.jsonl\n"
+        "seed: 7\ntopics: {classifier: {n_estimators: 5}}\nranker: {repeats: 1}\n",
+    )
+    config = load_retrain_config(path)
+    assert config.sources == [str(folder / "data/*.jsonl"), "arxiv:cs.LG"]
+    assert config.pages == [str(folder / "seeds/a.txt")]
+    assert config.topics_eval == str(folder / "dev.jsonl")
+    assert config.topic_training().random_state == config.ranker_training().random_state == 7
+    assert config.topic_training().classifier == {"n_estimators": 5}
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("seed: 1\n  tolerance: 2\n", "retrain.yaml:2: not valid YAML: mapping values"),
+        ("- a\n- b\n", "a mapping of fields"),
+        ("tolerence: 0.1\n", "tolerence: Extra inputs are not permitted; available: sources"),
+        ("tolerance: -1\n", "tolerance: Input should be greater than or equal to 0"),
+        ("ranker: {trees: 5}\n", "ranker: unknown field(s) trees; available: repeats"),
+        ("topics: {random_state: 3}\n", "random_state comes from seed"),
+    ],
+)
+def test_bad_config_names_the_file_and_the_field(tmp_path, text, says):
+    with pytest.raises(InputError, match="retrain.yaml") as error:
+        load_retrain_config(write(tmp_path / "retrain.yaml", text))
+    assert says in str(error.value)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(InputError, match="no such retrain config file"):
+        load_retrain_config(tmp_path / "nope.yaml")
+
+
+def test_config_hash_follows_what_shapes_the_models():
+    base = RetrainConfig()
+    assert base.sha256() == RetrainConfig(sources=["other.jsonl"]).sha256()
+    assert base.sha256() != RetrainConfig(seed=1).sha256()
+    assert base.sha256() != RetrainConfig(ranker={"repeats": 1}).sha256()
+
+
+# -- sources ------------------------------------------------------------------------------
+def test_sources_expand_globs_and_find_the_seed_pages(tmp_path):
+    jsonl(tmp_path / "a.jsonl", [paper_row(1)])
+    jsonl(tmp_path / "b.jsonl", [paper_row(2)])
+    page = write(tmp_path / "page.txt", "Trending Papers\nSubscribe\n")
+    sources = expand_sources([str(tmp_path / "*.jsonl"), str(page), "arxiv:cs.LG"])
+    assert [p.name for p, _ in sources.files] == ["a.jsonl", "b.jsonl", "page.txt"]
+    assert sources.pages == [page] and sources.categories == ["cs.LG"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "says"),
+    [
+        ("missing/*.jsonl", "matches no file"),
+        ("nothing.jsonl", "matches no file"),
+        ("arxiv:", "names no category"),
+    ],
+)
+def test_bad_sources_are_named(tmp_path, entry, says):
+    with pytest.raises(InputError, match=says):
+        expand_sources([str(tmp_path / entry) if not entry.startswith("arxiv") else entry])
+
+
+def test_since_keeps_newer_and_undated_papers_and_a_rerun_adds_nothing(settings, tmp_path):
+    rows = [paper_row(1, "2026-04-30"), paper_row(2, "2026-05-01"), paper_row(3, None)]
+    sources = expand_sources([str(jsonl(tmp_path / "papers.jsonl", rows))])
+    runtime = Runtime(settings)
+    first = ingest_sources(runtime, sources, since=dt.date(2026, 5, 1))
+    assert first.counts.added == 2
+    assert {p.id for p in runtime.store.papers.iter_papers()} == {"2605.00002", "2605.00003"}
+    again = ingest_sources(runtime, sources)
+    assert (again.counts.added, again.counts.unchanged) == (1, 2)
+    assert ingest_sources(runtime, sources).counts.added == 0
+
+
+# -- snapshot -----------------------------------------------------------------------------
+class _Embedder:
+    model_id = "test-model"
+
+
+def _snapshot(runtime, eval_papers=()):
+    return take_snapshot(runtime, runtime.store.papers.iter_papers(), list(eval_papers))
+
+
+def test_snapshot_changes_with_papers_votes_and_evaluation_data(settings, tmp_path):
+    from paperrec.profiles import add_user, record_feedback
+    from paperrec.schema import FeedbackSource
+
+    runtime = Runtime(settings)
+    runtime.embedder = _Embedder()
+    ingest_sources(
+        runtime, expand_sources([str(jsonl(tmp_path / "a.jsonl", [paper_row(1), paper_row(2)]))])
+    )
+    first = _snapshot(runtime)
+    assert (first.papers, first.papers_with_categories, first.users, first.votes) == (2, 2, 0, 0)
+    assert _snapshot(runtime).content_hash == first.content_hash  # same data, same hash
+
+    add_user(runtime.store, "ada", "ada@example.org", seeds=["2605.00001"])
+    with_user = _snapshot(runtime)
+    assert with_user.votes == 1 and with_user.content_hash != first.content_hash
+    record_feedback(runtime.store, "ada", "2605.00002", "down", FeedbackSource.CLI)
+    assert _snapshot(runtime).content_hash != with_user.content_hash
+
+    papers = runtime.store.papers.iter_papers()
+    assert _snapshot(runtime, papers[:1]).content_hash != _snapshot(runtime).content_hash
+    ingest_sources(runtime, expand_sources([str(jsonl(tmp_path / "b.jsonl", [paper_row(3)]))]))
+    assert _snapshot(runtime).papers == 3
+
+
+def test_provenance_names_the_package_and_the_commit():
+    found = provenance()
+    assert found["package_version"] == "0.1.0"
+    assert found["git_commit"] == "unknown" or len(found["git_commit"].split("-")[0]) == 40
+
+
+def test_provenance_without_git_says_unknown(monkeypatch):
+    def no_git(*args, **kwargs):
+        raise FileNotFoundError("git")
+
+    monkeypatch.setattr(subprocess, "run", no_git)
+    assert snapshot_module.provenance()["git_commit"] == "unknown"
