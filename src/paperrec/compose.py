@@ -1,0 +1,304 @@
+"""Each user's digest for a date: which papers, ranked by the shared ranking, cut by budget.
+
+For a user due a digest on ``date`` (`paperrec.budget.is_due`), the candidates are the
+papers announced from the day of their last digest to ``date`` (`paperrec.budget.window`)
+that they have not been shown, rated, or been sent in an earlier digest. They are ranked
+with `Engine.rank_profile` (the same ranking as ``paperrec recommend`` and the service),
+cut by the user's `DigestSettings`, and turned into `DigestContent` with topic tags, a
+"why" line, signed feedback links and, if wanted, a trending section.
+
+Users who share a window share one `CandidateSet`: the papers are embedded, vectorised and
+topic-scored once, not once per user. Nothing here writes; recording and sending is
+`paperrec.delivery`'s job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import Literal
+
+from threadpoolctl import threadpool_limits
+
+from paperrec.budget import DigestSettings, apply_budget, describe, is_due, window
+from paperrec.config import Settings
+from paperrec.digest import DigestContent, Trending, build_content, make_trending
+from paperrec.engine import DEFAULT_WINDOW_DAYS, Engine
+from paperrec.errors import InputError, PaperrecError
+from paperrec.profiles import user_profile
+from paperrec.recommend.rank import CandidateSet, RankedPaper
+from paperrec.runtime import Runtime
+from paperrec.schema import Paper
+
+TRENDING_DAYS = 7
+TRENDING_SIZE = 5
+MAX_TOPIC_TAGS = 3
+MIN_USERS_PER_WORKER = 150  # below this, starting a worker (~3 s) costs more than it saves
+CHUNK_USERS = 25  # users per task sent to a worker
+
+Status = Literal["ready", "empty", "recorded", "not_due", "skipped"]
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One user's digest for a date, or why there is none.
+
+    ``ready``: ``content`` is composed (papers, or a "nothing new" notice); ``empty``:
+    nothing new and the user wants no notice; ``recorded``: the outbox already holds this
+    user's digest for the date; ``not_due``: a weekly user's week is not over; ``skipped``:
+    a problem with this user (``detail`` says which), nothing recorded, the next run tries
+    again.
+    """
+
+    user: str
+    email: str
+    date: dt.date
+    status: Status
+    content: DigestContent | None = None
+    since: dt.date | None = None
+    detail: str = ""
+
+
+@dataclass
+class _Window:
+    """The papers of one announcement window, prepared once for every user who shares it."""
+
+    since: dt.date
+    until: dt.date
+    papers: list[Paper]
+    prepared: CandidateSet | None
+    tags: dict[str, tuple[tuple[str, str, float], ...]]
+    main_topic: dict[str, str | None]
+    topic_names: dict[str, str]
+
+    @cached_property
+    def by_id(self) -> dict[str, Paper]:
+        return {p.id: p for p in self.papers}
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One user to compose for: everything about them that the main process looks up."""
+
+    name: str
+    email: str
+    budget: DigestSettings
+    since: dt.date
+    held: frozenset[str]
+
+
+def plan_digests(
+    engine: Engine,
+    names: Sequence[str],
+    date: dt.date,
+    *,
+    max_days: int = DEFAULT_WINDOW_DAYS,
+    now: float | None = None,
+    workers: int = 1,
+) -> Iterator[Planned]:
+    """Compose the digest of each user in ``names`` for ``date``, in that order.
+
+    Parameters
+    ----------
+    engine
+        Loaded champion models; its store supplies users, papers and the outbox.
+    names
+        Users to compose for, in the order results are wanted.
+    date
+        The digest's date: the last announcement date it covers.
+    max_days
+        How far a first digest (or one after a long pause) looks back, in days.
+    now
+        Unix time the feedback links are signed at (default: the clock).
+    workers
+        Processes that compose in parallel (ranking one user is Python-bound work that
+        threads cannot share); used only with at least `MIN_USERS_PER_WORKER` users each.
+    """
+    store = engine.runtime.store
+    issued = time.time() if now is None else now
+    accounts = {u.name: u for u in store.users.all()}
+    recorded = {e.user for e in store.outbox.entries(names=names, date=date)}
+    last = store.outbox.last_dates(names, before=date)
+    budgets = store.users.digest_settings_many(names)
+    due: list[tuple[str, dt.date]] = []
+    for name in names:
+        email = accounts[name].email
+        if name in recorded:
+            yield Planned(name, email, date, "recorded", detail=f"already recorded for {date}")
+        elif not is_due(budgets[name].cadence, date, last.get(name)):
+            detail = f"{budgets[name].cadence} digest, last one on {last[name]}"
+            yield Planned(name, email, date, "not_due", detail=detail)
+        else:
+            due.append((name, window(date, last.get(name), max_days)[0]))
+    if not due:
+        return
+    held = store.outbox.held_ids([n for n, _ in due], since=min(s for _, s in due))
+    jobs = sorted(
+        (
+            _Job(n, accounts[n].email, budgets[n], since, frozenset(held.get(n, ())))
+            for n, since in due
+        ),
+        key=lambda job: job.since,  # stable: users sharing a window stay in order
+    )
+    liked = _liked_lately(engine, date) if any(j.budget.trending for j in jobs) else []
+    workers = min(workers, len(jobs) // MIN_USERS_PER_WORKER)
+    if workers > 1:
+        yield from _in_workers(engine, jobs, date, liked, issued, workers)
+    else:
+        yield from _in_process(engine, jobs, date, liked, issued)
+
+
+def _in_process(engine: Engine, jobs, date: dt.date, liked, issued: float) -> Iterator[Planned]:
+    """Compose ``jobs`` here, one window prepared at a time (jobs come sorted by window).
+
+    BLAS and OpenMP run on one thread: the arrays of one user are small, and a second
+    thread would only spin."""
+    shared: _Window | None = None
+    with threadpool_limits(limits=1):
+        for job in jobs:
+            if shared is None or shared.since != job.since:
+                shared = _prepare(engine, job.since, date)
+            yield _compose_one(engine, job, shared, date, liked, issued)
+
+
+def _in_workers(
+    engine: Engine, jobs, date: dt.date, liked, issued: float, workers: int
+) -> Iterator[Planned]:
+    """Compose ``jobs`` in ``workers`` fresh processes, in chunks, results in order."""
+    store, embedder = engine.runtime.store, engine.runtime.embedder
+    for since in sorted({job.since for job in jobs}):
+        embedder.embed(store.papers.iter_papers(since=since, until=date))  # once, not per worker
+    chunks = [jobs[i : i + CHUNK_USERS] for i in range(0, len(jobs), CHUNK_USERS)]
+    context = multiprocessing.get_context("spawn")  # no forked copies of threads or sockets
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start_worker,
+        initargs=(engine.runtime.settings, engine.versions),
+    ) as pool:  # fmt: skip
+        n = len(chunks)
+        for planned in pool.map(_compose_chunk, chunks, [date] * n, [liked] * n, [issued] * n):
+            yield from planned
+
+
+_WORKER: dict = {}
+
+
+def _start_worker(settings: Settings, versions: dict[str, str]) -> None:
+    """In a worker process: load the same champion models, one thread per process."""
+    _WORKER["limits"] = threadpool_limits(limits=1)
+    engine = Engine.load(Runtime(settings))
+    if engine.versions != versions:
+        raise PaperrecError(
+            f"the champion models changed during the digest run ({versions} -> "
+            f"{engine.versions}); run paperrec digest again"
+        )
+    _WORKER["engine"] = engine
+    _WORKER["window"] = None
+
+
+def _compose_chunk(jobs, date: dt.date, liked, issued: float) -> list[Planned]:
+    engine, shared = _WORKER["engine"], _WORKER["window"]
+    planned = []
+    for job in jobs:
+        if shared is None or shared.since != job.since or shared.until != date:
+            shared = _WORKER["window"] = _prepare(engine, job.since, date)
+        planned.append(_compose_one(engine, job, shared, date, liked, issued))
+    return planned
+
+
+def _prepare(engine: Engine, since: dt.date, until: dt.date) -> _Window:
+    """The window's papers with their ranking arrays and topic tags, computed once."""
+    papers = engine.runtime.store.papers.iter_papers(since=since, until=until)
+    if not papers:
+        return _Window(since, until, [], None, {}, {}, {})
+    recommender = engine.recommender()
+    prepared = recommender.prepare(papers)
+    tags: dict[str, tuple[tuple[str, str, float], ...]] = {}
+    main: dict[str, str | None] = {}
+    model = engine.topic_model
+    names: dict[str, str] = {}
+    if model is not None:
+        probabilities = prepared.arrays.topics
+        if probabilities.shape[1] != len(model.topic_ids):  # the ranker uses no topics
+            probabilities = model.predict_proba(prepared.arrays.X)
+        names = {t.id: t.name for t in model.taxonomy.topics}
+        column = {t: i for i, t in enumerate(model.topic_ids)}
+        for paper, row, labels in zip(
+            papers, probabilities, model.labels(probabilities), strict=True
+        ):
+            shown = labels[:MAX_TOPIC_TAGS]
+            tags[paper.id] = tuple(
+                (t, names.get(t, t), round(float(row[column[t]]), 2)) for t in shown
+            )
+            main[paper.id] = labels[0] if labels else None
+    return _Window(since, until, papers, prepared, tags, main, names)
+
+
+def _select(
+    engine: Engine, profile, shared: _Window, excluded: set[str], budget: DigestSettings
+) -> list[RankedPaper]:
+    """The best papers of the window that fit the budget, ranked 1..n.
+
+    Asks the ranking for enough papers to cover the ones excluded and, under a topic
+    quota, for more, doubling while the quota leaves the digest short."""
+    n = len(shared.papers)
+    n_excluded = sum(p.id in excluded for p in shared.papers)
+    want = budget.k * (3 if budget.topic_quota else 1)
+    while True:
+        fetch = min(n, want + n_excluded)
+        ranked = engine.rank_profile(profile, shared.prepared, k=fetch)
+        fresh = [r for r in ranked if r.id not in excluded]
+        kept = apply_budget(fresh, shared.main_topic, budget)
+        if len(kept) >= budget.k or fetch >= n:
+            break
+        want *= 2
+    return [replace(r, rank=i) for i, r in enumerate(kept, start=1)]
+
+
+def _compose_one(
+    engine: Engine,
+    job: _Job,
+    shared: _Window,
+    date: dt.date,
+    liked_lately: Sequence[tuple[Paper, int]],
+    issued: float,
+) -> Planned:
+    name, email, budget, since = job.name, job.email, job.budget, job.since
+    store, settings = engine.runtime.store, engine.runtime.settings
+    profile = user_profile(store, name)
+    excluded = set(profile.seen_ids) | job.held
+    chosen: list[RankedPaper] = []
+    if shared.prepared is not None and any(p.id not in excluded for p in shared.papers):
+        try:
+            chosen = _select(engine, profile, shared, excluded, budget)
+        except InputError as exc:  # e.g. no liked papers and no topics yet
+            return Planned(name, email, date, "skipped", since=since, detail=str(exc))
+    if not chosen and not budget.empty_notice:
+        detail = f"nothing new from {since} to {date}"
+        return Planned(name, email, date, "empty", since=since, detail=detail)
+    trending: list[Trending] = []
+    if budget.trending:
+        skip = excluded | {r.id for r in chosen}
+        fresh = [(p, n) for p, n in liked_lately if p.id not in skip]
+        trending = [make_trending(p, n) for p, n in fresh[:TRENDING_SIZE]]
+    content = build_content(
+        name, email, chosen, secret=settings.token_secret, public_url=settings.public_url,
+        date=date, papers=shared.by_id, topics=shared.tags,
+        topic_names=shared.topic_names, trending=trending, since=since,
+        settings_line=describe(budget), now=issued,
+    )  # fmt: skip
+    return Planned(name, email, date, "ready", content, since=since)
+
+
+def _liked_lately(engine: Engine, date: dt.date) -> list[tuple[Paper, int]]:
+    """Papers most liked across users in the week up to ``date``, with their like counts
+    (a margin beyond `TRENDING_SIZE`, since each user's own papers are left out)."""
+    store = engine.runtime.store
+    end = dt.datetime.combine(date + dt.timedelta(days=1), dt.time(), dt.UTC)
+    counts = store.users.most_liked(end - dt.timedelta(days=TRENDING_DAYS), TRENDING_SIZE * 10)
+    papers = {p.id: p for p in store.papers.get_many([pid for pid, _ in counts])}
+    return [(papers[pid], n) for pid, n in counts if pid in papers]
