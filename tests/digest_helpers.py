@@ -163,3 +163,21 @@ def app():
     from paperrec.cli import app as paperrec_app
 
     return paperrec_app
+
+
+def home_with_users(trained_home, session_cache, target: Path, monkeypatch) -> str:
+    """A private copy of the trained home with users ada and bob (three seed papers each
+    about language models) as PAPERREC_HOME; returns the newest paper date, ISO."""
+    from paperrec.config import Settings
+    from paperrec.store import Store
+
+    home = copy_trained_home(trained_home, session_cache, target)
+    digest_environment(monkeypatch, home)
+    papers = Store(Settings()).papers
+    newest = papers.latest_date()
+    month = papers.iter_papers(since=newest - dt.timedelta(days=30), until=newest)
+    seeds = ",".join([p.id for p in month if "language model" in p.text.lower()][:3])
+    for user in ("ada", "bob"):
+        result = cli("user", "add", user, "--email", f"{user}@example.org", "--seed", seeds)
+        assert result.exit_code == 0, result.stderr
+    return newest.isoformat()

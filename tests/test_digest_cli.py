@@ -20,9 +20,8 @@ from digest_helpers import (
     Inbox,
     SmtpServers,
     cli,
-    copy_trained_home,
-    digest_environment,
     free_port,
+    home_with_users,
 )
 from paperrec.compose import plan_digests
 from paperrec.config import Settings
@@ -41,18 +40,8 @@ def smtp():
 
 @pytest.fixture()
 def day(trained_home, session_cache, tmp_path, monkeypatch) -> str:
-    """A private copy of the trained home with users ada and bob (three seed papers each
-    about language models); returns the newest paper date, the digests' date."""
-    home = copy_trained_home(trained_home, session_cache, tmp_path / "home")
-    digest_environment(monkeypatch, home)
-    papers = Store(Settings()).papers
-    newest = papers.latest_date()
-    month = papers.iter_papers(since=newest - dt.timedelta(days=30), until=newest)
-    seeds = ",".join([p.id for p in month if "language model" in p.text.lower()][:3])
-    for user in ("ada", "bob"):
-        result = cli("user", "add", user, "--email", f"{user}@example.org", "--seed", seeds)
-        assert result.exit_code == 0, result.stderr
-    return newest.isoformat()
+    """A private copy of the trained home with users ada and bob; the digests' date."""
+    return home_with_users(trained_home, session_cache, tmp_path / "home", monkeypatch)
 
 
 def store() -> Store:
