@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test bench lint clean
+.PHONY: install browser demo test bench lint clean
 
 install: $(STAMP)
 
@@ -28,7 +28,21 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/python training/demo.py
 
-test: install
+# tests/test_digest_chromium.py renders the digest in Debian's headless Chromium. Installed
+# here once, with apt-get (as root or through sudo), only when it is missing; without apt-get
+# or when the install fails, that test skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    sudo=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	    echo "installing chromium for the digest's browser test (apt-get)"; \
+	    $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-noto-color-emoji \
+	    || { $$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive \
+	         apt-get install -y chromium fonts-noto-color-emoji; } \
+	    || echo "could not install chromium: tests/test_digest_chromium.py will skip"; \
+	  else echo "no chromium and no apt-get: tests/test_digest_chromium.py will skip"; fi; }
+
+test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
