@@ -208,3 +208,14 @@ def test_label_json_with_dev_accuracy(env, shared_dir, tmp_path):
     assert 0 < rows["arxiv:nlp"]["coverage"] <= 1
     assert rows["sim:nlp"]["dev_accuracy"] is not None  # areas have gold on the dev file
     assert rows["kw_abstract:pretraining"]["dev_accuracy"] is None  # fine topics do not
+
+
+@pytest.mark.parametrize("command", [["train", "ranker"], ["evaluate", "ranker"]])
+def test_ranker_pages_must_exist_and_a_folder_must_hold_pages(env, tmp_path, command):
+    result = runner.invoke(app, [*command, "--pages", str(tmp_path / "missing.txt")])
+    assert result.exit_code == 1
+    assert "no such page file or folder" in result.output and "missing.txt" in result.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = runner.invoke(app, [*command, "--pages", str(empty)])
+    assert result.exit_code == 1 and "no .txt pages in this folder" in result.output

@@ -28,6 +28,22 @@ def _papers_with_categories(path: Path):
     return papers
 
 
+def _page_files(pages: list[Path]) -> list[Path]:
+    """--pages values as page files: a folder stands for the .txt pages in it, sorted."""
+    files = []
+    for page in pages:
+        if page.is_dir():
+            found = sorted(page.glob("*.txt"))
+            if not found:
+                raise InputError("no .txt pages in this folder", path=str(page))
+            files += found
+        elif page.is_file():
+            files.append(page)
+        else:
+            raise InputError("no such page file or folder", path=str(page))
+    return files
+
+
 def _embed_with_bar(rt, papers, label: str):
     with progress_bar() as bar:
         task = bar.add_task(label, total=len(papers))
@@ -122,7 +138,7 @@ def _print_topic_macro(evaluation: dict) -> None:
 
 @command("ranker", group=train_app)
 def train_ranker(
-    pages: Annotated[list[Path], typer.Option("--pages", help="HF page files: one user each (train + evaluate)")] = [],  # noqa: B006
+    pages: Annotated[list[Path], typer.Option("--pages", help="HF page file, or a folder of them: one user each (train + evaluate); repeatable")] = [],  # noqa: B006
     draws: Annotated[int, typer.Option(help="random profiles per seed page in the evaluation")] = 5,
     promote: Annotated[bool, typer.Option(help="make the new version the champion")] = True,
 ) -> None:
@@ -132,7 +148,7 @@ def train_ranker(
     rt = runtime()
     _embed_with_bar(rt, rt.store.papers.iter_papers(), "embedding corpus")
     with console.status("building pseudo-users, training, evaluating"):
-        result = run(rt, pages=pages, draws=draws, promote=promote)
+        result = run(rt, pages=_page_files(pages), draws=draws, promote=promote)
     out.print(f"paperrec-ranker version {result.version} (run {result.run_id}){' is the champion' if result.promoted else ''}")
     _print_ranking(result.evaluation)
 
@@ -193,13 +209,13 @@ def _evaluate_topics(gold: Path | None, ceiling: bool, as_json: bool) -> None:
 
 @command("ranker", group=evaluate_app)
 def evaluate_ranker(
-    pages: Annotated[list[Path], typer.Option("--pages", help="HF page files, one user each")] = [],  # noqa: B006
+    pages: Annotated[list[Path], typer.Option("--pages", help="HF page file, or a folder of them: one user each; repeatable")] = [],  # noqa: B006
     draws: Annotated[int, typer.Option(help="random profiles per seed page")] = 5,
 ) -> None:
     """Retrain (without promoting) and print every protocol: ranker beside the baselines."""
     from paperrec.train.ranker_pipeline import train_ranker as run
 
-    result = run(runtime(), pages=pages, draws=draws, promote=False)
+    result = run(runtime(), pages=_page_files(pages), draws=draws, promote=False)
     _print_ranking(result.evaluation)
 
 
