@@ -37,9 +37,10 @@ class RankerTrainingConfig:
     n_negatives: int = 300
     dislike_share: float = 0.3
     # Share of queries where the user dislikes one of their own papers and its nearest
-    # relevant paper is demoted (pseudo_users.near_dislike_queries). 0.3 makes a disliked
-    # near-copy of a top candidate drop in 97 % of probes (25 % at 0) but cost seed-page
-    # nDCG@10 0.959 -> 0.952 and pool-user 0.990 -> 0.969 (before the prior score), so off.
+    # relevant paper is demoted (pseudo_users.near_dislike_queries). Before the prior
+    # carried dislikes, 0.3 made a disliked near copy of a top candidate drop in 97 % of
+    # probes (25 % at 0) but cost seed-page nDCG@10 0.959 -> 0.952 and pool-user
+    # 0.990 -> 0.969, so off. With the prior's dislike term it drops in 98 % at 0.
     near_dislike_share: float = 0.0
     shrinkage: float = 0.5
     ranker: dict = field(default_factory=dict)
