@@ -149,27 +149,33 @@ def _snapshot(runtime, eval_papers=()):
 
 def test_snapshot_changes_with_papers_votes_and_evaluation_data(settings, tmp_path):
     from paperrec.profiles import add_user, record_feedback
-    from paperrec.schema import FeedbackSource
 
     runtime = Runtime(settings)
     runtime.embedder = _Embedder()
-    ingest_sources(
-        runtime, expand_sources([str(jsonl(tmp_path / "a.jsonl", [paper_row(1), paper_row(2)]))])
-    )
+    rows = [paper_row(n) for n in range(1, 14)]
+    ingest_sources(runtime, expand_sources([str(jsonl(tmp_path / "a.jsonl", rows))]))
     first = _snapshot(runtime)
-    assert (first.papers, first.papers_with_categories, first.users, first.votes) == (2, 2, 0, 0)
+    assert (first.papers, first.papers_with_categories, first.users, first.votes) == (13, 13, 0, 0)
     assert _snapshot(runtime).content_hash == first.content_hash  # same data, same hash
 
+    # seed papers alone train nothing: the hash stays
     add_user(runtime.store, "ada", "ada@example.org", seeds=["2605.00001"])
-    with_user = _snapshot(runtime)
-    assert with_user.votes == 1 and with_user.content_hash != first.content_hash
-    record_feedback(runtime.store, "ada", "2605.00002", "down", FeedbackSource.CLI)
-    assert _snapshot(runtime).content_hash != with_user.content_hash
+    assert _snapshot(runtime).content_hash == first.content_hash
+    # ten votes on shown papers, some up and some down, make a ranker training query
+    shown = [f"2605.{n:05d}" for n in range(2, 12)]
+    runtime.store.users.mark_shown("ada", shown)
+    for n, paper_id in enumerate(shown):
+        record_feedback(runtime.store, "ada", paper_id, "up" if n % 2 else "down")
+    with_votes = _snapshot(runtime)
+    assert (with_votes.users, with_votes.votes) == (1, 10)
+    assert with_votes.content_hash != first.content_hash
+    record_feedback(runtime.store, "ada", shown[0], "up")  # a changed vote
+    assert _snapshot(runtime).content_hash != with_votes.content_hash
 
     papers = runtime.store.papers.iter_papers()
     assert _snapshot(runtime, papers[:1]).content_hash != _snapshot(runtime).content_hash
-    ingest_sources(runtime, expand_sources([str(jsonl(tmp_path / "b.jsonl", [paper_row(3)]))]))
-    assert _snapshot(runtime).papers == 3
+    ingest_sources(runtime, expand_sources([str(jsonl(tmp_path / "b.jsonl", [paper_row(20)]))]))
+    assert _snapshot(runtime).papers == 14
 
 
 def test_provenance_names_the_package_and_the_commit():

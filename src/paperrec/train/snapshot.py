@@ -1,8 +1,8 @@
 """What a retrain was trained on and with: data counts and content hashes, code version.
 
 The data hash covers everything the two models learn from or are measured on: each
-stored paper's id and content hash, the users' votes that become ranker queries, the
-papers of the topic evaluation and the embedding model. Two retrains with equal hashes
+stored paper's id and content hash, the users' votes that become ranker training queries,
+the papers of the topic evaluation and the embedding model. Two retrains with equal hashes
 (and an equal config) train the same models, so ``paperrec retrain`` skips the second.
 """
 
@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 
-from paperrec.profiles import user_profile
 from paperrec.runtime import Runtime
 from paperrec.schema import Paper
+from paperrec.train.ranker_pipeline import feedback_queries
 
 _SOURCE_DIR = Path(__file__).resolve().parent
 
@@ -55,20 +55,14 @@ def _paper_lines(papers: Sequence[Paper]) -> list[str]:
     return sorted(f"{p.id}\t{p.content_hash}" for p in papers)
 
 
-def _vote_lines(runtime: Runtime) -> list[str]:
-    """Per user: liked, disliked and dismissed papers, and which of them were shown (what
-    `feedback_queries` turns into ranker training queries)."""
+def _vote_lines(runtime: Runtime, papers: Sequence[Paper]) -> list[str]:
+    """The users' votes that train the ranker, exactly as `feedback_queries` reads them
+    (a user's seed papers alone train nothing: only votes on papers shown to them do)."""
     lines = []
-    for name in runtime.store.users.names():
-        profile = user_profile(runtime.store, name)
-        rated = {*profile.liked_ids, *profile.disliked, *profile.dismissed}
-        for kind, ids in (
-            ("liked", profile.liked_ids),
-            ("disliked", profile.disliked),
-            ("dismissed", profile.dismissed),
-            ("shown", sorted(profile.shown & rated)),
-        ):
-            lines += [f"{name}\t{kind}\t{pid}" for pid in ids]
+    for query in feedback_queries(runtime, papers):
+        lines.append(f"{query.user}\tprofile\t" + ",".join(papers[i].id for i in query.liked))
+        for i, vote in zip(query.candidates, query.relevance, strict=True):
+            lines.append(f"{query.user}\tvote\t{papers[i].id}\t{vote:g}")
     return sorted(lines)
 
 
@@ -76,12 +70,12 @@ def take_snapshot(
     runtime: Runtime, papers: Sequence[Paper], eval_papers: Sequence[Paper]
 ) -> DataSnapshot:
     """Counts and hashes of the store's ``papers``, its users' votes and ``eval_papers``."""
-    votes = _vote_lines(runtime)
+    votes = _vote_lines(runtime, papers)
     return DataSnapshot(
         papers=len(papers),
         papers_with_categories=sum(bool(p.categories) for p in papers),
         users=len(runtime.store.users.names()),
-        votes=len(votes),
+        votes=sum("\tvote\t" in line for line in votes),
         eval_papers=len(eval_papers),
         embedding_model=runtime.embedder.model_id,
         papers_sha256=_sha256(_paper_lines(papers)),
