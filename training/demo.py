@@ -1,69 +1,281 @@
-"""The main job on embedded defaults: what `make demo` runs.
+"""The main job on embedded defaults: what `make demo` runs, step by step through the CLI.
 
-Ingests the seed pages and the arXiv pool from ../shared, embeds them, trains and
-evaluates the topic classifier and the ranker (both logged to the local MLflow store and
-registered as champions), then creates a demo user from three seed papers and prints
-their recommendations. Every step is idempotent: a second run reuses the store, the
-embedding cache and the registry.
+1. ingest the seed pages and a slice of the arXiv pool from ../shared (or, without
+   ../shared, recent papers from the live arXiv API, which needs the network), embed them;
+2. `paperrec retrain`: train and evaluate the topic classifier and the ranker, gate them
+   against the champions (logged to the local MLflow store) and promote them;
+3. one demo user per seed page, seeded with the page's first papers;
+4. start the HTTP service and score a few abstracts through it;
+5. write each user's digest to a folder; print where to look.
+
+Every step is idempotent: a second run reuses the store, the embedding cache and the
+registry (`paperrec retrain` says there is nothing new) and rewrites the digests.
+Settings: PAPERREC_HOME (make: ./.paperrec), PAPERREC_SHARED_DIR, PAPERREC_DEMO_POOL
+(pool papers to ingest, default 6000).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PAPERREC_SHARED_DIR", REPO.parent / "shared"))
-DEMO_USER = "demo"
+HOME = Path(os.environ.get("PAPERREC_HOME", REPO / ".paperrec")).resolve()
+DEMO = HOME / "demo"
+POOL_PAPERS = int(os.environ.get("PAPERREC_DEMO_POOL", "6000"))
+EVAL_PAPERS = 1000  # arXiv dev papers the gate measures the topic classifier on
+SEED_PAPERS = 10  # papers of a seed page its demo user starts from
+ARXIV_CATEGORIES = ("cs.LG", "cs.CL", "cs.CV", "cs.AI")
+READY_SECONDS = 240
+
+timings: list[tuple[str, float]] = []
 
 
-def paperrec(*args: str, capture: bool = False) -> str:
-    """Run one CLI command, echoing it like a user would type it."""
+def paperrec(*args: str, capture: bool = False, env: dict | None = None) -> str:
+    """Run one CLI command, echoing it like a user would type it; stop the demo on failure."""
     print(f"\n$ paperrec {' '.join(args)}", flush=True)
+    started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "paperrec.cli", *args], text=True, capture_output=capture, check=False
-    )
+        [sys.executable, "-m", "paperrec.cli", *args],
+        text=True, capture_output=capture, check=False, env=env,
+    )  # fmt: skip
     if result.returncode != 0:
         if capture:
             sys.stderr.write(result.stderr)
         sys.exit(f"demo stopped: `paperrec {' '.join(args)}` exited with {result.returncode}")
+    step = " ".join(args[:2]) if args[0] in ("models", "user") else args[0]
+    timings.append((f"paperrec {step}", time.monotonic() - started))
     return result.stdout if capture else ""
 
 
-def demo_seeds(page: Path, n: int = 3) -> Path:
-    """A JSONL file with the first ``n`` papers of a seed page: a cold-start profile."""
-    from paperrec.sources import Problem, read_path
-
-    papers = [p for p in read_path(page) if not isinstance(p, Problem)][:n]
-    target = Path(os.environ.get("PAPERREC_HOME", REPO / ".paperrec")) / "demo_seeds.jsonl"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text("".join(json.dumps({"title": p.title, "abstract": p.abstract}) + "\n" for p in papers))
+def head(source: Path, target: Path, n: int) -> Path:
+    """The first ``n`` lines of ``source`` in ``target`` (rewritten only when different)."""
+    with source.open(encoding="utf-8") as handle:
+        text = "".join(line for _, line in zip(range(n), handle, strict=False))
+    if not target.is_file() or target.read_text(encoding="utf-8") != text:
+        target.write_text(text, encoding="utf-8")
     return target
 
 
+def write_config(shared: bool) -> Path:
+    """The retrain config: what to ingest, what the gate measures topics on."""
+    if shared:
+        pool = head(
+            SHARED / "data" / "arxiv_pool.jsonl", DEMO / "arxiv_pool_slice.jsonl", POOL_PAPERS
+        )
+        dev = head(SHARED / "data" / "arxiv_dev.jsonl", DEMO / "arxiv_dev_slice.jsonl", EVAL_PAPERS)
+        config = {
+            "sources": [str(SHARED / "seeds" / "*.txt"), str(pool)],
+            "topics_eval": str(dev),
+            "draws": 2,
+        }
+    else:
+        config = {"sources": [f"arxiv:{c}" for c in ARXIV_CATEGORIES], "arxiv_max_results": 3000}
+    path = DEMO / "retrain.yaml"
+    path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")  # JSON is YAML
+    return path
+
+
+def seed_file(page: Path) -> Path:
+    """A JSONL file with the first SEED_PAPERS papers of a seed page: a user's start."""
+    from paperrec.sources import Problem, read_path
+
+    papers = [p for p in read_path(page) if not isinstance(p, Problem)][:SEED_PAPERS]
+    target = DEMO / "seeds" / f"{page.stem}.jsonl"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(
+        "".join(json.dumps({"title": p.title, "abstract": p.abstract}) + "\n" for p in papers)
+    )
+    return target
+
+
+def create_users(pages: list[Path]) -> list[str]:
+    """One user per seed page (or, without pages, one per arXiv area); existing ones are kept."""
+    existing = {
+        u["name"] for u in json.loads(paperrec("user", "list", "--json", capture=True) or "[]")
+    }
+    wanted = {
+        f"reader-{page.stem.split('_')[0]}": ("--seed", str(seed_file(page))) for page in pages
+    }
+    if not pages:
+        wanted = {f"reader-{t}": ("--topics", t) for t in ("nlp", "computer-vision", "robotics")}
+    for name, option in wanted.items():
+        if name not in existing:
+            paperrec("user", "add", name, "--email", f"{name}@example.org", *option)
+    return list(wanted)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_service(env: dict) -> tuple[subprocess.Popen, str]:
+    """`paperrec serve` on a free port, in its own process group; waits for /readyz."""
+    import httpx
+
+    port = free_port()
+    url, log = f"http://127.0.0.1:{port}", DEMO / "service.log"
+    print(
+        f"\n$ paperrec serve --port {port}   (in the background; log: {DEMO / 'service.log'})",
+        flush=True,
+    )
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "paperrec.cli", "serve", "--port", str(port)],
+        env=env, stdout=(DEMO / "service.log").open("wb"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    while time.monotonic() - started < READY_SECONDS:
+        if process.poll() is not None:
+            sys.exit(f"demo stopped: the service exited with {process.returncode}; see {log}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                timings.append(("service start", time.monotonic() - started))
+                return process, url
+        except httpx.HTTPError:
+            pass
+        print(".", end="", flush=True)
+        time.sleep(2)
+    stop_service(process)
+    sys.exit(f"demo stopped: the service was not ready within {READY_SECONDS} s; see {log}")
+
+
+def stop_service(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+
+def abstracts(shared: bool) -> list[dict]:
+    """A few papers neither trained on nor in the gate's evaluation: arXiv dev papers after
+    the evaluation slice (without ../shared: the newest stored papers)."""
+    if shared:
+        with (SHARED / "data" / "arxiv_dev.jsonl").open(encoding="utf-8") as handle:
+            lines = [
+                line
+                for i, line in zip(range(EVAL_PAPERS + 3), handle, strict=False)
+                if i >= EVAL_PAPERS
+            ]
+        return [{k: json.loads(line)[k] for k in ("id", "title", "abstract")} for line in lines]
+    from paperrec.runtime import Runtime
+
+    papers = Runtime().store.papers.iter_papers()[-3:]
+    return [{"id": p.id, "title": p.title, "abstract": p.abstract} for p in papers]
+
+
+def score_through_service(url: str, rows: list[dict]) -> None:
+    import httpx
+
+    print(f"\n$ curl -X POST {url}/score -d '{{\"papers\": [... {len(rows)} abstracts ...]}}'")
+    started = time.monotonic()
+    response = httpx.post(f"{url}/score", json={"papers": rows}, timeout=120)
+    response.raise_for_status()
+    timings.append(("POST /score", time.monotonic() - started))
+    for row, result in zip(rows, response.json()["results"], strict=True):
+        top = sorted(result["topics"].items(), key=lambda kv: -kv[1])[:3]
+        print(f"  {row['title'][:70]}")
+        print(
+            f"    labels: {', '.join(result['labels']) or '-'}; top: "
+            + ", ".join(f"{t} {p:.2f}" for t, p in top)
+        )
+
+
+def token_secret() -> str:
+    """The secret that signs digest feedback links: the environment's, or one made for the
+    demo and kept in PAPERREC_HOME/demo (say so: it is not meant for real use)."""
+    if os.environ.get("PAPERREC_TOKEN_SECRET"):
+        return os.environ["PAPERREC_TOKEN_SECRET"]
+    path = DEMO / "token_secret"
+    if not path.is_file():
+        path.write_text(secrets.token_urlsafe(32), encoding="utf-8")
+        path.chmod(0o600)
+    print(f"PAPERREC_TOKEN_SECRET is not set: digest links are signed with a demo secret in {path}")
+    return path.read_text(encoding="utf-8").strip()
+
+
+def latest_date() -> str:
+    stats = json.loads(paperrec("stats", "--json", capture=True))
+    return max(d for d in stats["by_date"] if d != "unknown")
+
+
+def summary(started: float, digests: Path, config: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title="make demo: wall time per step", title_justify="left")
+    table.add_column("step")
+    table.add_column("seconds", justify="right")
+    steps: dict[str, list[float]] = {}
+    for name, seconds in timings:
+        steps.setdefault(name, []).append(seconds)
+    for name, seconds in steps.items():
+        table.add_row(
+            name + (f" (x{len(seconds)})" if len(seconds) > 1 else ""), f"{sum(seconds):.0f}"
+        )
+    table.add_row("[bold]total[/]", f"[bold]{time.monotonic() - started:.0f}[/]")
+    console.print(table)
+    files = sorted(digests.glob("*"))
+    uri = f"sqlite:///{HOME / 'mlflow.sqlite'}"
+    console.print(
+        "\n[bold]Where to look[/]\n"
+        f"  digests ({len(files)} files):  {digests}\n"
+        f"  MLflow runs and registry:     mlflow ui --backend-store-uri {uri}  (then http://127.0.0.1:5000)\n"
+        f"  models:                       paperrec models list\n"
+        f"  the service:                  PAPERREC_HOME={HOME} paperrec serve\n"
+        "                                -> http://127.0.0.1:3000 (API docs at /docs)\n"
+        f"  retrain (new data, gate):     paperrec retrain --config {config}\n"
+        f"  state:                        {HOME}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 def main() -> None:
-    seeds = sorted((SHARED / "seeds").glob("*.txt"))
-    pool, dev, ood = (SHARED / "data" / name for name in ("arxiv_pool.jsonl", "arxiv_dev.jsonl", "arxiv_ood_dev.jsonl"))
-    if not seeds or not pool.is_file():
-        sys.exit(f"demo needs the shared data at {SHARED} (seeds/*.txt and data/arxiv_pool.jsonl); set PAPERREC_SHARED_DIR")
-    print(f"PAPERREC_HOME={os.environ.get('PAPERREC_HOME', '(default)')}")
-    pages = [str(p) for p in seeds]
-    paperrec("ingest", *pages, str(pool))
-    paperrec("stats", "--top", "8")
-    paperrec("embed")
-    paperrec("train", "topics", "--dev", str(dev))
-    paperrec("evaluate", "--gold", str(ood), "--no-ceiling")
-    page_args = [arg for page in pages for arg in ("--pages", page)]
-    paperrec("train", "ranker", *page_args)
-    users = json.loads(paperrec("user", "list", "--json", capture=True) or "[]")
-    if DEMO_USER not in {u["name"] for u in users}:
-        seed_file = demo_seeds(seeds[3])
-        paperrec("user", "add", DEMO_USER, "--email", "demo@example.org", "--topics", "continual-learning", "--seed", str(seed_file))
-    paperrec("recommend", DEMO_USER, "-k", "10", "--dry-run")
-    print("\nDone. Serve it with `paperrec serve`; MLflow runs: `mlflow ui --backend-store-uri sqlite:///$PAPERREC_HOME/mlflow.sqlite`.")
+    started = time.monotonic()
+    DEMO.mkdir(parents=True, exist_ok=True)
+    shared = (SHARED / "seeds").is_dir() and (SHARED / "data" / "arxiv_pool.jsonl").is_file()
+    print(f"PAPERREC_HOME={HOME}")
+    if not shared:
+        print(
+            f"no shared data at {SHARED} (set PAPERREC_SHARED_DIR): using the live arXiv API "
+            "(network needed)"
+        )
+    pages = sorted((SHARED / "seeds").glob("*.txt")) if shared else []
+    config = write_config(shared)
+    if shared:
+        paperrec("ingest", *map(str, pages), str(DEMO / "arxiv_pool_slice.jsonl"))
+        paperrec("embed")
+    paperrec("retrain", "--config", str(config))
+    paperrec("models", "list", "--limit", "3")
+    users = create_users(pages)
+    env = {**os.environ, "PAPERREC_HOME": str(HOME), "PAPERREC_TOKEN_SECRET": token_secret()}
+    process, url = start_service(env)
+    try:
+        score_through_service(url, abstracts(shared))
+    finally:
+        stop_service(process)
+    digests = DEMO / "digests"
+    paperrec(
+        "digest", "--dry-run", "--date", latest_date(), "--out", str(digests),
+        "--format", "html", "--format", "markdown", env=env,
+    )  # fmt: skip
+    print(f"\nDone: {len(users)} demo users, digests written, models served and scored.")
+    summary(started, digests, config)
 
 
 if __name__ == "__main__":
