@@ -194,7 +194,7 @@ def test_label_prints_the_lf_report(env):
     assert result.exit_code == 0, result.output
     text = " ".join(result.stdout.split())
     assert re.search(rf"labeling functions \({n_lfs}\) on \d{{4}} papers", text), text
-    for column in ("coverage", "overlap", "conflict", "learned_accuracy"):
+    for column in ("coverage", "overlap", "conflict", "learned acc"):
         assert column in text
     assert re.search(r"majority vote vs label model: positive rate 0\.\d{3} vs 0\.\d{3}", text)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.table import Table
 
 from paperrec.cli.app import command, console, out, print_json, runtime, subgroup
@@ -90,10 +91,20 @@ def label(
     if as_json:
         print_json(report)
         return
-    table = Table(title=f"labeling functions ({len(report)}) on {len(papers)} papers", title_justify="left")
+    # On a narrow terminal (or a pipe: 80 columns) the LF names must stay whole, or the
+    # report says nothing: a light box, short numeric headers, and names that wrap.
+    table = Table(
+        title=f"labeling functions ({len(report)}) on {len(papers)} papers",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
     columns = ["lf", "coverage", "overlap", "conflict", "learned_accuracy"] + (["dev_accuracy"] if dev else [])
+    headers = {"learned_accuracy": "learned acc", "dev_accuracy": "dev acc"}
     for name in columns:
-        table.add_column(name, justify="left" if name == "lf" else "right")
+        if name == "lf":
+            table.add_column(name, overflow="fold", ratio=1)
+        else:
+            table.add_column(headers.get(name, name), justify="right", no_wrap=True)
     rows = sorted(report, key=lambda r: r.get("learned_accuracy") or 0)[:top]
     for row in rows:
         table.add_row(*[row["lf"]] + [("" if row.get(c) is None else f"{row[c]:.3f}") for c in columns[1:]])
