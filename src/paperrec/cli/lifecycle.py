@@ -57,12 +57,12 @@ class _Stages:
             self._live.stop()
             self._live = None
 
-    def close(self) -> None:
+    def close(self, finished: bool = True) -> None:
         self._stop_live()
-        if self._name is not None:
+        if self._name is not None and finished:
             seconds = time.perf_counter() - self._started
             console.print(f"[green]done[/] {self._name} ({seconds:.0f} s)", highlight=False)
-            self._name = None
+        self._name = None
 
 
 @command("retrain")
@@ -89,8 +89,10 @@ def retrain(
     stages = _Stages()
     try:
         outcome = run(runtime(), retrain_config, since=day, force=force, reporter=stages)
-    finally:
-        stages.close()
+    except BaseException:
+        stages.close(finished=False)
+        raise
+    stages.close()
     ingest = outcome.ingest.as_dict()
     out.print(
         f"sources: {ingest['read']} papers read, {ingest['added']} added, {ingest['updated']} "
