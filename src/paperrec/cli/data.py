@@ -15,8 +15,8 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.text import Text
 from rich.table import Table
+from rich.text import Text
 
 from paperrec.cli.app import command, console, out, print_json, runtime
 from paperrec.errors import InputError

@@ -20,7 +20,12 @@ from paperrec.embed import Embedder
 from paperrec.errors import InputError
 from paperrec.recommend.adapt import fit_user_adapter
 from paperrec.recommend.explain import reasons_for
-from paperrec.recommend.features import CandidateArrays, ProfileArrays, neighbour_radius, recency_weights
+from paperrec.recommend.features import (
+    CandidateArrays,
+    ProfileArrays,
+    neighbour_radius,
+    recency_weights,
+)
 from paperrec.recommend.model import RankingModel
 from paperrec.schema import Paper
 from paperrec.topic_model import TopicModel

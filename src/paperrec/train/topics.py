@@ -17,7 +17,14 @@ import numpy as np
 from paperrec.classify import TopicClassifier
 from paperrec.embed import Embedder
 from paperrec.errors import InputError
-from paperrec.labeling import LabelingFunction, ViewBuilder, apply_lfs, combine, generate_lfs, lf_report
+from paperrec.labeling import (
+    LabelingFunction,
+    ViewBuilder,
+    apply_lfs,
+    combine,
+    generate_lfs,
+    lf_report,
+)
 from paperrec.schema import Paper
 from paperrec.taxonomy import Taxonomy
 from paperrec.topic_model import TopicModel, topic_description
