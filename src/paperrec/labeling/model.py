@@ -84,7 +84,7 @@ class LabelModel:
         voted = (patterns != ABSTAIN).any(axis=1)
         base = np.average(posterior[voted], weights=counts[voted]) if voted.any() else 0.5
         posterior = np.where(voted, posterior, base)
-        for _iteration in range(1, self.n_iter + 1):
+        for iteration in range(1, self.n_iter + 1):  # noqa: B007 (read after the loop)
             self._m_step(votes, posterior, counts)
             updated = self._e_step(votes)
             change = np.average(np.abs(updated - posterior), weights=counts)
