@@ -38,27 +38,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np  # noqa: E402
+from _memory import reset_peak_rss, rss_mib  # noqa: E402  (bench/ is on sys.path)
 
 TARGET_SECONDS = 30.0
 SECRET = "bench-digest-secret-0123456789"
-
-
-def _rss_mib(field: str) -> float | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak_rss() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
 
 
 class MemorySampler:
@@ -82,7 +65,7 @@ class MemorySampler:
     def _loop(self) -> None:
         while not self._stop.wait(0.2):
             children = [_status_mib(pid, "VmRSS") or 0.0 for pid in _children()]
-            total = (_rss_mib("VmRSS") or 0.0) + sum(children)
+            total = (rss_mib("VmRSS") or 0.0) + sum(children)
             self.peak_total_mib = max(self.peak_total_mib, total)
             self.peak_child_mib = max([self.peak_child_mib, *children])
 
@@ -235,8 +218,8 @@ def measure(runtime, engine, papers, args, load_seconds: float) -> dict:
     day = runtime.settings.today()
     print(f"stocking {args.users} users and {args.papers} papers...", file=sys.stderr)
     names = stock(runtime, papers, args.papers, args.users, day, args.seed)
-    resettable = _reset_peak_rss()
-    rss_before = _rss_mib("VmRSS")
+    resettable = reset_peak_rss()
+    rss_before = rss_mib("VmRSS")
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     with MemorySampler() as memory:
@@ -250,7 +233,7 @@ def measure(runtime, engine, papers, args, load_seconds: float) -> dict:
         cpus=os.cpu_count(), users=len(names), papers=args.papers,
         load_models_seconds=round(load_seconds, 2), total_seconds=round(total, 2),
         target_seconds=TARGET_SECONDS, within_target=total < TARGET_SECONDS,
-        rss_before_mib=rss_before, peak_rss_mib=_rss_mib("VmHWM"),
+        rss_before_mib=rss_before, peak_rss_mib=rss_mib("VmHWM"),
         peak_total_mib=memory.peak_total_mib, peak_worker_mib=memory.peak_child_mib,
         worker_cpu_seconds=round(worker_cpu, 2),
         peak_is_for_the_run=resettable, load_average=round(os.getloadavg()[0], 1),

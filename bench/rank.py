@@ -30,38 +30,26 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
+from _memory import reset_peak_rss, rss_mib  # bench/ is on sys.path when run as a script
 
 MIB = 1024 * 1024
 TARGET_SECONDS = 10.0
 
 
-def _reset_peak_rss() -> bool:
-    """Reset the kernel's peak-RSS mark (Linux); False where that is not possible."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
 def _peak_rss_mib() -> float:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    peak = rss_mib("VmHWM")
+    if peak is None:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return peak
 
 
 def measure_memory(call: Callable[[], object]) -> dict:
     """Peak memory of one call: Python/numpy allocations (tracemalloc) and, on Linux, the
     process's peak resident set during the call (includes LightGBM's native memory)."""
     gc.collect()
-    resettable = _reset_peak_rss()
+    resettable = reset_peak_rss()
     tracemalloc.start()
     call()
     _, traced_peak = tracemalloc.get_traced_memory()
