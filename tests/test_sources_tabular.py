@@ -46,7 +46,10 @@ def test_jsonl_happy_path(tmp_path):
     assert problems == {}
     first, second, third = papers
     assert (first.id, first.version, first.title, first.abstract) == (
-        "2401.00001", 2, "Sparse Routing", "Abs one."
+        "2401.00001",
+        2,
+        "Sparse Routing",
+        "Abs one.",
     )
     assert first.categories == ("cs.LG", "stat.ML")
     assert first.date == dt.date(2024, 1, 2)

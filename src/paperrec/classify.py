@@ -33,7 +33,9 @@ def best_f1_threshold(y_true: np.ndarray, scores: np.ndarray, floor: float = 0.0
     true_pos = np.cumsum(sorted_true)
     precision = true_pos / np.arange(1, len(scores) + 1)
     recall = true_pos / y_true.sum()
-    f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0)
+    f1 = np.where(
+        precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0
+    )
     best = int(np.argmax(f1))
     # Midway to the next score, so the threshold is not tied to one calibration point.
     following = sorted_scores[best + 1] if best + 1 < len(scores) else sorted_scores[best] - 1e-6
@@ -147,7 +149,9 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):
         platt = LogisticRegression(C=1e4).fit(margin.reshape(-1, 1), y)
         self.calibration_coef_[t] = platt.coef_[0, 0]
         self.calibration_intercept_[t] = platt.intercept_[0]
-        calibrated = 1 / (1 + np.exp(-(self.calibration_coef_[t] * margin + self.calibration_intercept_[t])))
+        calibrated = 1 / (
+            1 + np.exp(-(self.calibration_coef_[t] * margin + self.calibration_intercept_[t]))
+        )
         self.thresholds_[t] = best_f1_threshold(y, calibrated)
 
     def _margins(self, X: np.ndarray) -> np.ndarray:
@@ -159,7 +163,9 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):
             columns = np.flatnonzero(self.trainable_)
             for column, estimator in zip(columns, self.estimator_.estimators_, strict=True):
                 if hasattr(estimator, "booster_"):
-                    margins[:, column] = estimator.booster_.predict(X, raw_score=True, num_threads=threads)
+                    margins[:, column] = estimator.booster_.predict(
+                        X, raw_score=True, num_threads=threads
+                    )
         return margins
 
     def predict_proba(self, X) -> np.ndarray:

@@ -111,7 +111,9 @@ class Embedder:
     @property
     def model(self):
         if self._model is None:
-            self._model = load_sentence_transformer(self.model_name, self.precision, self.max_seq_length)
+            self._model = load_sentence_transformer(
+                self.model_name, self.precision, self.max_seq_length
+            )
         return self._model
 
     @property
@@ -143,9 +145,13 @@ class Embedder:
         # Re-normalise in float32: bfloat16 compute leaves norms off by up to ~0.5 %.
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
-    def embed(self, papers: Sequence[Paper], progress: ProgressCallback | None = None) -> np.ndarray:
+    def embed(
+        self, papers: Sequence[Paper], progress: ProgressCallback | None = None
+    ) -> np.ndarray:
         """Vectors for ``papers`` (n, dim) in order; computes and caches only what is missing."""
-        return self.embed_texts([p.text for p in papers], [p.content_hash for p in papers], progress)
+        return self.embed_texts(
+            [p.text for p in papers], [p.content_hash for p in papers], progress
+        )
 
     def embed_texts(
         self, texts: Sequence[str], hashes: Sequence[str], progress: ProgressCallback | None = None
@@ -158,7 +164,10 @@ class Embedder:
         if self.cache is not None:
             out, found = self.cache.lookup(self.model_id, hashes, EMBEDDING_DIM)
         else:
-            out, found = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32), np.zeros(len(texts), bool)
+            out, found = (
+                np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32),
+                np.zeros(len(texts), bool),
+            )
         positions: dict[str, list[int]] = {}
         for i in np.flatnonzero(~found):
             positions.setdefault(hashes[i], []).append(int(i))

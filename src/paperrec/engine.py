@@ -35,7 +35,9 @@ class Engine:
     _recommender: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
-    def load(cls, runtime: Runtime | None = None, *, topics: bool = True, ranker: bool = True) -> Engine:
+    def load(
+        cls, runtime: Runtime | None = None, *, topics: bool = True, ranker: bool = True
+    ) -> Engine:
         """Champion models from the registry; raises ModelNotTrainedError for a missing one."""
         runtime = runtime or Runtime()
         engine = cls(runtime)
@@ -96,13 +98,23 @@ class Engine:
             by_key[key] = item.id
             keyed.append(_with_id(item, key))
         ranked = self.recommender().rank(
-            [p.paper for p in liked], keyed, disliked=[p.paper for p in disliked], topics=topics, k=k
+            [p.paper for p in liked],
+            keyed,
+            disliked=[p.paper for p in disliked],
+            topics=topics,
+            k=k,
         )
         return [{**r.as_dict(), "id": by_key[r.id]} for r in ranked]
 
     # -- recommend -----------------------------------------------------------------------
     def recommend(
-        self, user: str, *, k: int = 10, date: dt.date | None = None, days: int = DEFAULT_WINDOW_DAYS, mark_shown: bool = True
+        self,
+        user: str,
+        *,
+        k: int = 10,
+        date: dt.date | None = None,
+        days: int = DEFAULT_WINDOW_DAYS,
+        mark_shown: bool = True,
     ) -> list[RankedPaper]:
         """Best ``k`` stored papers from the ``days`` up to ``date`` (default: the newest date
         in the store) that ``user`` has not been shown or rated yet."""
@@ -114,7 +126,9 @@ class Engine:
         window = store.papers.iter_papers(since=end - dt.timedelta(days=days - 1), until=end)
         candidates = [p for p in window if p.id not in profile.seen_ids]
         if not candidates:
-            raise InputError(f"no new papers for {user} between {end - dt.timedelta(days=days - 1)} and {end}")
+            raise InputError(
+                f"no new papers for {user} between {end - dt.timedelta(days=days - 1)} and {end}"
+            )
         ranked = self.rank_profile(profile, candidates, k=k)
         if mark_shown:
             store.users.mark_shown(user, [r.id for r in ranked])

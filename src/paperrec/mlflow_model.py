@@ -21,7 +21,9 @@ class BundleModel(mlflow.pyfunc.PythonModel):
 
         path = Path(next(iter(context.artifacts.values())))
         kind = (path / "meta.json").read_text(encoding="utf-8")
-        self.bundle = TopicModel.load(path) if "paperrec-topics" in kind else RankingModel.load(path)
+        self.bundle = (
+            TopicModel.load(path) if "paperrec-topics" in kind else RankingModel.load(path)
+        )
 
     def predict(self, context, model_input: list[list[float]], params=None):
         if not hasattr(self.bundle, "predict_proba"):

@@ -53,10 +53,17 @@ def read_rows(path: Path) -> list[InputPaper]:
     problems = [r for r in records if isinstance(r, Problem)]
     if problems:
         shown = "; ".join(str(p) for p in problems[:MAX_SHOWN_PROBLEMS])
-        more = f" (and {len(problems) - MAX_SHOWN_PROBLEMS} more)" if len(problems) > MAX_SHOWN_PROBLEMS else ""
+        more = (
+            f" (and {len(problems) - MAX_SHOWN_PROBLEMS} more)"
+            if len(problems) > MAX_SHOWN_PROBLEMS
+            else ""
+        )
         raise InputError(f"{len(problems)} bad row(s), nothing written: {shown}{more}")
     non_blank = [i for i, line in enumerate(path.read_bytes().splitlines()) if line.strip()]
-    return [InputPaper(raw_ids[i] or paper.id, paper) for i, paper in zip(non_blank, records, strict=True)]
+    return [
+        InputPaper(raw_ids[i] or paper.id, paper)
+        for i, paper in zip(non_blank, records, strict=True)
+    ]
 
 
 def write_rows(path: Path | None, rows: Iterable[dict]) -> None:

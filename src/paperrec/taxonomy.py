@@ -41,7 +41,9 @@ class Topic(BaseModel):
     @classmethod
     def _id_format(cls, value: str) -> str:
         if not _ID.match(value):
-            raise ValueError("must be lowercase letters, digits and dashes, like 'continual-learning'")
+            raise ValueError(
+                "must be lowercase letters, digits and dashes, like 'continual-learning'"
+            )
         return value
 
     @field_validator("patterns")
@@ -60,7 +62,8 @@ class Topic(BaseModel):
         for category in value:
             if not _CATEGORY.match(category):
                 raise ValueError(
-                    f"{category!r} is not an arXiv category; write e.g. 'cs.CL', 'math.*' or 'hep-*'"
+                    f"{category!r} is not an arXiv category; "
+                    f"write e.g. 'cs.CL', 'math.*' or 'hep-*'"
                 )
         return value
 
@@ -113,7 +116,9 @@ class Taxonomy:
 
     def topics_for_categories(self, categories) -> set[str]:
         """Ids of topics whose arXiv mapping lists any of ``categories``."""
-        return {t.id for t in self.topics if t.arxiv and any(t.matches_category(c) for c in categories)}
+        return {
+            t.id for t in self.topics if t.arxiv and any(t.matches_category(c) for c in categories)
+        }
 
 
 def _describe(error: dict, data: dict) -> str:

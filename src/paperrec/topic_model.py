@@ -69,7 +69,9 @@ class TopicModel:
         return [
             {
                 "id": paper_id,
-                "topics": {t: round(float(p), decimals) for t, p in zip(self.topic_ids, row, strict=True)},
+                "topics": {
+                    t: round(float(p), decimals) for t, p in zip(self.topic_ids, row, strict=True)
+                },
                 "labels": labs,
             }
             for paper_id, row, labs in zip(ids, probabilities, labels, strict=True)
@@ -106,12 +108,18 @@ class TopicModel:
         directory = Path(directory)
         meta_path = directory / "meta.json"
         if not meta_path.is_file():
-            raise ModelNotTrainedError(f"no topic model at {directory}; run `paperrec train topics`")
+            raise ModelNotTrainedError(
+                f"no topic model at {directory}; run `paperrec train topics`"
+            )
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if meta.get("kind") != "paperrec-topics" or meta.get("format_version") != FORMAT_VERSION:
-            raise PaperrecError(f"{directory} is not a paperrec topic model of format {FORMAT_VERSION}")
+            raise PaperrecError(
+                f"{directory} is not a paperrec topic model of format {FORMAT_VERSION}"
+            )
         parts = joblib.load(directory / "classifier.joblib")
-        taxonomy = parse_taxonomy((directory / "taxonomy.yaml").read_text(encoding="utf-8"), str(directory))
+        taxonomy = parse_taxonomy(
+            (directory / "taxonomy.yaml").read_text(encoding="utf-8"), str(directory)
+        )
         return cls(
             taxonomy=taxonomy,
             classifier=parts["classifier"],

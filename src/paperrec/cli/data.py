@@ -58,15 +58,22 @@ def _report(summary: IngestSummary, as_json: bool) -> None:
         out.print(
             f"{data['files']} file(s), {data['read']} papers read: {data['added']} added, "
             f"{data['updated']} updated, {data['unchanged']} unchanged, "
-            f"{data['older_versions_skipped']} older versions skipped, {data['problems']} problem(s)"
+            f"{data['older_versions_skipped']} older versions skipped, "
+            f"{data['problems']} problem(s)"
         )
 
 
 @command("ingest")
 def ingest(
-    sources: Annotated[list[str], typer.Argument(help="files to read, or 'arxiv' for the live API")],
-    format: Annotated[str, typer.Option("--format", "-f", help=f"one of {', '.join(FORMATS)}")] = "auto",
-    strict: Annotated[bool, typer.Option(help="any bad record aborts the ingest, nothing written")] = False,
+    sources: Annotated[
+        list[str], typer.Argument(help="files to read, or 'arxiv' for the live API")
+    ],
+    format: Annotated[
+        str, typer.Option("--format", "-f", help=f"one of {', '.join(FORMATS)}")
+    ] = "auto",
+    strict: Annotated[
+        bool, typer.Option(help="any bad record aborts the ingest, nothing written")
+    ] = False,
     category: Annotated[list[str], typer.Option(help="arXiv category (live API), repeatable")] = [],  # noqa: B006
     days: Annotated[int, typer.Option(help="live API: papers submitted in the last N days")] = 1,
     max_results: Annotated[int, typer.Option(help="live API: at most this many papers")] = 2000,
@@ -81,9 +88,13 @@ def ingest(
         from paperrec.sources.arxiv import fetch_recent
 
         if not category:
-            raise InputError("ingest arxiv needs at least one --category, for example --category cs.LG")
+            raise InputError(
+                "ingest arxiv needs at least one --category, for example --category cs.LG"
+            )
         papers = fetch_recent(category, days=days, max_results=max_results)
-        summary = ingest_papers(store, papers, "arxiv-api", batch_size=rt.settings.ingest_batch_size)
+        summary = ingest_papers(
+            store, papers, "arxiv-api", batch_size=rt.settings.ingest_batch_size
+        )
         summary.files = 0
         _report(summary, as_json)
         return
@@ -111,7 +122,11 @@ def stats(
         print_json(data)
         return
     out.print(f"[bold]{data['papers']}[/] papers")
-    for key, title in (("by_source", "source"), ("by_primary_category", "primary category"), ("by_month", "month")):
+    for key, title in (
+        ("by_source", "source"),
+        ("by_primary_category", "primary category"),
+        ("by_month", "month"),
+    ):
         table = Table(title=f"papers by {title}", title_justify="left")
         table.add_column(title)
         table.add_column("papers", justify="right")
@@ -134,4 +149,7 @@ def embed(
         task = bar.add_task("embedding", total=len(papers))
         rt.embedder.embed(papers, progress=lambda n: bar.advance(task, n))
     after = rt.store.embeddings.count(rt.embedder.model_id)
-    out.print(f"{len(papers)} papers: {after - before} embedded now, {len(papers) - (after - before)} from cache ({rt.embedder.model_id})")
+    out.print(
+        f"{len(papers)} papers: {after - before} embedded now, "
+        f"{len(papers) - (after - before)} from cache ({rt.embedder.model_id})"
+    )

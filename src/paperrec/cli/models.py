@@ -15,8 +15,12 @@ from paperrec.cli.app import command, console, out, print_json, runtime, subgrou
 from paperrec.cli.data import progress_bar
 from paperrec.errors import InputError
 
-train_app = subgroup("train", "Train the topic classifier or the ranker (logged to MLflow, registered).")
-evaluate_app = typer.Typer(help="Measure the topic classifier (--gold FILE) or the ranker (evaluate ranker).")
+train_app = subgroup(
+    "train", "Train the topic classifier or the ranker (logged to MLflow, registered)."
+)
+evaluate_app = typer.Typer(
+    help="Measure the topic classifier (--gold FILE) or the ranker (evaluate ranker)."
+)
 
 
 def _papers_with_categories(path: Path):
@@ -53,9 +57,15 @@ def _embed_with_bar(rt, papers, label: str):
 
 @command("label")
 def label(
-    taxonomy: Annotated[Path | None, typer.Option(help="taxonomy YAML (default: the shipped one)")] = None,
-    dev: Annotated[Path | None, typer.Option(help="JSONL with arXiv categories: adds empirical accuracy")] = None,
-    lfs: Annotated[Path | None, typer.Option(help="Python file with extra @labeling_function votes")] = None,
+    taxonomy: Annotated[
+        Path | None, typer.Option(help="taxonomy YAML (default: the shipped one)")
+    ] = None,
+    dev: Annotated[
+        Path | None, typer.Option(help="JSONL with arXiv categories: adds empirical accuracy")
+    ] = None,
+    lfs: Annotated[
+        Path | None, typer.Option(help="Python file with extra @labeling_function votes")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
     top: Annotated[int, typer.Option(help="rows to show, lowest learned accuracy first")] = 40,
 ) -> None:
@@ -79,12 +89,16 @@ def label(
 
         dev_papers = _papers_with_categories(dev)
         dev_X = rt.embedder.embed(dev_papers)
-        gold = gold_matrix(TopicModel(tax, None, "", vectors, result.views.mean_, result.views.scale_), dev_papers)
+        gold = gold_matrix(
+            TopicModel(tax, None, "", vectors, result.views.mean_, result.views.scale_), dev_papers
+        )
         views = ViewBuilder.from_stats(tax, vectors, result.views.mean_, result.views.scale_)
         all_lfs = generate_lfs(tax) + extra
         L = apply_lfs(all_lfs, views.build(dev_papers, dev_X, use_categories=False))
         has_arxiv = {t.id for t in tax.topics if t.arxiv}
-        gold[:, [i for i, t in enumerate(tax.ids) if t not in has_arxiv]] = -1  # no gold for fine topics
+        gold[
+            :, [i for i, t in enumerate(tax.ids) if t not in has_arxiv]
+        ] = -1  # no gold for fine topics
         dev_report = {r["lf"]: r for r in lf_report(L, all_lfs, tax.ids, gold=gold)}
         for row in report:
             row["dev_accuracy"] = dev_report[row["lf"]].get("empirical_accuracy")
@@ -98,7 +112,9 @@ def label(
         title_justify="left",
         box=box.SIMPLE_HEAD,
     )
-    columns = ["lf", "coverage", "overlap", "conflict", "learned_accuracy"] + (["dev_accuracy"] if dev else [])
+    columns = ["lf", "coverage", "overlap", "conflict", "learned_accuracy"] + (
+        ["dev_accuracy"] if dev else []
+    )
     headers = {"learned_accuracy": "learned acc", "dev_accuracy": "dev acc"}
     for name in columns:
         if name == "lf":
@@ -107,16 +123,28 @@ def label(
             table.add_column(headers.get(name, name), justify="right", no_wrap=True)
     rows = sorted(report, key=lambda r: r.get("learned_accuracy") or 0)[:top]
     for row in rows:
-        table.add_row(*[row["lf"]] + [("" if row.get(c) is None else f"{row[c]:.3f}") for c in columns[1:]])
+        table.add_row(
+            *[row["lf"]] + [("" if row.get(c) is None else f"{row[c]:.3f}") for c in columns[1:]]
+        )
     out.print(table)
-    out.print(f"majority vote vs label model: positive rate {result.majority.mean():.3f} vs {result.probabilities.mean():.3f}")
+    out.print(
+        f"majority vote vs label model: positive rate {result.majority.mean():.3f} "
+        f"vs {result.probabilities.mean():.3f}"
+    )
 
 
 @command("topics", group=train_app)
 def train_topics(
-    taxonomy: Annotated[Path | None, typer.Option(help="taxonomy YAML (default: the shipped one)")] = None,
-    dev: Annotated[Path | None, typer.Option(help="JSONL with arXiv categories to evaluate on (never trained on)")] = None,
-    lfs: Annotated[Path | None, typer.Option(help="Python file with extra @labeling_function votes")] = None,
+    taxonomy: Annotated[
+        Path | None, typer.Option(help="taxonomy YAML (default: the shipped one)")
+    ] = None,
+    dev: Annotated[
+        Path | None,
+        typer.Option(help="JSONL with arXiv categories to evaluate on (never trained on)"),
+    ] = None,
+    lfs: Annotated[
+        Path | None, typer.Option(help="Python file with extra @labeling_function votes")
+    ] = None,
     promote: Annotated[bool, typer.Option(help="make the new version the champion")] = True,
 ) -> None:
     """Weak-label the store, train the topic classifier, evaluate, log and register it."""
@@ -131,9 +159,18 @@ def train_topics(
     if dev_papers:
         _embed_with_bar(rt, dev_papers, "embedding dev")
     with console.status("labeling and training"):
-        result = run(rt, taxonomy_path=taxonomy, dev_papers=dev_papers, extra_lfs=extra, promote=promote)
-    out.print(f"paperrec-topics version {result.version} (run {result.run_id}){' is the champion' if result.promoted else ''}")
-    out.print(f"labeling {result.summary['label_seconds']} s, classifier fit {result.summary['fit_seconds']} s on {result.summary['n_papers']} papers")
+        result = run(
+            rt, taxonomy_path=taxonomy, dev_papers=dev_papers, extra_lfs=extra, promote=promote
+        )
+    out.print(
+        f"paperrec-topics version {result.version} (run {result.run_id})"
+        f"{' is the champion' if result.promoted else ''}"
+    )
+    out.print(
+        f"labeling {result.summary['label_seconds']} s, "
+        f"classifier fit {result.summary['fit_seconds']} s "
+        f"on {result.summary['n_papers']} papers"
+    )
     if result.evaluation:
         _print_topic_macro(result.evaluation)
 
@@ -149,7 +186,13 @@ def _print_topic_macro(evaluation: dict) -> None:
 
 @command("ranker", group=train_app)
 def train_ranker(
-    pages: Annotated[list[Path], typer.Option("--pages", help="HF page file, or a folder of them: one user each (train + evaluate); repeatable")] = [],  # noqa: B006
+    pages: Annotated[
+        list[Path],
+        typer.Option(
+            "--pages",
+            help="HF page file, or a folder of them: one user each (train + evaluate); repeatable",
+        ),
+    ] = [],  # noqa: B006
     draws: Annotated[int, typer.Option(help="random profiles per seed page in the evaluation")] = 5,
     promote: Annotated[bool, typer.Option(help="make the new version the champion")] = True,
 ) -> None:
@@ -160,7 +203,10 @@ def train_ranker(
     _embed_with_bar(rt, rt.store.papers.iter_papers(), "embedding corpus")
     with console.status("building pseudo-users, training, evaluating"):
         result = run(rt, pages=_page_files(pages), draws=draws, promote=promote)
-    out.print(f"paperrec-ranker version {result.version} (run {result.run_id}){' is the champion' if result.promoted else ''}")
+    out.print(
+        f"paperrec-ranker version {result.version} (run {result.run_id})"
+        f"{' is the champion' if result.promoted else ''}"
+    )
     _print_ranking(result.evaluation)
 
 
@@ -168,11 +214,19 @@ def _print_ranking(evaluation: dict) -> None:
     from paperrec.evaluate.ranking import relative_gain
 
     for protocol, result in evaluation.items():
-        table = Table(title=f"{protocol}: {result['n_queries']} queries (mean ± sd)", title_justify="left")
+        table = Table(
+            title=f"{protocol}: {result['n_queries']} queries (mean ± sd)", title_justify="left"
+        )
         for name in ("method", "nDCG@10", "recall@50", "MRR"):
             table.add_column(name, justify="left" if name == "method" else "right")
         for method, metrics in result["methods"].items():
-            table.add_row(method, *[f"{metrics[m]['mean']:.3f} ± {metrics[m]['std']:.3f}" for m in ("ndcg@10", "recall@50", "mrr")])
+            table.add_row(
+                method,
+                *[
+                    f"{metrics[m]['mean']:.3f} ± {metrics[m]['std']:.3f}"
+                    for m in ("ndcg@10", "recall@50", "mrr")
+                ],
+            )
         out.print(table)
         out.print(f"ranker vs best baseline, nDCG@10: {relative_gain(result):+.1%}")
 
@@ -181,7 +235,9 @@ def _print_ranking(evaluation: dict) -> None:
 def evaluate(
     ctx: typer.Context,
     gold: Annotated[Path | None, typer.Option(help="JSONL with arXiv categories")] = None,
-    ceiling: Annotated[bool, typer.Option(help="also train on the gold labels with 5-fold CV (slow)")] = True,
+    ceiling: Annotated[
+        bool, typer.Option(help="also train on the gold labels with 5-fold CV (slow)")
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="print the full result as JSON")] = False,
 ) -> None:
     """Per-area precision/recall/F1 of the champion topic model and the rule baselines."""
@@ -197,7 +253,9 @@ def _evaluate_topics(gold: Path | None, ceiling: bool, as_json: bool) -> None:
     from paperrec.evaluate.topics import evaluate_topics
 
     if gold is None:
-        raise InputError("evaluate needs --gold FILE (JSONL with arXiv categories), or `evaluate ranker`")
+        raise InputError(
+            "evaluate needs --gold FILE (JSONL with arXiv categories), or `evaluate ranker`"
+        )
     rt = runtime()
     engine = Engine.load(rt, ranker=False)
     papers = _papers_with_categories(gold)
@@ -207,7 +265,9 @@ def _evaluate_topics(gold: Path | None, ceiling: bool, as_json: bool) -> None:
         print_json(result)
         return
     methods = list(result["macro_f1"])
-    table = Table(title=f"topics v{engine.versions['topics']} on {gold} (F1 per area)", title_justify="left")
+    table = Table(
+        title=f"topics v{engine.versions['topics']} on {gold} (F1 per area)", title_justify="left"
+    )
     table.add_column("area")
     table.add_column("support", justify="right")
     for m in methods:
@@ -220,7 +280,12 @@ def _evaluate_topics(gold: Path | None, ceiling: bool, as_json: bool) -> None:
 
 @command("ranker", group=evaluate_app)
 def evaluate_ranker(
-    pages: Annotated[list[Path], typer.Option("--pages", help="HF page file, or a folder of them: one user each; repeatable")] = [],  # noqa: B006
+    pages: Annotated[
+        list[Path],
+        typer.Option(
+            "--pages", help="HF page file, or a folder of them: one user each; repeatable"
+        ),
+    ] = [],  # noqa: B006
     draws: Annotated[int, typer.Option(help="random profiles per seed page")] = 5,
 ) -> None:
     """Retrain (without promoting) and print every protocol: ranker beside the baselines."""
@@ -238,7 +303,9 @@ app.add_typer(evaluate_app, name="evaluate")
 @command("score")
 def score(
     input: Annotated[Path, typer.Argument(help="JSONL rows with id, title, abstract")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="JSONL to write ('-' for stdout)")] = Path("-"),
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="JSONL to write ('-' for stdout)")
+    ] = Path("-"),
 ) -> None:
     """Topic probabilities and labels for every paper of INPUT."""
     from paperrec.engine import Engine
@@ -248,7 +315,9 @@ def score(
     engine = Engine.load(runtime(), ranker=False)
     write_rows(output, engine.score(papers))
     if str(output) != "-":
-        out.print(f"scored {len(papers)} papers with topics v{engine.versions['topics']} -> {output}")
+        out.print(
+            f"scored {len(papers)} papers with topics v{engine.versions['topics']} -> {output}"
+        )
 
 
 @command("rank")
@@ -257,7 +326,9 @@ def rank(
     candidates: Annotated[Path, typer.Option(help="JSONL of papers to rank")],
     disliked: Annotated[Path | None, typer.Option(help="JSONL of disliked papers")] = None,
     k: Annotated[int, typer.Option("-k", help="how many to return")] = 10,
-    output: Annotated[Path, typer.Option("-o", "--output", help="JSONL to write ('-' for stdout)")] = Path("-"),
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="JSONL to write ('-' for stdout)")
+    ] = Path("-"),
 ) -> None:
     """Rank CANDIDATES for the profile: best first, with reasons."""
     from paperrec.engine import Engine
@@ -272,10 +343,15 @@ def rank(
 @command("recommend")
 def recommend(
     name: Annotated[str, typer.Argument(help="stored user")],
-    date: Annotated[str | None, typer.Option(help="last day of the window, YYYY-MM-DD (default: newest in store)")] = None,
+    date: Annotated[
+        str | None,
+        typer.Option(help="last day of the window, YYYY-MM-DD (default: newest in store)"),
+    ] = None,
     days: Annotated[int, typer.Option(help="window length in days")] = 7,
     k: Annotated[int, typer.Option("-k", help="how many to return")] = 10,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="do not mark the papers as shown")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="do not mark the papers as shown")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON rows")] = False,
 ) -> None:
     """Papers NAME has not seen yet, best first, with reasons."""
@@ -285,7 +361,9 @@ def recommend(
         day = dt.date.fromisoformat(date) if date else None
     except ValueError:
         raise InputError(f"--date {date!r} is not YYYY-MM-DD") from None
-    ranked = Engine.load(runtime()).recommend(name, k=k, date=day, days=days, mark_shown=not dry_run)
+    ranked = Engine.load(runtime()).recommend(
+        name, k=k, date=day, days=days, mark_shown=not dry_run
+    )
     if as_json:
         print_json([{**r.as_dict(), "title": r.title} for r in ranked])
         return

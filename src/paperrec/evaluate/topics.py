@@ -48,13 +48,17 @@ def zero_shot(model: TopicModel, X: np.ndarray) -> np.ndarray:
 
 def rule_majority(model: TopicModel, papers: Sequence[Paper], X: np.ndarray) -> np.ndarray:
     """Majority vote of the text-reading labeling functions (categories hidden)."""
-    views = ViewBuilder.from_stats(model.taxonomy, model.topic_vectors, model.view_mean, model.view_scale)
+    views = ViewBuilder.from_stats(
+        model.taxonomy, model.topic_vectors, model.view_mean, model.view_scale
+    )
     lfs = [lf for lf in generate_lfs(model.taxonomy) if not lf.uses_categories]
     L = apply_lfs(lfs, views.build(papers, X, use_categories=False))
     return (majority_vote(L, lfs, model.topic_ids) > 0.5).astype(np.int8)
 
 
-def supervised_ceiling(model: TopicModel, X: np.ndarray, gold: np.ndarray, folds: int = 5) -> np.ndarray:
+def supervised_ceiling(
+    model: TopicModel, X: np.ndarray, gold: np.ndarray, folds: int = 5
+) -> np.ndarray:
     """Out-of-fold predictions of the same classifier trained on gold labels."""
     predictions = np.zeros_like(gold)
     params = model.classifier.get_params()
@@ -68,7 +72,10 @@ def _scores(gold: np.ndarray, predicted: np.ndarray, columns: Sequence[int]) -> 
     precision, recall, f1, _ = precision_recall_fscore_support(
         gold[:, columns], predicted[:, columns], average=None, zero_division=0
     )
-    return [{"precision": float(p), "recall": float(r), "f1": float(f)} for p, r, f in zip(precision, recall, f1, strict=True)]
+    return [
+        {"precision": float(p), "recall": float(r), "f1": float(f)}
+        for p, r, f in zip(precision, recall, f1, strict=True)
+    ]
 
 
 def evaluate_topics(
@@ -90,10 +97,16 @@ def evaluate_topics(
     ]
     per_method = {name: _scores(gold, predicted, areas) for name, predicted in methods.items()}
     per_area = {
-        model.topic_ids[i]: {"support": int(gold[:, i].sum()), **{m: per_method[m][k] for m in methods}}
+        model.topic_ids[i]: {
+            "support": int(gold[:, i].sum()),
+            **{m: per_method[m][k] for m in methods},
+        }
         for k, i in enumerate(areas)
     }
-    macro = {m: float(np.mean([s["f1"] for s in scores])) if scores else 0.0 for m, scores in per_method.items()}
+    macro = {
+        m: float(np.mean([s["f1"] for s in scores])) if scores else 0.0
+        for m, scores in per_method.items()
+    }
     return {
         "n_papers": len(papers),
         "n_areas": len(areas),

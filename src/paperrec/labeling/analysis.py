@@ -57,7 +57,9 @@ def lf_report(
         if gold is not None and lf.topic in topic_index:
             truth = gold[:, topic_index[lf.topic]]
             known = mine & (truth >= 0)
-            row["empirical_accuracy"] = float((L[known, j] == truth[known]).mean()) if known.any() else None
+            row["empirical_accuracy"] = (
+                float((L[known, j] == truth[known]).mean()) if known.any() else None
+            )
             row["n_gold"] = int(known.sum())
         rows.append(row)
     return rows

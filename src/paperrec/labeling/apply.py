@@ -41,7 +41,9 @@ class ViewBuilder:
         self.topic_vectors = np.asarray(topic_vectors, dtype=np.float32)
         topics = taxonomy.topics
         self.matcher = KeywordMatcher(
-            {i: t.keywords for i, t in enumerate(topics)}, {i: t.patterns for i, t in enumerate(topics)}, len(topics)
+            {i: t.keywords for i, t in enumerate(topics)},
+            {i: t.patterns for i, t in enumerate(topics)},
+            len(topics),
         )
         self.groups = [
             np.array([i for i, t in enumerate(topics) if t.is_area]),
@@ -50,7 +52,9 @@ class ViewBuilder:
         self.groups = [g for g in self.groups if len(g)]
 
     @classmethod
-    def from_stats(cls, taxonomy: Taxonomy, topic_vectors: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> ViewBuilder:
+    def from_stats(
+        cls, taxonomy: Taxonomy, topic_vectors: np.ndarray, mean: np.ndarray, scale: np.ndarray
+    ) -> ViewBuilder:
         """A builder with similarity statistics learned earlier (saved with a topic model)."""
         builder = cls(taxonomy, topic_vectors)
         builder.mean_, builder.scale_ = np.asarray(mean), np.asarray(scale)
@@ -67,7 +71,9 @@ class ViewBuilder:
         """(n, n_topics) standardised similarity of each paper to each topic description."""
         return (X @ self.topic_vectors.T - self.mean_) / self.scale_
 
-    def build(self, papers: Sequence[Paper], X: np.ndarray, *, use_categories: bool = True) -> list[PaperView]:
+    def build(
+        self, papers: Sequence[Paper], X: np.ndarray, *, use_categories: bool = True
+    ) -> list[PaperView]:
         z = self.similarity_z(X)
         ranks = _level_ranks(z, self.groups)
         titles = self.matcher.count_many(p.title for p in papers)

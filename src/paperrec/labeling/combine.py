@@ -63,7 +63,9 @@ def combine(
     return WeakLabels(tuple(topics), probabilities, majority, accuracy, models)
 
 
-def majority_vote(L: np.ndarray, lfs: Sequence[LabelingFunction], topics: Sequence[str]) -> np.ndarray:
+def majority_vote(
+    L: np.ndarray, lfs: Sequence[LabelingFunction], topics: Sequence[str]
+) -> np.ndarray:
     """(n_papers, n_topics) majority-vote P(on topic), without fitting anything."""
     columns = lfs_by_topic(lfs, topics)
     out = np.zeros((len(L), len(topics)))

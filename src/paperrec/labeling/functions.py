@@ -63,7 +63,11 @@ def labeling_function(topic: str, name: str | None = None, uses_categories: bool
 
     def wrap(func: Callable[[PaperView], int]) -> LabelingFunction:
         return LabelingFunction(
-            name=name or func.__name__, topic=topic, func=func, kind="custom", uses_categories=uses_categories
+            name=name or func.__name__,
+            topic=topic,
+            func=func,
+            kind="custom",
+            uses_categories=uses_categories,
         )
 
     return wrap

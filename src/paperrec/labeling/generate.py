@@ -60,7 +60,9 @@ def _arxiv_lf(topic: Topic) -> LabelingFunction:
             return ABSTAIN
         return POSITIVE if any(topic.matches_category(c) for c in paper.categories) else NEGATIVE
 
-    return LabelingFunction(f"arxiv:{topic.id}", topic.id, listed, kind="arxiv", uses_categories=True)
+    return LabelingFunction(
+        f"arxiv:{topic.id}", topic.id, listed, kind="arxiv", uses_categories=True
+    )
 
 
 def generate_lfs(taxonomy: Taxonomy) -> list[LabelingFunction]:

@@ -30,7 +30,12 @@ class KeywordMatcher:
     n_topics : number of topics (columns of the count matrix).
     """
 
-    def __init__(self, keywords: Mapping[int, Iterable[str]], patterns: Mapping[int, Iterable[str]], n_topics: int):
+    def __init__(
+        self,
+        keywords: Mapping[int, Iterable[str]],
+        patterns: Mapping[int, Iterable[str]],
+        n_topics: int,
+    ):
         self.n_topics = n_topics
         self.index: dict[tuple[str, ...], list[int]] = {}
         for topic, words in keywords.items():
@@ -40,7 +45,9 @@ class KeywordMatcher:
                     self.index[key].append(topic)
         self.max_words = max((len(k) for k in self.index), default=1)
         self.starts = {k[0] for k in self.index if len(k) > 1}
-        self.patterns = [(topic, re.compile(p, re.IGNORECASE)) for topic, ps in patterns.items() for p in ps]
+        self.patterns = [
+            (topic, re.compile(p, re.IGNORECASE)) for topic, ps in patterns.items() for p in ps
+        ]
 
     def count(self, text: str) -> np.ndarray:
         """Hits per topic in ``text`` (n_topics,), each keyword occurrence counted once."""

@@ -131,5 +131,7 @@ class LabelModel:
         """P(vote is right | the function votes), per labeling function (n_lfs,)."""
         conf = self.confusion_
         right = (1 - self.prior_) * conf[:, 0, 0] + self.prior_ * conf[:, 1, 1]
-        voted = (1 - self.prior_) * conf[:, 0, :2].sum(axis=1) + self.prior_ * conf[:, 1, :2].sum(axis=1)
+        voted = (1 - self.prior_) * conf[:, 0, :2].sum(axis=1) + self.prior_ * conf[:, 1, :2].sum(
+            axis=1
+        )
         return right / voted

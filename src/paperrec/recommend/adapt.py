@@ -47,6 +47,8 @@ def fit_user_adapter(features: np.ndarray, liked: np.ndarray) -> UserAdapter | N
     votes = len(liked)
     if votes < MIN_VOTES or liked.min() == liked.max():
         return None
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=0.5, class_weight="balanced", max_iter=1000))
+    model = make_pipeline(
+        StandardScaler(), LogisticRegression(C=0.5, class_weight="balanced", max_iter=1000)
+    )
     model.fit(_clean(features), liked)
     return UserAdapter(model, votes / (votes + HALF_WEIGHT_VOTES), votes)

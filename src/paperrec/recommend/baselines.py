@@ -21,7 +21,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
 
-def asl_svm(liked_texts: Sequence[str], candidate_texts: Sequence[str], C: float = 0.1) -> np.ndarray:
+def asl_svm(
+    liked_texts: Sequence[str], candidate_texts: Sequence[str], C: float = 0.1
+) -> np.ndarray:
     texts = list(liked_texts) + list(candidate_texts)
     vectorizer = TfidfVectorizer(
         strip_accents="unicode",

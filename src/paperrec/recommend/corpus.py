@@ -38,5 +38,7 @@ class Corpus:
             known = [d for d in dates if d]
             if known:
                 newest = max(known)
-                ages = np.array([(newest - d).days if d else np.nan for d in dates], dtype=np.float32)
+                ages = np.array(
+                    [(newest - d).days if d else np.nan for d in dates], dtype=np.float32
+                )
         return CandidateArrays(self.X[indices], self.lexical[indices], self.topics[indices], ages)

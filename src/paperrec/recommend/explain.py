@@ -13,9 +13,13 @@ DISLIKE_NOTE_SIMILARITY = 0.45  # a disliked paper this close is worth mentionin
 TOPIC_NOTE_PROBABILITY = 0.5
 
 
-def _shared_terms(candidate: sp.csr_matrix, liked: sp.csr_matrix, vocabulary: np.ndarray, n: int = 3) -> list[str]:
+def _shared_terms(
+    candidate: sp.csr_matrix, liked: sp.csr_matrix, vocabulary: np.ndarray, n: int = 3
+) -> list[str]:
     """Terms weighing most in both the candidate and the liked papers' TF-IDF."""
-    overlap = candidate.multiply(liked.mean(axis=0)).toarray().ravel() if liked.shape[0] else np.zeros(0)
+    overlap = (
+        candidate.multiply(liked.mean(axis=0)).toarray().ravel() if liked.shape[0] else np.zeros(0)
+    )
     if not overlap.size or overlap.max() <= 0:
         return []
     best = np.argsort(-overlap)[:n]
@@ -50,19 +54,32 @@ def reasons_for(
                 "paper_id": liked[best].id,
                 "title": liked[best].title,
                 "similarity": round(float(sims[best]), 3),
-                "text": f"close to a paper you liked: {liked[best].title!r} (cosine {sims[best]:.2f})",
+                "text": f"close to a paper you liked: "
+                f"{liked[best].title!r} (cosine {sims[best]:.2f})",
             }
         )
         terms = _shared_terms(candidate_lexical[row], liked_lexical, vocabulary)
         if terms:
-            reasons.append({"kind": "shared_terms", "terms": terms, "text": "shares terms with your papers: " + ", ".join(terms)})
+            reasons.append(
+                {
+                    "kind": "shared_terms",
+                    "terms": terms,
+                    "text": "shares terms with your papers: " + ", ".join(terms),
+                }
+            )
     if candidate_topics.shape[1]:
         probabilities = candidate_topics[row]
         wanted = set(chosen_topics)
         if liked_topic_mean is not None:
-            wanted |= {topic_ids[i] for i in np.flatnonzero(liked_topic_mean >= TOPIC_NOTE_PROBABILITY)}
+            wanted |= {
+                topic_ids[i] for i in np.flatnonzero(liked_topic_mean >= TOPIC_NOTE_PROBABILITY)
+            }
         matched = sorted(
-            ((topic_ids[i], float(p)) for i, p in enumerate(probabilities) if topic_ids[i] in wanted and p >= TOPIC_NOTE_PROBABILITY),
+            (
+                (topic_ids[i], float(p))
+                for i, p in enumerate(probabilities)
+                if topic_ids[i] in wanted and p >= TOPIC_NOTE_PROBABILITY
+            ),
             key=lambda pair: -pair[1],
         )[:3]
         if matched:
@@ -83,7 +100,8 @@ def reasons_for(
                     "paper_id": disliked[worst].id,
                     "title": disliked[worst].title,
                     "similarity": round(float(sims[worst]), 3),
-                    "text": f"lowered: close to a paper you disliked: {disliked[worst].title!r} (cosine {sims[worst]:.2f})",
+                    "text": f"lowered: close to a paper you disliked: "
+                    f"{disliked[worst].title!r} (cosine {sims[worst]:.2f})",
                 }
             )
     return reasons

@@ -145,7 +145,9 @@ class ProfileFeaturizer:
         self.mean_ = X.mean(axis=0)
         cov = np.cov(X, rowvar=False)
         target = np.trace(cov) / len(cov) * np.eye(len(cov))
-        self.precision_ = np.linalg.inv((1 - self.shrinkage) * cov + self.shrinkage * target).astype(np.float32)
+        self.precision_ = np.linalg.inv(
+            (1 - self.shrinkage) * cov + self.shrinkage * target
+        ).astype(np.float32)
         self.mean_ = self.mean_.astype(np.float32)
         return self
 
@@ -166,7 +168,9 @@ class ProfileFeaturizer:
             lexical = _dense(profile.liked_lexical @ candidates.lexical_by_term).T
             column["lex_max"][:] = lexical.max(axis=1)
             column["lex_centroid"][:] = lexical.mean(axis=1)
-            column[PRIOR_FEATURE][:] = column["z_whitened"] + PRIOR_LEXICAL_WEIGHT * _zscore(column["lex_centroid"])
+            column[PRIOR_FEATURE][:] = column["z_whitened"] + PRIOR_LEXICAL_WEIGHT * _zscore(
+                column["lex_centroid"]
+            )
         if len(profile.disliked):
             dis = X @ profile.disliked.T
             column["dis_max"][:] = dis.max(axis=1)
@@ -176,19 +180,25 @@ class ProfileFeaturizer:
             if len(liked):
                 excess = np.maximum(column["dis_max"] - column["sim_max"], 0.0)
                 column[PRIOR_FEATURE][:] -= excess / (column["sim_max"].std() + 1e-9)
-        column["like_minus_dislike"][:] = np.nan_to_num(column["sim_max"]) - np.nan_to_num(column["dis_max"])
+        column["like_minus_dislike"][:] = np.nan_to_num(column["sim_max"]) - np.nan_to_num(
+            column["dis_max"]
+        )
         topics = candidates.topics
         if topics.shape[1] and profile.liked_topics.shape[0] and profile.liked_topics.shape[1]:
             mean_topics = profile.liked_topics.mean(axis=0)
             norms = np.linalg.norm(topics, axis=1) * (np.linalg.norm(mean_topics) + 1e-12) + 1e-12
             column["topic_agreement"][:] = topics @ mean_topics / norms
         if topics.shape[1] and profile.chosen_topics.size and profile.chosen_topics.any():
-            column["chosen_topic_max"][:] = topics[:, profile.chosen_topics.astype(bool)].max(axis=1)
+            column["chosen_topic_max"][:] = topics[:, profile.chosen_topics.astype(bool)].max(
+                axis=1
+            )
         column["genericness"][:] = X @ self.mean_
         column["age_days"][:] = candidates.age_days
         return out
 
-    def _liked_features(self, column: dict, X: np.ndarray, profile: ProfileArrays, radius: np.ndarray) -> None:
+    def _liked_features(
+        self, column: dict, X: np.ndarray, profile: ProfileArrays, radius: np.ndarray
+    ) -> None:
         liked = profile.liked
         sims = X @ liked.T  # (n, n_liked)
         centroid = liked.mean(axis=0)

@@ -31,7 +31,10 @@ class RankingModel:
     def save(self, directory: Path) -> Path:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        joblib.dump({"featurizer": self.featurizer, "lexical": self.lexical, "ranker": self.ranker}, directory / "ranker.joblib")
+        joblib.dump(
+            {"featurizer": self.featurizer, "lexical": self.lexical, "ranker": self.ranker},
+            directory / "ranker.joblib",
+        )
         meta = {
             "format_version": FORMAT_VERSION,
             "kind": "paperrec-ranker",
@@ -40,7 +43,9 @@ class RankingModel:
             "features": list(FEATURE_NAMES),
             "summary": self.summary,
         }
-        (directory / "meta.json").write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
+        (directory / "meta.json").write_text(
+            json.dumps(meta, indent=2, default=str), encoding="utf-8"
+        )
         return directory
 
     @classmethod
@@ -48,12 +53,18 @@ class RankingModel:
         directory = Path(directory)
         meta_path = directory / "meta.json"
         if not meta_path.is_file():
-            raise ModelNotTrainedError(f"no ranking model at {directory}; run `paperrec train ranker`")
+            raise ModelNotTrainedError(
+                f"no ranking model at {directory}; run `paperrec train ranker`"
+            )
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if meta.get("kind") != "paperrec-ranker" or meta.get("format_version") != FORMAT_VERSION:
-            raise PaperrecError(f"{directory} is not a paperrec ranking model of format {FORMAT_VERSION}")
+            raise PaperrecError(
+                f"{directory} is not a paperrec ranking model of format {FORMAT_VERSION}"
+            )
         if tuple(meta["features"]) != FEATURE_NAMES:
-            raise PaperrecError(f"{directory} was trained with other features; retrain with `paperrec train ranker`")
+            raise PaperrecError(
+                f"{directory} was trained with other features; retrain with `paperrec train ranker`"
+            )
         parts = joblib.load(directory / "ranker.joblib")
         return cls(
             featurizer=parts["featurizer"],

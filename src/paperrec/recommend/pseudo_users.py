@@ -68,7 +68,11 @@ def _drop_overlapping(users: list[PseudoUser], max_jaccard: float) -> list[Pseud
 
 
 def phrase_users(
-    papers: Sequence[Paper], candidates: np.ndarray, min_size: int = 30, max_size: int = 400, max_jaccard: float = 0.3
+    papers: Sequence[Paper],
+    candidates: np.ndarray,
+    min_size: int = 30,
+    max_size: int = 400,
+    max_jaccard: float = 0.3,
 ) -> list[PseudoUser]:
     """Users from title phrases seen in ``min_size..max_size`` titles; members are the papers
     whose title or abstract contains the phrase. ``candidates`` limits the papers used."""
@@ -100,7 +104,9 @@ def topic_users(
     users = []
     for f in fine:
         for a in areas:
-            members = np.flatnonzero(labels[:, f].astype(bool) & labels[:, a].astype(bool) & allowed)
+            members = np.flatnonzero(
+                labels[:, f].astype(bool) & labels[:, a].astype(bool) & allowed
+            )
             if min_size <= len(members) <= max_size:
                 users.append(PseudoUser(f"topic:{topic_ids[f]}&{topic_ids[a]}", members))
     return _drop_overlapping(users, max_jaccard)
@@ -135,7 +141,9 @@ def make_queries(
             if rng.random() < dislike_share and len(users) > 1:
                 # another user, never this one
                 other = users[(position + 1 + int(rng.integers(len(users) - 1))) % len(users)]
-                others = np.array([i for i in rng.permutation(other.members) if i not in members], dtype=int)
+                others = np.array(
+                    [i for i in rng.permutation(other.members) if i not in members], dtype=int
+                )
                 disliked, hard = others[:3], others[3:23]
                 negatives = np.concatenate([negatives, hard])
             candidates = np.concatenate([relevant, negatives])

@@ -75,11 +75,15 @@ def _age_days(papers: Sequence[Paper]) -> np.ndarray:
 class Recommender:
     """Ranks candidates for a profile with a RankingModel (and a TopicModel if given)."""
 
-    def __init__(self, embedder: Embedder, ranking_model: RankingModel, topic_model: TopicModel | None = None):
+    def __init__(
+        self, embedder: Embedder, ranking_model: RankingModel, topic_model: TopicModel | None = None
+    ):
         self.embedder = embedder
         self.model = ranking_model
         # Topic features only when the topic model speaks the topics the ranker learned.
-        usable = topic_model is not None and tuple(topic_model.topic_ids) == tuple(ranking_model.topic_ids)
+        usable = topic_model is not None and tuple(topic_model.topic_ids) == tuple(
+            ranking_model.topic_ids
+        )
         self.topic_model = topic_model if usable else None
         self.vocabulary = ranking_model.lexical.vectorizer_.get_feature_names_out()
 
@@ -94,7 +98,9 @@ class Recommender:
 
     def prepare(self, candidates: Sequence[Paper]) -> CandidateSet:
         X = self.embedder.embed(candidates)
-        arrays = CandidateArrays(X, self.model.lexical.transform(candidates), self._topics(X), _age_days(candidates))
+        arrays = CandidateArrays(
+            X, self.model.lexical.transform(candidates), self._topics(X), _age_days(candidates)
+        )
         return CandidateSet(list(candidates), arrays, neighbour_radius(X))
 
     def profile(
@@ -136,13 +142,21 @@ class Recommender:
         if not topics:
             raise InputError("a profile needs at least one liked paper or one chosen topic")
         if self.topic_model is None:
-            raise InputError("ranking from topics alone needs a trained topic model (paperrec train topics)")
+            raise InputError(
+                "ranking from topics alone needs a trained topic model (paperrec train topics)"
+            )
         unknown = [t for t in topics if t not in self.topic_ids]
         if unknown:
-            raise InputError(f"unknown topic(s) {', '.join(unknown)}; available: {', '.join(self.topic_ids)}")
+            raise InputError(
+                f"unknown topic(s) {', '.join(unknown)}; available: {', '.join(self.topic_ids)}"
+            )
         taxonomy = self.topic_model.taxonomy
         return [
-            Paper.create(taxonomy[t].name, f"{taxonomy[t].description} Keywords: {', '.join(taxonomy[t].keywords)}.", id=f"topic:{t}")
+            Paper.create(
+                taxonomy[t].name,
+                f"{taxonomy[t].description} Keywords: {', '.join(taxonomy[t].keywords)}.",
+                id=f"topic:{t}",
+            )
             for t in topics
         ]
 
@@ -172,8 +186,14 @@ class Recommender:
         scores = self.model.ranker.predict(features)
         if rated:
             scores = self._adapt(scores, prepared, liked, disliked, topics, rated)
-        own = {p.id for p in list(liked) + list(disliked)} | {p.content_hash for p in list(liked) + list(disliked)}
-        order = [i for i in np.argsort(-scores, kind="stable") if prepared.papers[i].id not in own and prepared.papers[i].content_hash not in own]
+        own = {p.id for p in list(liked) + list(disliked)} | {
+            p.content_hash for p in list(liked) + list(disliked)
+        }
+        order = [
+            i
+            for i in np.argsort(-scores, kind="stable")
+            if prepared.papers[i].id not in own and prepared.papers[i].content_hash not in own
+        ]
         liked_topic_mean = profile.liked_topics.mean(axis=0) if profile.liked_topics.size else None
         results = []
         for rank, i in enumerate(order[:k], start=1):
@@ -193,7 +213,9 @@ class Recommender:
                 vocabulary=self.vocabulary,
             )
             paper = prepared.papers[i]
-            results.append(RankedPaper(paper.id, round(float(scores[i]), 6), rank, reasons, paper.title))
+            results.append(
+                RankedPaper(paper.id, round(float(scores[i]), 6), rank, reasons, paper.title)
+            )
         return results
 
     def _adapt(self, scores, prepared: CandidateSet, liked, disliked, topics, rated) -> np.ndarray:
@@ -207,11 +229,14 @@ class Recommender:
         base, _, _ = self.profile(base_liked, base_disliked, topics)
         rated_set = self.prepare([paper for paper, _ in rated])
         adapter = fit_user_adapter(
-            self.model.featurizer.transform(base, rated_set.arrays, rated_set.radius), [vote for _, vote in rated]
+            self.model.featurizer.transform(base, rated_set.arrays, rated_set.radius),
+            [vote for _, vote in rated],
         )
         if adapter is None:
             return scores
-        return adapter.adjust(scores, self.model.featurizer.transform(base, prepared.arrays, prepared.radius))
+        return adapter.adjust(
+            scores, self.model.featurizer.transform(base, prepared.arrays, prepared.radius)
+        )
 
     def score_candidates(self, profile: ProfileArrays, prepared: CandidateSet) -> np.ndarray:
         """Raw ranker scores (n_candidates,) for one profile: the batch path, no reasons."""

@@ -46,7 +46,9 @@ class EmbeddingCache:
             self._local.conn = conn
         return conn
 
-    def lookup(self, model_id: str, hashes: Sequence[str], dim: int) -> tuple[np.ndarray, np.ndarray]:
+    def lookup(
+        self, model_id: str, hashes: Sequence[str], dim: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Vectors for ``hashes``: float32 (n, dim), zero rows where missing, and a bool
         mask (n,) of the rows that were found."""
         vectors = np.zeros((len(hashes), dim), dtype=np.float32)
@@ -55,7 +57,9 @@ class EmbeddingCache:
             return vectors, found
         rows = self._fetch(model_id, set(hashes))
         if rows:
-            matrix = np.frombuffer(b"".join(blob for _, blob in rows), dtype=np.float32).reshape(len(rows), -1)
+            matrix = np.frombuffer(b"".join(blob for _, blob in rows), dtype=np.float32).reshape(
+                len(rows), -1
+            )
             where = {key: i for i, (key, _) in enumerate(rows)}
             for i, key in enumerate(hashes):
                 j = where.get(key)
@@ -67,7 +71,9 @@ class EmbeddingCache:
     def _fetch(self, model_id: str, wanted: set[str]) -> list[tuple[str, bytes]]:
         conn = self._conn()
         if len(wanted) >= FULL_SCAN_FROM:  # one scan of the model's rows beats many lookups
-            rows = conn.execute("SELECT content_hash, vector FROM vectors WHERE model_id = ?", (model_id,))
+            rows = conn.execute(
+                "SELECT content_hash, vector FROM vectors WHERE model_id = ?", (model_id,)
+            )
             return [row for row in rows if row[0] in wanted]
         keys = list(wanted)
         found: list[tuple[str, bytes]] = []
@@ -76,7 +82,8 @@ class EmbeddingCache:
             marks = ",".join("?" * len(chunk))
             found.extend(
                 conn.execute(
-                    f"SELECT content_hash, vector FROM vectors WHERE model_id = ? AND content_hash IN ({marks})",
+                    f"SELECT content_hash, vector FROM vectors WHERE model_id = ? "
+                    f"AND content_hash IN ({marks})",
                     (model_id, *chunk),
                 )
             )
@@ -94,7 +101,9 @@ class EmbeddingCache:
         conn = self._conn()
         if model_id is None:
             return conn.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
-        return conn.execute("SELECT COUNT(*) FROM vectors WHERE model_id = ?", (model_id,)).fetchone()[0]
+        return conn.execute(
+            "SELECT COUNT(*) FROM vectors WHERE model_id = ?", (model_id,)
+        ).fetchone()[0]
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

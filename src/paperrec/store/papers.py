@@ -96,7 +96,11 @@ def _merge(stored: Paper, incoming: Paper) -> Paper | None:
         version=first.version or second.version,
         authors=first.authors or second.authors,
     )
-    return None if _paper_values(merged) == _paper_values(stored) and merged.id == stored.id else merged
+    return (
+        None
+        if _paper_values(merged) == _paper_values(stored) and merged.id == stored.id
+        else merged
+    )
 
 
 def _title_twin(known: dict[str, Paper], paper: Paper) -> Paper | None:
@@ -130,7 +134,10 @@ class PaperStore:
                 if stored is None:
                     conn.execute(
                         papers.insert().values(
-                            id=paper.id, ingested_at=_now(), updated_at=_now(), **_paper_values(paper)
+                            id=paper.id,
+                            ingested_at=_now(),
+                            updated_at=_now(),
+                            **_paper_values(paper),
                         )
                     )
                     counts.added += 1
@@ -182,10 +189,14 @@ class PaperStore:
             # becomes an alias so feedback that names it still resolves.
             conn.execute(papers.insert().values(id=merged.id, ingested_at=_now(), **values))
             conn.execute(
-                paper_sources.update().where(paper_sources.c.paper_id == stored.id).values(paper_id=merged.id)
+                paper_sources.update()
+                .where(paper_sources.c.paper_id == stored.id)
+                .values(paper_id=merged.id)
             )
             conn.execute(
-                paper_aliases.update().where(paper_aliases.c.paper_id == stored.id).values(paper_id=merged.id)
+                paper_aliases.update()
+                .where(paper_aliases.c.paper_id == stored.id)
+                .values(paper_id=merged.id)
             )
             conn.execute(papers.delete().where(papers.c.id == stored.id))
             conn.execute(paper_aliases.insert().values(alias=stored.id, paper_id=merged.id))
@@ -219,7 +230,9 @@ class PaperStore:
                 for (pid,) in conn.execute(select(papers.c.id).where(papers.c.id.in_(chunk))):
                     resolved[pid] = pid
                 rows = conn.execute(
-                    select(paper_aliases.c.alias, paper_aliases.c.paper_id).where(paper_aliases.c.alias.in_(chunk))
+                    select(paper_aliases.c.alias, paper_aliases.c.paper_id).where(
+                        paper_aliases.c.alias.in_(chunk)
+                    )
                 )
                 for alias, pid in rows:
                     resolved[alias] = pid
@@ -252,7 +265,9 @@ class PaperStore:
             query = query.where(papers.c.date <= until.isoformat())
         if source is not None:
             query = query.where(
-                papers.c.id.in_(select(paper_sources.c.paper_id).where(paper_sources.c.source == source))
+                papers.c.id.in_(
+                    select(paper_sources.c.paper_id).where(paper_sources.c.source == source)
+                )
             )
         if limit is not None:
             query = query.limit(limit)
@@ -274,7 +289,9 @@ class PaperStore:
                 ).all()
             )
             by_date: dict[str, int] = {}
-            for date, n in conn.execute(select(papers.c.date, func.count()).group_by(papers.c.date)):
+            for date, n in conn.execute(
+                select(papers.c.date, func.count()).group_by(papers.c.date)
+            ):
                 by_date[date or "unknown"] = n
             by_category: dict[str, int] = {}
             primary: dict[str, int] = {}

@@ -30,7 +30,9 @@ def precision_recall_bars(per_area: dict, method: str = "classifier"):
 
 def calibration_plot(gold: np.ndarray, probabilities: np.ndarray, bins: int = 10):
     """Reliability diagram pooled over topics: predicted probability vs observed rate."""
-    observed, predicted = calibration_curve(gold.ravel(), probabilities.ravel(), n_bins=bins, strategy="quantile")
+    observed, predicted = calibration_curve(
+        gold.ravel(), probabilities.ravel(), n_bins=bins, strategy="quantile"
+    )
     figure, axis = plt.subplots(figsize=(5, 5))
     axis.plot([0, 1], [0, 1], "--", color="grey", label="perfect")
     axis.plot(predicted, observed, "o-", label="classifier")

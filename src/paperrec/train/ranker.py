@@ -51,7 +51,9 @@ class RankerTrainingConfig:
         return asdict(self)
 
 
-def split_users(users: Sequence[PseudoUser], test_share: float = 0.5) -> tuple[list[PseudoUser], list[PseudoUser]]:
+def split_users(
+    users: Sequence[PseudoUser], test_share: float = 0.5
+) -> tuple[list[PseudoUser], list[PseudoUser]]:
     """Deterministic split by a hash of the user name (stable across runs and machines)."""
     train, test = [], []
     for user in users:
@@ -60,19 +62,31 @@ def split_users(users: Sequence[PseudoUser], test_share: float = 0.5) -> tuple[l
     return train, test
 
 
-def corpus_users(corpus: Corpus, labels: np.ndarray | None, topic_ids: Sequence[str], fine: Sequence[int], areas: Sequence[int]) -> list[PseudoUser]:
+def corpus_users(
+    corpus: Corpus,
+    labels: np.ndarray | None,
+    topic_ids: Sequence[str],
+    fine: Sequence[int],
+    areas: Sequence[int],
+) -> list[PseudoUser]:
     users = phrase_users(corpus.papers, corpus.background)
     if labels is not None and len(fine) and len(areas):
         users += topic_users(labels, topic_ids, fine, areas, corpus.background)
     return users
 
 
-def query_features(corpus: Corpus, featurizer: ProfileFeaturizer, queries: Sequence[Query], with_dates: bool = True):
+def query_features(
+    corpus: Corpus, featurizer: ProfileFeaturizer, queries: Sequence[Query], with_dates: bool = True
+):
     """Stacked features, relevance and group sizes for LambdaRank."""
     blocks = []
     for query in queries:
         arrays = corpus.candidates(query.candidates, with_dates)
-        blocks.append(featurizer.transform(corpus.profile(query.liked, query.disliked), arrays, neighbour_radius(arrays.X)))
+        blocks.append(
+            featurizer.transform(
+                corpus.profile(query.liked, query.disliked), arrays, neighbour_radius(arrays.X)
+            )
+        )
     features = np.vstack(blocks) if blocks else np.zeros((0, 0), dtype=np.float32)
     relevance = np.concatenate([q.relevance for q in queries]) if queries else np.zeros(0)
     return features, relevance, [len(q.relevance) for q in queries]
@@ -105,7 +119,9 @@ def fit_ranking_model(
     queries = near_dislike_queries(queries, corpus.X, rng, config.near_dislike_share)
     queries += list(extra_queries)
     features, relevance, groups = query_features(corpus, featurizer, queries)
-    ranker = PaperRanker(random_state=config.random_state, **config.ranker).fit(features, relevance, groups)
+    ranker = PaperRanker(random_state=config.random_state, **config.ranker).fit(
+        features, relevance, groups
+    )
     summary = {
         "n_users": len(users),
         "n_queries": len(queries),

@@ -71,7 +71,8 @@ def weak_label(
     unknown = sorted({lf.topic for lf in extra_lfs} - set(taxonomy.ids))
     if unknown:
         raise InputError(
-            f"labeling functions vote for unknown topic(s) {', '.join(unknown)}; available: {', '.join(taxonomy.ids)}"
+            f"labeling functions vote for unknown topic(s) {', '.join(unknown)}; "
+            f"available: {', '.join(taxonomy.ids)}"
         )
     views = ViewBuilder(taxonomy, topic_vectors).fit(X)
     lfs = generate_lfs(taxonomy) + list(extra_lfs)
@@ -105,7 +106,9 @@ def train_topic_model(
         "n_lfs": len(labeling.lfs),
         "label_seconds": round(labeled_at - started, 2),
         "fit_seconds": round(finished - labeled_at, 2),
-        "positive_rate": {t: round(float(r), 4) for t, r in zip(taxonomy.ids, labels.mean(axis=0), strict=True)},
+        "positive_rate": {
+            t: round(float(r), 4) for t, r in zip(taxonomy.ids, labels.mean(axis=0), strict=True)
+        },
     }
     model = TopicModel(
         taxonomy=taxonomy,
