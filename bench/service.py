@@ -22,8 +22,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +30,8 @@ import time
 from pathlib import Path
 
 import httpx
+
+from paperrec.server_process import ServerExited, ServerNotReady, free_port, spawn, stop, wait_ready
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the server; before torch loads
 
@@ -124,12 +124,6 @@ async def load_phase(url: str, rows: list[dict], concurrency: int, per_request: 
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_server(home: Path, port: int, log: Path) -> subprocess.Popen:
     from paperrec.config import Settings
     from paperrec.serving import serve_command, serve_environment
@@ -137,37 +131,16 @@ def start_server(home: Path, port: int, log: Path) -> subprocess.Popen:
     env = serve_environment(Settings(home=home, MLFLOW_TRACKING_URI=None, BENTOML_HOME=None))
     env["PAPERREC_RELOAD_INTERVAL"] = "0"
     env.pop("MLFLOW_TRACKING_URI", None)
-    return subprocess.Popen(
-        serve_command("127.0.0.1", port),
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    return spawn(serve_command("127.0.0.1", port), env, log)
 
 
-def wait_ready(url: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + READY_SECONDS
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            sys.exit(f"the server exited with {server.returncode} before it was ready")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    sys.exit(f"the server was not ready within {READY_SECONDS} s")
-
-
-def stop_server(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+def wait_for(url: str, server: subprocess.Popen) -> None:
+    try:
+        wait_ready(server, url, READY_SECONDS)
+    except ServerExited as exc:
+        sys.exit(f"the server {exc} before it was ready")
+    except ServerNotReady as exc:
+        sys.exit(f"the server was {exc}")
 
 
 def copy_home(source: Path, target: Path) -> Path:
@@ -253,7 +226,7 @@ def run(home: Path, rows: list[dict], singles: int) -> tuple[dict, dict]:
         url = f"http://127.0.0.1:{port}"
         server = start_server(home, port, Path(tmp) / "server.log")
         try:
-            wait_ready(url, server)
+            wait_for(url, server)
             raw = RawModel()
             raw.seconds(raw.texts(rows[:16]))  # warm-up
             asyncio.run(load_phase(url, tagged(rows[:32], "warm-up"), 8))  # trains the batcher
@@ -269,7 +242,7 @@ def run(home: Path, rows: list[dict], singles: int) -> tuple[dict, dict]:
                     job = load_phase(url, tagged(rows, tag), concurrency, per_request)
                     results[name] = asyncio.run(job)
         finally:
-            stop_server(server)
+            stop(server)
     return results
 
 

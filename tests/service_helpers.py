@@ -8,24 +8,21 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+from paperrec.server_process import (
+    ServerExited,
+    ServerNotReady,
+    spawn,
+    stop,
+    wait_ready,
+)
 
 READY_SECONDS = 150
 TOKEN_SECRET = "service-test-secret-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def copy_home(trained_home: Path, target: Path, cache_path: Path) -> Path:
@@ -50,13 +47,7 @@ class Server:
     log: Path
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=20)
+        stop(self.process)
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -64,22 +55,12 @@ class Server:
 
 def start(command: list[str], env: dict[str, str], log: Path, url: str) -> Server:
     """Run ``command`` and wait until ``url``/readyz answers 200 (or fail with the log)."""
-    process = subprocess.Popen(
-        command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
-    )
-    server = Server(url, process, log)
-    deadline = time.monotonic() + READY_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}:\n{server.log_tail()}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    server.stop()
-    raise RuntimeError(f"server not ready within {READY_SECONDS} s:\n{server.log_tail()}")
+    server = Server(url, spawn(command, env, log), log)
+    try:
+        wait_ready(server.process, url, READY_SECONDS)
+    except (ServerExited, ServerNotReady) as exc:
+        raise RuntimeError(f"server {exc}:\n{server.log_tail()}") from None
+    return server
 
 
 def environment(home: Path, **extra: str) -> dict[str, str]:

@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 
 from paperrec.cli import app
 from paperrec.config import Limits
-from service_helpers import TOKEN_SECRET, copy_home, environment, free_port, start
+from paperrec.server_process import free_port
+from service_helpers import TOKEN_SECRET, copy_home, environment, start
 
 pytestmark = pytest.mark.slow
 

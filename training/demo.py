@@ -19,8 +19,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -113,15 +111,9 @@ def create_users(pages: list[Path]) -> list[str]:
     return list(wanted)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_service(env: dict) -> tuple[subprocess.Popen, str]:
     """`paperrec serve` on a free port, in its own process group; waits for /readyz."""
-    import httpx
+    from paperrec.server_process import ServerExited, ServerNotReady, free_port, spawn, wait_ready
 
     port = free_port()
     url, log = f"http://127.0.0.1:{port}", DEMO / "service.log"
@@ -130,34 +122,23 @@ def start_service(env: dict) -> tuple[subprocess.Popen, str]:
         flush=True,
     )
     started = time.monotonic()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "paperrec.cli", "serve", "--port", str(port)],
-        env=env, stdout=(DEMO / "service.log").open("wb"), stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-    while time.monotonic() - started < READY_SECONDS:
-        if process.poll() is not None:
-            sys.exit(f"demo stopped: the service exited with {process.returncode}; see {log}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                timings.append(("service start", time.monotonic() - started))
-                return process, url
-        except httpx.HTTPError:
-            pass
-        print(".", end="", flush=True)
-        time.sleep(2)
-    stop_service(process)
-    sys.exit(f"demo stopped: the service was not ready within {READY_SECONDS} s; see {log}")
+    process = spawn([sys.executable, "-m", "paperrec.cli", "serve", "--port", str(port)], env, log)
+    try:
+        wait_ready(
+            process, url, READY_SECONDS, interval=2, on_wait=lambda: print(".", end="", flush=True)
+        )
+    except ServerExited as exc:
+        sys.exit(f"demo stopped: the service {exc}; see {log}")
+    except ServerNotReady as exc:
+        sys.exit(f"demo stopped: the service was {exc}; see {log}")
+    timings.append(("service start", time.monotonic() - started))
+    return process, url
 
 
 def stop_service(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
+    from paperrec.server_process import stop
+
+    stop(process, timeout=30)
 
 
 def abstracts(shared: bool) -> list[dict]:

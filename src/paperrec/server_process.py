@@ -1,0 +1,74 @@
+"""The HTTP service as a child process: a free port, its own process group, readiness.
+
+Used by the demo, the service benchmark and the service tests. BentoML runs an arbiter
+with worker processes, so the server starts in a new session and is stopped as a group.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+
+class ServerExited(RuntimeError):
+    """The server process ended before it was ready."""
+
+
+class ServerNotReady(RuntimeError):
+    """/readyz did not answer 200 in time (the process is stopped)."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """Run ``command`` in its own process group, stdout and stderr to ``log``."""
+    return subprocess.Popen(
+        command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def wait_ready(
+    process: subprocess.Popen,
+    url: str,
+    timeout: float,
+    interval: float = 0.5,
+    on_wait: Callable[[], None] | None = None,
+) -> None:
+    """Poll ``url``/readyz until it answers 200; ServerExited if the process ends first,
+    ServerNotReady (after stopping it) if ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerExited(f"exited with {process.returncode}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if on_wait is not None:
+            on_wait()
+        time.sleep(interval)
+    stop(process)
+    raise ServerNotReady(f"not ready within {timeout:.0f} s")
+
+
+def stop(process: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM the process group, SIGKILL it if it has not ended within ``timeout`` s."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=timeout)
