@@ -3,7 +3,7 @@
     python bench/digest.py [--users 1000] [--papers 500] [--workers N] [--json]
 
 What a ``paperrec digest`` run does before it talks to SMTP, through the same functions:
-compose every user's digest (`paperrec.compose.plan_digests`: the day's papers prepared
+compose every user's digest (`paperrec.digest.compose.plan_digests`: the day's papers prepared
 once, each user ranked by `Engine.rank_profile`, cut by their budget, topic tags, why-line,
 signed feedback links, trending), render the email (HTML + text), and record it in the
 outbox. Target: under 30 s on 2 cores. Loading the models is timed on its own.
@@ -93,9 +93,9 @@ def _status_mib(pid: int, field: str) -> float | None:
 def load(home: Path):
     """Settings on a fresh temporary database; the models and cache from ``home``."""
     from paperrec.config import Settings
-    from paperrec.engine import Engine
     from paperrec.errors import ModelNotTrainedError
     from paperrec.runtime import Runtime
+    from paperrec.serving.engine import Engine
 
     source = Runtime(Settings(home=home))
     papers = source.store.papers.iter_papers()
@@ -119,7 +119,7 @@ def load(home: Path):
 def stock(runtime, papers, n_papers: int, n_users: int, day: dt.date, seed: int) -> list[str]:
     """The day's papers, a pool of older ones, users who like some of the pool and a week
     of likes across users (for trending). Returns the user names."""
-    from paperrec.budget import DigestSettings
+    from paperrec.digest.budget import DigestSettings
     from paperrec.schema import FeedbackSource, Signal
 
     if len(papers) < n_papers + 200:
@@ -152,8 +152,8 @@ def stock(runtime, papers, n_papers: int, n_users: int, day: dt.date, seed: int)
 
 def run(runtime, engine, names: list[str], day: dt.date) -> dict:
     """Compose, render and record every user's digest; wall and CPU seconds per step."""
-    from paperrec.compose import plan_digests
-    from paperrec.delivery import record
+    from paperrec.digest.compose import plan_digests
+    from paperrec.digest.delivery import record
 
     steps = {"compose": 0.0, "record": 0.0}
     cpu = dict(steps)

@@ -33,9 +33,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np  # noqa: E402
 
 from paperrec.config import Settings  # noqa: E402
-from paperrec.embed import EMBEDDING_DIM, Embedder  # noqa: E402
+from paperrec.papers.embed import EMBEDDING_DIM, Embedder  # noqa: E402
+from paperrec.papers.sources import read_path  # noqa: E402
 from paperrec.schema import Paper  # noqa: E402
-from paperrec.sources import read_path  # noqa: E402
 from paperrec.store.cache import EmbeddingCache  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

@@ -62,9 +62,9 @@ def measure_memory(call: Callable[[], object]) -> dict:
 
 
 def load(home_hint: str):
-    from paperrec.engine import Engine
     from paperrec.errors import ModelNotTrainedError
     from paperrec.runtime import Runtime
+    from paperrec.serving.engine import Engine
 
     runtime = Runtime()
     try:

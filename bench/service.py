@@ -31,7 +31,14 @@ from pathlib import Path
 
 import httpx
 
-from paperrec.server_process import ServerExited, ServerNotReady, free_port, spawn, stop, wait_ready
+from paperrec.serving.process import (
+    ServerExited,
+    ServerNotReady,
+    free_port,
+    spawn,
+    stop,
+    wait_ready,
+)
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the server; before torch loads
 
@@ -72,13 +79,13 @@ class RawModel:
 
     def __init__(self) -> None:
         from paperrec.config import Settings
-        from paperrec.embed import Embedder
+        from paperrec.papers.embed import Embedder
 
         self.embedder = Embedder.from_settings(Settings(), cache=None)
         self.model = self.embedder.model
 
     def texts(self, rows: list[dict]) -> list[str]:
-        from paperrec.rows import paper_from_fields
+        from paperrec.papers.rows import paper_from_fields
 
         papers = [paper_from_fields(r["id"], r["title"], r["abstract"]).paper for r in rows]
         return [self.embedder.prepare(p.text) for p in papers]
@@ -126,7 +133,7 @@ async def load_phase(url: str, rows: list[dict], concurrency: int, per_request: 
 
 def start_server(home: Path, port: int, log: Path) -> subprocess.Popen:
     from paperrec.config import Settings
-    from paperrec.serving import serve_command, serve_environment
+    from paperrec.serving.holder import serve_command, serve_environment
 
     env = serve_environment(Settings(home=home, MLFLOW_TRACKING_URI=None, BENTOML_HOME=None))
     env["PAPERREC_RELOAD_INTERVAL"] = "0"

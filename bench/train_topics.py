@@ -31,13 +31,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np  # noqa: E402
 
-from paperrec.classify import TopicClassifier  # noqa: E402
 from paperrec.config import Settings  # noqa: E402
-from paperrec.embed import Embedder  # noqa: E402
+from paperrec.papers.embed import Embedder  # noqa: E402
+from paperrec.papers.sources import read_path  # noqa: E402
 from paperrec.schema import Paper  # noqa: E402
-from paperrec.sources import read_path  # noqa: E402
 from paperrec.store.cache import EmbeddingCache  # noqa: E402
-from paperrec.taxonomy import load_taxonomy  # noqa: E402
+from paperrec.topics.classify import TopicClassifier  # noqa: E402
+from paperrec.topics.taxonomy import load_taxonomy  # noqa: E402
 from paperrec.train.topics import TopicTrainingConfig, embed_topics, weak_label  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

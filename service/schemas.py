@@ -3,7 +3,7 @@
 Every bound comes from ``paperrec.config.Limits`` (environment ``PAPERREC_LIMIT_*``, read
 once when the service starts), so a request over a limit is refused with a 400 that names
 the field and the limit before any model runs. A paper is checked with the library's own
-rule (`paperrec.rows.paper_from_fields`) while the body is validated, so a paper that
+rule (`paperrec.papers.rows.paper_from_fields`) while the body is validated, so a paper that
 passes validation can always be scored.
 """
 
@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from paperrec.config import Limits
 from paperrec.errors import InputError
-from paperrec.profiles import FEEDBACK_SIGNALS
-from paperrec.rows import InputPaper, paper_from_fields
+from paperrec.papers.rows import InputPaper, paper_from_fields
+from paperrec.users.profiles import FEEDBACK_SIGNALS
 
 LIMITS = Limits()
 # Bounds without a setting of their own: far above any real value, they only cap junk.

@@ -1,7 +1,7 @@
 """paperrec's HTTP service: a BentoML service that only calls the library.
 
 Start it with ``paperrec serve`` or, from this directory, ``bentoml serve``. Models are the
-registry's champions (see `paperrec.serving.EngineHolder`); the store, the embedding cache
+registry's champions (see `paperrec.serving.holder.EngineHolder`); the store, the embedding cache
 and the registry are those of ``PAPERREC_HOME``. docs/service.md describes the API.
 
 Concurrent ``/score`` requests share one encode: ``/score`` validates its body, answers
@@ -46,16 +46,16 @@ from schemas import (
 from starlette.responses import JSONResponse
 
 from paperrec.errors import AuthError, InputError, NotFoundError, PaperrecError
-from paperrec.profiles import record_feedback
 from paperrec.runtime import Runtime
 from paperrec.schema import FeedbackEvent, FeedbackSource
-from paperrec.serving import (
+from paperrec.serving.holder import (
     EngineHolder,
     ForbiddenError,
     authorize_admin,
     authorize_key,
     record_click,
 )
+from paperrec.users.profiles import record_feedback
 
 # Papers per merged /score batch, and how long a batch may wait for company (ms). The wait
 # is only an upper bound: BentoML releases a batch as soon as waiting stops paying off.

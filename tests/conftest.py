@@ -70,7 +70,7 @@ def session_cache(tmp_path_factory):
 def embedder(session_cache):
     """The real model, loaded once per session, caching into a session-wide cache."""
     from paperrec.config import Settings
-    from paperrec.embed import Embedder
+    from paperrec.papers.embed import Embedder
 
     defaults = Settings(home=session_cache.path.parent)
     return Embedder.from_settings(defaults, session_cache)
@@ -96,8 +96,8 @@ def trained_home(tmp_path_factory, shared_dir, session_cache) -> Path:
     nothing. Use it read-only (or copy it): it is shared by the whole session.
     """
     from paperrec.config import Settings
-    from paperrec.embed import Embedder
-    from paperrec.ingest import ingest_paths
+    from paperrec.papers.embed import Embedder
+    from paperrec.papers.ingest import ingest_paths
     from paperrec.runtime import Runtime
     from paperrec.train.pipeline import train_topics
     from paperrec.train.ranker import RankerTrainingConfig
@@ -120,7 +120,7 @@ def trained_home(tmp_path_factory, shared_dir, session_cache) -> Path:
 def trained_runtime(trained_home, session_cache, monkeypatch):
     """A Runtime on the shared trained home (PAPERREC_HOME set for code that reads it)."""
     from paperrec.config import Settings
-    from paperrec.embed import Embedder
+    from paperrec.papers.embed import Embedder
     from paperrec.runtime import Runtime
 
     monkeypatch.setenv("PAPERREC_HOME", str(trained_home))

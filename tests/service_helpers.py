@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from paperrec.server_process import (
+from paperrec.serving.process import (
     ServerExited,
     ServerNotReady,
     spawn,
@@ -65,7 +65,7 @@ def start(command: list[str], env: dict[str, str], log: Path, url: str) -> Serve
 
 def environment(home: Path, **extra: str) -> dict[str, str]:
     from paperrec.config import Settings
-    from paperrec.serving import serve_environment
+    from paperrec.serving.holder import serve_environment
 
     base = {
         k: v

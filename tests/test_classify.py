@@ -9,7 +9,7 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from paperrec.classify import MIN_POSITIVES, TopicClassifier, best_f1_threshold
+from paperrec.topics.classify import MIN_POSITIVES, TopicClassifier, best_f1_threshold
 
 # Checks written for single-output classifiers over class labels. TopicClassifier is
 # multi-label over 0/1 topic indicators: `classes_` are topic columns, `predict` returns an

@@ -69,8 +69,8 @@ def env(cli_home, monkeypatch) -> Path:
 @pytest.fixture(scope="module")
 def champion(cli_home):
     from paperrec.config import Settings
-    from paperrec.engine import Engine
     from paperrec.runtime import Runtime
+    from paperrec.serving.engine import Engine
 
     return Engine.load(Runtime(Settings(home=cli_home)), ranker=False).topic_model
 
@@ -186,8 +186,8 @@ def test_evaluate_without_gold(env):
 
 
 def test_label_prints_the_lf_report(env):
-    from paperrec.labeling import generate_lfs
-    from paperrec.taxonomy import load_taxonomy
+    from paperrec.topics.labeling import generate_lfs
+    from paperrec.topics.taxonomy import load_taxonomy
 
     n_lfs = len(generate_lfs(load_taxonomy()))
     result = runner.invoke(app, ["label", "--top", "5"])

@@ -41,14 +41,14 @@ def run(store):
 
 @pytest.fixture()
 def no_taxonomy(monkeypatch):
-    monkeypatch.setitem(sys.modules, "paperrec.taxonomy", None)  # import fails
+    monkeypatch.setitem(sys.modules, "paperrec.topics.taxonomy", None)  # import fails
 
 
 @pytest.fixture()
 def taxonomy(monkeypatch):
-    fake = types.ModuleType("paperrec.taxonomy")
+    fake = types.ModuleType("paperrec.topics.taxonomy")
     fake.load_taxonomy = lambda path=None: types.SimpleNamespace(ids=("nlp", "rl", "vision"))
-    monkeypatch.setitem(sys.modules, "paperrec.taxonomy", fake)
+    monkeypatch.setitem(sys.modules, "paperrec.topics.taxonomy", fake)
 
 
 def test_user_add_with_ids_and_files(run, tmp_path, no_taxonomy):

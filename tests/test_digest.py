@@ -1,4 +1,4 @@
-"""Digest rendering (paperrec.digest) and SMTP (paperrec.mailer).
+"""Digest rendering (paperrec.digest.render) and SMTP (paperrec.digest.mailer).
 
 SMTP runs against a real aiosmtpd server on 127.0.0.1, with STARTTLS and implicit TLS on a
 self-signed certificate made in the test. The outbox, budgets and ``paperrec digest`` are
@@ -19,9 +19,9 @@ import pytest
 from aiosmtpd.smtp import AuthResult
 
 from digest_helpers import LINK, PUBLIC_URL, SECRET, Inbox, SmtpServers, free_port, make_certificate
-from paperrec import mailer
 from paperrec.config import Settings
-from paperrec.digest import (
+from paperrec.digest import mailer
+from paperrec.digest.render import (
     FEEDBACK_PATH,
     Digest,
     build_content,
@@ -34,7 +34,7 @@ from paperrec.digest import (
 from paperrec.errors import InputError, NetworkError, PaperrecError
 from paperrec.recommend.rank import RankedPaper
 from paperrec.schema import Paper, Signal
-from paperrec.tokens import verify_token
+from paperrec.users.tokens import verify_token
 
 
 def ranked(*titles: str) -> list[RankedPaper]:
@@ -237,7 +237,7 @@ def smtp_settings(tmp_path, port, security="plain", **extra) -> Settings:
 def test_plain_send_arrives_with_both_parts_and_warns(smtp_server, tmp_path, caplog):
     inbox, port = smtp_server()
     digest = email_of(ranked("Sparse Attention", "Graph Networks"))
-    with caplog.at_level(logging.WARNING, logger="paperrec.mailer"):
+    with caplog.at_level(logging.WARNING, logger="paperrec.digest.mailer"):
         mailer.send_digest(digest, smtp_settings(tmp_path, port))
     assert any("UNENCRYPTED" in r.getMessage() for r in caplog.records)
     (session, message), = inbox.messages  # fmt: skip

@@ -1,4 +1,4 @@
-"""Per-user digest budgets: the rules (paperrec.budget), how they are stored with the user
+"""Per-user digest budgets: the rules (paperrec.digest.budget), how they are stored with the user
 (schema version 2), and ``paperrec user add/set`` options."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, inspect, select
 
 from digest_helpers import cli
-from paperrec.budget import (
+from paperrec.digest.budget import (
     DigestSettings,
     apply_budget,
     describe,
@@ -21,7 +21,6 @@ from paperrec.budget import (
     window,
 )
 from paperrec.errors import InputError
-from paperrec.profiles import add_user, delete_user, export_user
 from paperrec.store.db import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -32,6 +31,7 @@ from paperrec.store.db import (
     open_engine,
     outbox,
 )
+from paperrec.users.profiles import add_user, delete_user, export_user
 
 
 @dataclass

@@ -23,12 +23,12 @@ from digest_helpers import (
     free_port,
     home_with_users,
 )
-from paperrec.compose import plan_digests
 from paperrec.config import Settings
-from paperrec.engine import Engine
+from paperrec.digest.compose import plan_digests
 from paperrec.runtime import Runtime
+from paperrec.serving.engine import Engine
 from paperrec.store import Store
-from paperrec.tokens import verify_token
+from paperrec.users.tokens import verify_token
 
 
 @pytest.fixture()
@@ -270,7 +270,7 @@ def test_worker_processes_compose_the_same_digests(day):
     names = ["ada", "bob"]
     date = dt.date.fromisoformat(day)
     here = list(plan_digests(engine, names, date, now=1.7e9))
-    import paperrec.compose as compose
+    import paperrec.digest.compose as compose
 
     minimum = compose.MIN_USERS_PER_WORKER
     compose.MIN_USERS_PER_WORKER = 1

@@ -1,4 +1,4 @@
-"""The digest outbox (paperrec.store.outbox) and delivery through it (paperrec.delivery):
+"""The digest outbox (paperrec.store.outbox) and delivery through it (paperrec.digest.delivery):
 recorded before sent, retried with back-off, never sent twice for a user and date.
 
 Every send goes to a real aiosmtpd server on 127.0.0.1 that refuses, drops or holds what
@@ -18,10 +18,10 @@ from sqlalchemy import select, update
 
 from digest_helpers import Inbox, SmtpServers, free_port
 from paperrec.config import Settings
-from paperrec.delivery import deliver, recover, retry_delay
-from paperrec.profiles import add_user
+from paperrec.digest.delivery import deliver, recover, retry_delay
 from paperrec.store import NewEntry, Store
 from paperrec.store.db import outbox
+from paperrec.users.profiles import add_user
 
 D = dt.date(2024, 3, 8)
 

@@ -9,7 +9,7 @@ import uuid
 import numpy as np
 import pytest
 
-from paperrec.embed import EMBEDDING_DIM, Embedder
+from paperrec.papers.embed import EMBEDDING_DIM, Embedder
 from paperrec.schema import Paper
 
 ABSTRACT = (

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from paperrec.cli import app
 from paperrec.errors import InputError
-from paperrec.ingest import ingest_paths
+from paperrec.papers.ingest import ingest_paths
 
 BATCH = 50
 N_PAPERS = 6000

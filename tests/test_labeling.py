@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from paperrec.labeling import (
+from paperrec.schema import Paper
+from paperrec.topics.labeling import (
     ABSTAIN,
     NEGATIVE,
     POSITIVE,
@@ -22,8 +23,7 @@ from paperrec.labeling import (
     lf_report,
     majority_vote,
 )
-from paperrec.schema import Paper
-from paperrec.taxonomy import parse_taxonomy
+from paperrec.topics.taxonomy import parse_taxonomy
 from paperrec.train.topics import TopicTrainingConfig, weak_label
 
 TINY = r"""

@@ -22,15 +22,15 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from conftest import SMALL_POOL, _slice_pool
-from paperrec import registry
-from paperrec.classify import TopicClassifier
 from paperrec.cli import app
 from paperrec.config import Settings
 from paperrec.evaluate.topics import evaluate_topics
+from paperrec.papers.rows import paper_from_fields
 from paperrec.recommend.pseudo_users import PseudoUser
-from paperrec.rows import paper_from_fields
 from paperrec.runtime import Runtime
-from paperrec.serving import EngineHolder
+from paperrec.serving.holder import EngineHolder
+from paperrec.topics.classify import TopicClassifier
+from paperrec.train import registry
 from paperrec.train.gate import ModelSet, registered_set
 from paperrec.train.pipeline import corpus
 from paperrec.train.ranker import fit_lexical, fit_ranking_model

@@ -148,7 +148,7 @@ def _snapshot(runtime, eval_papers=()):
 
 
 def test_snapshot_changes_with_papers_votes_and_evaluation_data(settings, tmp_path):
-    from paperrec.profiles import add_user, record_feedback
+    from paperrec.users.profiles import add_user, record_feedback
 
     runtime = Runtime(settings)
     runtime.embedder = _Embedder()

@@ -10,9 +10,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from paperrec import registry
 from paperrec.cli import app
 from paperrec.errors import ModelNotTrainedError, NotFoundError, PaperrecError
+from paperrec.train import registry
 from paperrec.train.promotion import promote_version, rollback
 from paperrec.train.retrain import PAIR_TAG
 from paperrec.train.tracking import tracked_run

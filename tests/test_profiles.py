@@ -1,4 +1,4 @@
-"""Users, seeds and feedback: paperrec.profiles, paperrec.seeds and the users store."""
+"""Users, seeds and feedback: paperrec.users.profiles, paperrec.papers.seeds and the users store."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ import pytest
 from sqlalchemy import event, func, select
 
 from paperrec.errors import InputError, NotFoundError
-from paperrec.profiles import (
+from paperrec.papers.seeds import ArxivRef, parse_bibtex, read_seeds
+from paperrec.papers.sources import Problem
+from paperrec.schema import FeedbackSource, Paper, Signal
+from paperrec.store.db import api_keys, feedback, paper_sources, shown, users
+from paperrec.users.profiles import (
     add_user,
     delete_user,
     export_user,
@@ -17,10 +21,6 @@ from paperrec.profiles import (
     record_feedback,
     user_profile,
 )
-from paperrec.schema import FeedbackSource, Paper, Signal
-from paperrec.seeds import ArxivRef, parse_bibtex, read_seeds
-from paperrec.sources import Problem
-from paperrec.store.db import api_keys, feedback, paper_sources, shown, users
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -12,11 +12,11 @@ import re
 import numpy as np
 import pytest
 
-from paperrec.engine import Engine
 from paperrec.errors import InputError
-from paperrec.rows import InputPaper
+from paperrec.papers.rows import InputPaper
+from paperrec.papers.sources import Problem, read_path
 from paperrec.schema import Paper
-from paperrec.sources import Problem, read_path
+from paperrec.serving.engine import Engine
 
 N_POOL = 180
 

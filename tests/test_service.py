@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from paperrec.cli import app
 from paperrec.config import Limits
-from paperrec.server_process import free_port
+from paperrec.serving.process import free_port
 from service_helpers import TOKEN_SECRET, copy_home, environment, start
 
 pytestmark = pytest.mark.slow
@@ -31,9 +31,9 @@ TIMEOUT = 60.0
 def service(trained_home, session_cache, tmp_path_factory):
     """The running server plus what the tests need: its home, users and keys."""
     from paperrec.config import Settings
-    from paperrec.profiles import add_user
-    from paperrec.serving import serve_command
+    from paperrec.serving.holder import serve_command
     from paperrec.store import Store
+    from paperrec.users.profiles import add_user
 
     root = tmp_path_factory.mktemp("service")
     home = copy_home(trained_home, root / "home", session_cache.path)
@@ -318,7 +318,7 @@ def test_reload_needs_an_admin_key(service):
 
 # -- digest links ------------------------------------------------------------------------
 def test_digest_link_records_feedback_and_cannot_be_forged(service):
-    from paperrec.tokens import make_token
+    from paperrec.users.tokens import make_token
 
     client = service["client"]
     paper = service["paper_ids"][11]
@@ -358,8 +358,8 @@ def wait_for(predicate, seconds: float = 90.0):
 
 
 def test_new_champion_is_picked_up_and_a_broken_one_is_not(service, rows, tmp_path, monkeypatch):
-    from paperrec import registry
     from paperrec.config import Settings
+    from paperrec.train import registry
     from paperrec.train.tracking import tracked_run
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # this home's registry, not another

@@ -18,7 +18,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from paperrec.server_process import free_port
+from paperrec.serving.process import free_port
 from service_helpers import copy_home, environment, start
 
 pytestmark = pytest.mark.slow

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from paperrec.errors import ModelNotTrainedError
-from paperrec.rows import paper_from_fields
-from paperrec.serving import EngineHolder
+from paperrec.papers.rows import paper_from_fields
+from paperrec.serving.holder import EngineHolder
 
 
 class FakeTopics:

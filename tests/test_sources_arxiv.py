@@ -18,9 +18,9 @@ import arxiv
 import pytest
 
 from paperrec.errors import InputError, NetworkError
-from paperrec.ingest import ingest_paths
-from paperrec.sources import detect_format, read_path
-from paperrec.sources.arxiv import (
+from paperrec.papers.ingest import ingest_paths
+from paperrec.papers.sources import detect_format, read_path
+from paperrec.papers.sources.arxiv import (
     build_query,
     entry_from_result,
     fetch_recent,
@@ -29,7 +29,7 @@ from paperrec.sources.arxiv import (
     to_record,
     validate_category,
 )
-from paperrec.sources.base import Problem
+from paperrec.papers.sources.base import Problem
 
 FIXTURES = Path(__file__).parent / "fixtures" / "arxiv"
 V1, V2, V3 = (FIXTURES / f"atom_v{n}.xml" for n in (1, 2, 3))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from paperrec.sources import detect_format, read_path
-from paperrec.sources.base import Problem
-from paperrec.sources.hf_page import CHROME_LINES, parse_hf_page
+from paperrec.papers.sources import detect_format, read_path
+from paperrec.papers.sources.base import Problem
+from paperrec.papers.sources.hf_page import CHROME_LINES, parse_hf_page
 
 SEED_COUNTS = [69, 119, 82, 80, 82]
 

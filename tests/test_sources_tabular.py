@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from paperrec.sources import detect_format, read_path
-from paperrec.sources.base import Problem
-from paperrec.sources.tabular import parse_csv, parse_jsonl
+from paperrec.papers.sources import detect_format, read_path
+from paperrec.papers.sources.base import Problem
+from paperrec.papers.sources.tabular import parse_csv, parse_jsonl
 
 HEADER = "id,title,abstract,categories,date\n"
 

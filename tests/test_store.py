@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from paperrec.errors import PaperrecError
-from paperrec.ingest import ingest_paths
+from paperrec.papers.ingest import ingest_paths
 from paperrec.schema import Paper
 from paperrec.store.db import SCHEMA_VERSION, meta, open_engine, paper_sources, papers
 

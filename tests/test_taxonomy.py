@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from paperrec.errors import InputError
-from paperrec.taxonomy import Topic, load_taxonomy, parse_taxonomy
+from paperrec.topics.taxonomy import Topic, load_taxonomy, parse_taxonomy
 
 # Issue 3's table, verbatim: these ids and arXiv mappings are fixed.
 AREAS = {
@@ -109,7 +109,7 @@ def test_default_taxonomy_ids_are_unique_and_hash_is_stable(default):
     assert len(set(default.ids)) == len(default.ids) == len(default)
     assert re.fullmatch(r"[0-9a-f]{64}", default.sha256)
     assert load_taxonomy().sha256 == default.sha256
-    assert default.source == "paperrec/data/taxonomy.yaml"
+    assert default.source == "paperrec/topics/taxonomy.yaml"
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Feedback-link tokens and API-key authorization: paperrec.tokens."""
+"""Feedback-link tokens and API-key authorization: paperrec.users.tokens."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 
 from paperrec.config import Settings
 from paperrec.errors import AuthError, InputError, PaperrecError
-from paperrec.profiles import add_user, delete_user
 from paperrec.schema import Signal
-from paperrec.tokens import authorize, make_token, verify_token
+from paperrec.users.profiles import add_user, delete_user
+from paperrec.users.tokens import authorize, make_token, verify_token
 
 SECRET = "test-secret-0123456789abcdef"
 NOW = 1_750_000_000.0
@@ -94,7 +94,7 @@ def test_signed_payload_of_the_wrong_shape_is_malformed():
     import hashlib
     import hmac
 
-    from paperrec.tokens import _DOMAIN
+    from paperrec.users.tokens import _DOMAIN
 
     body = b64(json.dumps({"u": "ada", "p": "x", "s": "up", "e": "tomorrow"}).encode())
     sig = hmac.new(SECRET.encode(), _DOMAIN + body.encode(), hashlib.sha256).digest()

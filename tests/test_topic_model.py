@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from paperrec.classify import TopicClassifier
 from paperrec.errors import ModelNotTrainedError, PaperrecError
-from paperrec.taxonomy import parse_taxonomy
-from paperrec.topic_model import FORMAT_VERSION, TopicModel
+from paperrec.topics.classify import TopicClassifier
+from paperrec.topics.model import FORMAT_VERSION, TopicModel
+from paperrec.topics.taxonomy import parse_taxonomy
 
 TAXONOMY = """
 version: 1

@@ -10,9 +10,9 @@ import sqlite3
 
 import pytest
 
-from paperrec import registry
 from paperrec.evaluate.ranking import METHODS
 from paperrec.recommend.features import FEATURE_NAMES
+from paperrec.train import registry
 from paperrec.train.ranker import RankerTrainingConfig
 from paperrec.train.ranker_pipeline import train_ranker
 from paperrec.train.tracking import metric_name
@@ -45,7 +45,7 @@ def relocate_mlflow(db, old_home, new_home) -> None:
 @pytest.fixture()
 def runtime(trained_home, session_cache, tmp_path, monkeypatch):
     from paperrec.config import Settings
-    from paperrec.embed import Embedder
+    from paperrec.papers.embed import Embedder
     from paperrec.runtime import Runtime
 
     home = tmp_path / "home"

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from paperrec.papers.sources import read_path
 from paperrec.schema import Paper
-from paperrec.sources import read_path
 
 pytestmark = pytest.mark.slow  # trains topic models (about a minute on 2 idle cores)
 
@@ -41,8 +41,8 @@ def _seed_papers(pages: list[Path]) -> list[Paper]:
 def trained(tmp_path_factory, shared_dir, seed_pages, session_cache):
     """One training run (with dev papers) in a fresh home; returns (runtime, result, dev)."""
     from paperrec.config import Settings
-    from paperrec.embed import Embedder
-    from paperrec.ingest import ingest_paths
+    from paperrec.papers.embed import Embedder
+    from paperrec.papers.ingest import ingest_paths
     from paperrec.runtime import Runtime
     from paperrec.train.pipeline import train_topics
     from paperrec.train.topics import TopicTrainingConfig
@@ -92,12 +92,12 @@ def test_training_leaves_the_environment_alone(trained, tmp_path):
 
 
 def test_params_hold_the_config_and_the_taxonomy_hash(trained, client):
-    from paperrec.taxonomy import load_taxonomy
+    from paperrec.topics.taxonomy import load_taxonomy
 
     runtime, result, _ = trained
     params = client.get_run(result.run_id).data.params
     assert params["taxonomy.sha256"] == load_taxonomy().sha256
-    assert params["taxonomy.source"] == "paperrec/data/taxonomy.yaml"
+    assert params["taxonomy.source"] == "paperrec/topics/taxonomy.yaml"
     assert params["training.classifier.n_estimators"] == str(CONFIG["n_estimators"])
     assert params["training.anchor_accuracy"] == "0.995"
     assert params["training.random_state"] == "0"
@@ -122,8 +122,8 @@ def test_metrics_are_logged(trained, client):
 
 
 def test_artifacts_hold_the_lf_report_and_the_plots(trained, client, tmp_path):
-    from paperrec.labeling import generate_lfs
-    from paperrec.taxonomy import load_taxonomy
+    from paperrec.topics.labeling import generate_lfs
+    from paperrec.topics.taxonomy import load_taxonomy
 
     _, result, _ = trained
     names = {
@@ -157,7 +157,7 @@ def test_artifacts_hold_the_lf_report_and_the_plots(trained, client, tmp_path):
 
 
 def test_model_is_registered_and_champion(trained, client):
-    from paperrec.registry import TOPICS_MODEL
+    from paperrec.train.registry import TOPICS_MODEL
 
     _, result, _ = trained
     version = client.get_model_version_by_alias(TOPICS_MODEL, "champion")
@@ -166,8 +166,8 @@ def test_model_is_registered_and_champion(trained, client):
 
 
 def test_the_champion_loads_and_scores_papers_without_categories(trained):
-    from paperrec.engine import Engine
-    from paperrec.taxonomy import load_taxonomy
+    from paperrec.serving.engine import Engine
+    from paperrec.topics.taxonomy import load_taxonomy
 
     runtime, _, dev = trained
     engine = Engine.load(runtime, ranker=False)
@@ -200,7 +200,7 @@ def test_evaluation_reports_every_method_per_area(trained):
     "Events by Shrinking Towards Proportional Odds', statistics). Strict: drop once all pass",
 )
 def test_every_seed_abstract_gets_a_fine_topic(trained_runtime, seed_pages):
-    from paperrec.engine import Engine
+    from paperrec.serving.engine import Engine
 
     engine = Engine.load(trained_runtime, ranker=False)
     model = engine.topic_model

@@ -84,7 +84,7 @@ def write_config(shared: bool) -> Path:
 
 def seed_file(page: Path) -> Path:
     """A JSONL file with the first SEED_PAPERS papers of a seed page: a user's start."""
-    from paperrec.sources import Problem, read_path
+    from paperrec.papers.sources import Problem, read_path
 
     papers = [p for p in read_path(page) if not isinstance(p, Problem)][:SEED_PAPERS]
     target = DEMO / "seeds" / f"{page.stem}.jsonl"
@@ -113,7 +113,7 @@ def create_users(pages: list[Path]) -> list[str]:
 
 def start_service(env: dict) -> tuple[subprocess.Popen, str]:
     """`paperrec serve` on a free port, in its own process group; waits for /readyz."""
-    from paperrec.server_process import ServerExited, ServerNotReady, free_port, spawn, wait_ready
+    from paperrec.serving.process import ServerExited, ServerNotReady, free_port, spawn, wait_ready
 
     port = free_port()
     url, log = f"http://127.0.0.1:{port}", DEMO / "service.log"
@@ -136,7 +136,7 @@ def start_service(env: dict) -> tuple[subprocess.Popen, str]:
 
 
 def stop_service(process: subprocess.Popen) -> None:
-    from paperrec.server_process import stop
+    from paperrec.serving.process import stop
 
     stop(process, timeout=30)
 

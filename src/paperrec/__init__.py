@@ -1,3 +1,18 @@
-"""paperrec: tells each researcher which of today's arXiv papers are worth their time."""
+"""paperrec: tells each researcher which of today's arXiv papers are worth their time.
+
+One package per concept; arrows point down (nothing imports ``cli``)::
+
+    cli/        the ``paperrec`` command line: parses arguments, calls the packages below
+    train/      retrain pipelines, gate, promotion, the MLflow registry (the MLflow importer)
+    evaluate/   topic classifier and ranker measured against baselines
+    digest/     who is due, which papers (compose, budget), render, outbox delivery, SMTP
+    serving/    the engine the CLI, the HTTP service and the digest share; the service process
+    users/      profiles, seeds and feedback; signed feedback links and API keys
+    recommend/  profile features, the learned ranker, baselines, ranking, explanations
+    topics/     the taxonomy, weak labeling, the topic classifier and its saved bundle
+    papers/     reading papers (sources/), ingesting them, seed lists, input rows, embedding
+    store/      the database and the disk: papers, users, digest outbox, embedding cache
+    schema.py, config.py, errors.py, runtime.py   data types, settings, errors, shared objects
+"""
 
 __version__ = "0.1.0"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from paperrec.config import Settings, get_settings
-from paperrec.embed import Embedder
+from paperrec.papers.embed import Embedder
 from paperrec.store import Store
 
 

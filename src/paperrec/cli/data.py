@@ -20,8 +20,8 @@ from rich.text import Text
 
 from paperrec.cli.app import command, console, out, print_json, runtime
 from paperrec.errors import InputError
-from paperrec.ingest import IngestSummary, ingest_papers, ingest_paths
-from paperrec.sources import FORMATS
+from paperrec.papers.ingest import IngestSummary, ingest_papers, ingest_paths
+from paperrec.papers.sources import FORMATS
 
 
 class RateColumn(ProgressColumn):
@@ -85,7 +85,7 @@ def ingest(
     rt = runtime()
     store = rt.store.papers
     if sources == ["arxiv"] and not Path("arxiv").exists():
-        from paperrec.sources.arxiv import fetch_recent
+        from paperrec.papers.sources.arxiv import fetch_recent
 
         if not category:
             raise InputError(

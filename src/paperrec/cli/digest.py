@@ -1,8 +1,8 @@
 """``paperrec digest``: each user's new papers by email, through the outbox.
 
-One run: put back what a killed run left half-sent (`paperrec.delivery.recover`), compose
-each due user's digest for the date (`paperrec.compose.plan_digests`), record it in the
-outbox, then send every due outbox entry with retries (`paperrec.delivery.deliver`). A
+One run: put back what a killed run left half-sent (`paperrec.digest.delivery.recover`), compose
+each due user's digest for the date (`paperrec.digest.compose.plan_digests`), record it in the
+outbox, then send every due outbox entry with retries (`paperrec.digest.delivery.deliver`). A
 rerun for the same date sends nothing twice; run it from cron or a systemd timer as often
 as you like. ``--dry-run`` composes and shows, records and sends nothing. One user's failed
 send does not stop the others; the exit code is 1 only if a digest is still unsent at the
@@ -24,13 +24,13 @@ import typer
 from pydantic import ValidationError
 
 from paperrec.cli.app import command, console, fail, out, print_json, runtime
-from paperrec.compose import Planned, plan_digests
-from paperrec.delivery import Delivery, deliver, record, recover
-from paperrec.digest import FORMATS, as_json, render, render_email
-from paperrec.engine import DEFAULT_WINDOW_DAYS, Engine
+from paperrec.digest.compose import Planned, plan_digests
+from paperrec.digest.delivery import Delivery, deliver, record, recover
+from paperrec.digest.mailer import build_message, smtp_address
+from paperrec.digest.render import FORMATS, as_json, render, render_email
 from paperrec.errors import InputError, unknown_choice
-from paperrec.mailer import build_message, smtp_address
 from paperrec.runtime import Runtime
+from paperrec.serving.engine import DEFAULT_WINDOW_DAYS, Engine
 
 EXTENSIONS = {"email": ".eml", "html": ".html", "markdown": ".md", "json": ".json"}
 

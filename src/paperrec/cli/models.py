@@ -24,7 +24,7 @@ evaluate_app = typer.Typer(
 
 
 def _papers_with_categories(path: Path):
-    from paperrec.sources import Problem, read_path
+    from paperrec.papers.sources import Problem, read_path
 
     records = list(read_path(Path(path)))
     papers = [r for r in records if not isinstance(r, Problem) and r.categories]
@@ -70,9 +70,9 @@ def label(
     top: Annotated[int, typer.Option(help="rows to show, lowest learned accuracy first")] = 40,
 ) -> None:
     """Apply the labeling functions to the store and print the LF report."""
-    from paperrec.labeling import ViewBuilder, apply_lfs, generate_lfs, lf_report
-    from paperrec.labeling.functions import load_lf_module
-    from paperrec.taxonomy import load_taxonomy
+    from paperrec.topics.labeling import ViewBuilder, apply_lfs, generate_lfs, lf_report
+    from paperrec.topics.labeling.functions import load_lf_module
+    from paperrec.topics.taxonomy import load_taxonomy
     from paperrec.train.pipeline import corpus
     from paperrec.train.topics import TopicTrainingConfig, embed_topics, weak_label
 
@@ -85,7 +85,7 @@ def label(
     report = result.report
     if dev is not None:
         from paperrec.evaluate.topics import gold_matrix
-        from paperrec.topic_model import TopicModel
+        from paperrec.topics.model import TopicModel
 
         dev_papers = _papers_with_categories(dev)
         dev_X = rt.embedder.embed(dev_papers)
@@ -148,7 +148,7 @@ def train_topics(
     promote: Annotated[bool, typer.Option(help="make the new version the champion")] = True,
 ) -> None:
     """Weak-label the store, train the topic classifier, evaluate, log and register it."""
-    from paperrec.labeling.functions import load_lf_module
+    from paperrec.topics.labeling.functions import load_lf_module
     from paperrec.train.pipeline import train_topics as run
 
     extra = load_lf_module(lfs) if lfs else []
@@ -249,8 +249,8 @@ def evaluate(
 
 
 def _evaluate_topics(gold: Path | None, ceiling: bool, as_json: bool) -> None:
-    from paperrec.engine import Engine
     from paperrec.evaluate.topics import evaluate_topics
+    from paperrec.serving.engine import Engine
 
     if gold is None:
         raise InputError(
@@ -308,8 +308,8 @@ def score(
     ] = Path("-"),
 ) -> None:
     """Topic probabilities and labels for every paper of INPUT."""
-    from paperrec.engine import Engine
-    from paperrec.rows import read_rows, write_rows
+    from paperrec.papers.rows import read_rows, write_rows
+    from paperrec.serving.engine import Engine
 
     papers = read_rows(input)
     engine = Engine.load(runtime(), ranker=False)
@@ -331,8 +331,8 @@ def rank(
     ] = Path("-"),
 ) -> None:
     """Rank CANDIDATES for the profile: best first, with reasons."""
-    from paperrec.engine import Engine
-    from paperrec.rows import read_rows, write_rows
+    from paperrec.papers.rows import read_rows, write_rows
+    from paperrec.serving.engine import Engine
 
     liked_rows, candidate_rows = read_rows(profile), read_rows(candidates)
     disliked_rows = read_rows(disliked) if disliked else []
@@ -355,7 +355,7 @@ def recommend(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON rows")] = False,
 ) -> None:
     """Papers NAME has not seen yet, best first, with reasons."""
-    from paperrec.engine import Engine
+    from paperrec.serving.engine import Engine
 
     try:
         day = dt.date.fromisoformat(date) if date else None

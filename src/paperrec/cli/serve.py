@@ -20,9 +20,9 @@ def serve(
     BENTOML_HOME defaults to PAPERREC_HOME/bentoml. The API is described at http://HOST:PORT/
     and in docs/service.md.
     """
-    from paperrec import registry
     from paperrec.errors import ModelNotTrainedError
-    from paperrec.serving import serve_command, serve_environment
+    from paperrec.serving.holder import serve_command, serve_environment
+    from paperrec.train import registry
 
     settings = runtime().settings
     topics = registry.champion_version(settings, registry.TOPICS_MODEL)  # no model: one clear line

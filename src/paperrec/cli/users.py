@@ -11,10 +11,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from paperrec.budget import CADENCES, DigestSettings, describe, parse_quota
 from paperrec.cli.app import command, console, fail, out, print_json, runtime, subgroup
+from paperrec.digest.budget import CADENCES, DigestSettings, describe, parse_quota
 from paperrec.errors import InputError, unknown_choice
-from paperrec.profiles import (
+from paperrec.schema import FeedbackSource
+from paperrec.users.profiles import (
     FEEDBACK_SIGNALS,
     add_user,
     delete_user,
@@ -22,7 +23,6 @@ from paperrec.profiles import (
     list_users,
     record_feedback,
 )
-from paperrec.schema import FeedbackSource
 
 user_app = subgroup("user", "Add, list, export and delete users; create their API keys.")
 
@@ -30,7 +30,7 @@ user_app = subgroup("user", "Add, list, export and delete users; create their AP
 def _known_topics() -> set[str] | None:
     """Topic ids of the default taxonomy, or None when no taxonomy module is installed."""
     try:
-        from paperrec.taxonomy import load_taxonomy
+        from paperrec.topics.taxonomy import load_taxonomy
     except ImportError:
         return None
     return set(load_taxonomy().ids)

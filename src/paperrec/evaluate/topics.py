@@ -17,10 +17,10 @@ import numpy as np
 from sklearn.metrics import precision_recall_fscore_support
 from sklearn.model_selection import KFold
 
-from paperrec.classify import TopicClassifier
-from paperrec.labeling import ViewBuilder, apply_lfs, generate_lfs, majority_vote
 from paperrec.schema import Paper
-from paperrec.topic_model import TopicModel
+from paperrec.topics.classify import TopicClassifier
+from paperrec.topics.labeling import ViewBuilder, apply_lfs, generate_lfs, majority_vote
+from paperrec.topics.model import TopicModel
 
 EXCLUDED_FROM_MACRO = ("machine-learning", "artificial-intelligence")
 ZERO_SHOT_MARGIN = 0.02

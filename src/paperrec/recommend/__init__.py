@@ -1,1 +1,3 @@
-"""The recommender: profile features, the learned ranker, baselines and ranking itself."""
+"""The recommender: profile features, the learned ranker and its saved bundle, the lexical
+(TF-IDF) view, baselines, ranking itself and explanations.
+"""

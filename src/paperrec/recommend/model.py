@@ -10,11 +10,11 @@ from pathlib import Path
 import joblib
 
 from paperrec.errors import ModelNotTrainedError, PaperrecError
-from paperrec.lexical import LexicalEncoder
 from paperrec.recommend.features import FEATURE_NAMES, ProfileFeaturizer
+from paperrec.recommend.lexical import LexicalEncoder
 from paperrec.recommend.ranker import PaperRanker
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: pickles name the concept packages (paperrec.recommend.lexical, ...)
 
 
 @dataclass

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from paperrec.labeling.keywords import tokenize
 from paperrec.schema import Paper
+from paperrec.topics.labeling.keywords import tokenize
 
 _STOP = frozenset(
     "a an the of for in on with and to via from by at is are as we our using towards toward "

@@ -16,8 +16,8 @@ from functools import cache
 
 import numpy as np
 
-from paperrec.embed import Embedder
 from paperrec.errors import InputError
+from paperrec.papers.embed import Embedder
 from paperrec.recommend.adapt import fit_user_adapter
 from paperrec.recommend.explain import reasons_for
 from paperrec.recommend.features import (
@@ -28,7 +28,7 @@ from paperrec.recommend.features import (
 )
 from paperrec.recommend.model import RankingModel
 from paperrec.schema import Paper
-from paperrec.topic_model import TopicModel
+from paperrec.topics.model import TopicModel
 
 LIKE_HALF_LIFE_DAYS = 180.0
 ROWS_PER_RANKER_CALL = 100_000  # batch scoring: (profile, candidate) rows per LightGBM call

@@ -2,6 +2,9 @@
 
 ``Store`` bundles the paper table, the users tables, the digest outbox and the embedding
 cache that live under one PAPERREC_HOME.
+
+A package of its own, not part of ``papers/``: it is the one boundary to the database and the
+disk, and it holds every concept's tables (users and the digest outbox as well as papers).
 """
 
 from __future__ import annotations

@@ -120,7 +120,7 @@ api_keys = Table(
 V1_TABLES = (meta, papers, paper_sources, paper_aliases, users, feedback, shown, api_keys)
 
 # -- version 2: digest settings per user and the digest outbox ---------------------------
-# One row per user who changed a default (paperrec.budget.DigestSettings holds the defaults).
+# One row per user who changed a default (paperrec.digest.budget.DigestSettings holds the defaults).
 digest_settings = Table(
     "digest_settings",
     metadata,

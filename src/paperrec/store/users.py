@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import Connection, Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from paperrec.budget import DigestSettings
+from paperrec.digest.budget import DigestSettings
 from paperrec.errors import InputError, NotFoundError, unknown_choice
 from paperrec.schema import FeedbackEvent, FeedbackSource, Signal, User
 from paperrec.store.db import api_keys, digest_settings, feedback, outbox, shown, users

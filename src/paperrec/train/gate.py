@@ -22,18 +22,18 @@ from pathlib import Path
 
 import numpy as np
 
-from paperrec import registry
 from paperrec.config import Settings
 from paperrec.errors import InputError
 from paperrec.evaluate.ranking import evaluate_queries
 from paperrec.evaluate.topics import evaluate_topics
+from paperrec.papers.sources import Problem, read_path
 from paperrec.recommend.corpus import Corpus
 from paperrec.recommend.model import RankingModel
 from paperrec.recommend.pseudo_users import PseudoUser, Query
 from paperrec.runtime import Runtime
 from paperrec.schema import Paper
-from paperrec.sources import Problem, read_path
-from paperrec.topic_model import TopicModel
+from paperrec.topics.model import TopicModel
+from paperrec.train import registry
 from paperrec.train.ranker_pipeline import build_corpus, pool_queries, split_pool_users
 
 RANKER_METRICS = ("ndcg@10", "recall@50", "mrr")

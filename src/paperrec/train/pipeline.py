@@ -10,15 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
-from paperrec import registry
 from paperrec.errors import InputError
 from paperrec.evaluate.topics import evaluate_topics, gold_matrix
-from paperrec.labeling import LabelingFunction
 from paperrec.runtime import Runtime
 from paperrec.schema import Paper
-from paperrec.taxonomy import load_taxonomy
-from paperrec.topic_model import TopicModel
-from paperrec.train import plots, tracking
+from paperrec.topics.labeling import LabelingFunction
+from paperrec.topics.model import TopicModel
+from paperrec.topics.taxonomy import load_taxonomy
+from paperrec.train import plots, registry, tracking
 from paperrec.train.topics import TopicTrainingConfig, train_topic_model
 
 Progress = Callable[[int], None] | None

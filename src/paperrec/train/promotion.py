@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from paperrec import registry
 from paperrec.config import Settings
 from paperrec.errors import InputError, unknown_choice
+from paperrec.train import registry
 from paperrec.train.retrain import DATA_TAG, GATE_TAG, PAIR_TAG, RUN_TAG
 from paperrec.train.tracking import metric_name
 

@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from paperrec.lexical import LexicalEncoder
 from paperrec.recommend.corpus import Corpus
 from paperrec.recommend.features import ProfileFeaturizer, neighbour_radius
+from paperrec.recommend.lexical import LexicalEncoder
 from paperrec.recommend.model import RankingModel
 from paperrec.recommend.pseudo_users import (
     PseudoUser,

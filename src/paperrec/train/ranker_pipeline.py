@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 
-from paperrec import registry
 from paperrec.errors import InputError, ModelNotTrainedError
 from paperrec.evaluate.ranking import (
     evaluate_queries,
@@ -17,14 +16,14 @@ from paperrec.evaluate.ranking import (
     relative_gain,
     seed_page_queries,
 )
+from paperrec.papers.sources import Problem, read_path
 from paperrec.recommend.corpus import Corpus
 from paperrec.recommend.features import FEATURE_NAMES, ProfileFeaturizer
 from paperrec.recommend.model import RankingModel
 from paperrec.recommend.pseudo_users import PseudoUser, Query
 from paperrec.runtime import Runtime
-from paperrec.sources import Problem, read_path
-from paperrec.topic_model import TopicModel
-from paperrec.train import tracking
+from paperrec.topics.model import TopicModel
+from paperrec.train import registry, tracking
 from paperrec.train.pipeline import Progress, corpus
 from paperrec.train.ranker import (
     RankerTrainingConfig,
@@ -41,7 +40,7 @@ MIN_FEEDBACK_VOTES = 10
 def feedback_queries(runtime: Runtime, papers: Sequence) -> list[Query]:
     """One query per stored user with enough votes on papers shown to them: the profile is
     what they liked otherwise, the candidates are the rated papers, relevance their vote."""
-    from paperrec.profiles import user_profile
+    from paperrec.users.profiles import user_profile
 
     index = {p.id: i for i, p in enumerate(papers)}
     queries = []

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from paperrec.errors import InputError
-from paperrec.ingest import IngestSummary, ingest_papers
+from paperrec.papers.ingest import IngestSummary, ingest_papers
+from paperrec.papers.sources import Problem, detect_format, read_path
 from paperrec.runtime import Runtime
 from paperrec.schema import Paper
-from paperrec.sources import Problem, detect_format, read_path
 from paperrec.train.retrain_config import ARXIV_PREFIX
 
 DEFAULT_ARXIV_DAYS = 7  # how far back the arXiv query looks in an empty store
@@ -85,7 +85,7 @@ def ingest_sources(
         papers = _dated_since(read_path(path, fmt), since, summary.problems)
         ingest_papers(store, papers, fmt, batch_size=batch, summary=summary)
     if sources.categories:
-        from paperrec.sources.arxiv import API_SOURCE, fetch_recent
+        from paperrec.papers.sources.arxiv import API_SOURCE, fetch_recent
 
         start = since or store.latest_date()
         today = today or dt.datetime.now(dt.UTC).date()

@@ -20,13 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from paperrec import registry
 from paperrec.errors import InputError
-from paperrec.ingest import IngestSummary
+from paperrec.papers.ingest import IngestSummary
 from paperrec.runtime import Runtime
 from paperrec.schema import Paper
-from paperrec.taxonomy import load_taxonomy
-from paperrec.train import tracking
+from paperrec.topics.taxonomy import load_taxonomy
+from paperrec.train import registry, tracking
 from paperrec.train.gate import (
     EvaluationData,
     GateResult,

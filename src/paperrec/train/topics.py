@@ -14,10 +14,11 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from paperrec.classify import TopicClassifier
-from paperrec.embed import Embedder
 from paperrec.errors import InputError
-from paperrec.labeling import (
+from paperrec.papers.embed import Embedder
+from paperrec.schema import Paper
+from paperrec.topics.classify import TopicClassifier
+from paperrec.topics.labeling import (
     LabelingFunction,
     ViewBuilder,
     apply_lfs,
@@ -25,9 +26,8 @@ from paperrec.labeling import (
     generate_lfs,
     lf_report,
 )
-from paperrec.schema import Paper
-from paperrec.taxonomy import Taxonomy
-from paperrec.topic_model import TopicModel, topic_description
+from paperrec.topics.model import TopicModel, topic_description
+from paperrec.topics.taxonomy import Taxonomy
 
 
 @dataclass

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from paperrec.config import Settings
-from paperrec.registry import use_tracking
+from paperrec.train.registry import use_tracking
 
 
 def _flatten(data: dict, prefix: str = "") -> dict[str, str]:

@@ -24,9 +24,9 @@ import time
 from pydantic import SecretStr
 
 from paperrec.errors import AuthError, PaperrecError
-from paperrec.profiles import parse_signal
 from paperrec.schema import Signal
 from paperrec.store import Store
+from paperrec.users.profiles import parse_signal
 
 DEFAULT_TTL = dt.timedelta(days=30)
 MIN_SECRET_BYTES = 16

@@ -2,7 +2,7 @@
 
 `record` stores a composed digest, rendered, in the store's outbox (at most one per user
 and date). `deliver` sends the outbox's due entries: each is claimed, sent with
-`paperrec.mailer.send_digest`, and marked sent (its papers shown) once the SMTP server
+`paperrec.digest.mailer.send_digest`, and marked sent (its papers shown) once the SMTP server
 has accepted it. A failed attempt goes back to the outbox with a later time, doubling
 from ``Settings.digest_retry_delay``; within one run each entry gets
 ``Settings.digest_attempts_per_run`` attempts, and what is still unsent waits for the next
@@ -17,11 +17,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from paperrec.compose import Planned
 from paperrec.config import Settings
-from paperrec.digest import Digest, render_email
+from paperrec.digest.compose import Planned
+from paperrec.digest.mailer import new_message_id, send_digest
+from paperrec.digest.render import Digest, render_email
 from paperrec.errors import PaperrecError
-from paperrec.mailer import new_message_id, send_digest
 from paperrec.store import NewEntry, OutboxEntry, Store
 
 MAX_RETRY_DELAY = 3600.0

@@ -1,6 +1,6 @@
 """Sending email: the only module that speaks SMTP.
 
-A `paperrec.digest.Digest` goes out as one multipart/alternative message (plain text first,
+A `paperrec.digest.render.Digest` goes out as one multipart/alternative message (plain text first,
 HTML second). The connection is encrypted as ``Settings.smtp_security`` says:
 
 ``starttls``
@@ -27,7 +27,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 
 from paperrec.config import Settings
-from paperrec.digest import Digest
+from paperrec.digest.render import Digest
 from paperrec.errors import NetworkError, PaperrecError
 
 log = logging.getLogger(__name__)

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from paperrec.labeling.functions import ABSTAIN, LabelingFunction, PaperView
-from paperrec.labeling.keywords import KeywordMatcher
 from paperrec.schema import Paper
-from paperrec.taxonomy import Taxonomy
+from paperrec.topics.labeling.functions import ABSTAIN, LabelingFunction, PaperView
+from paperrec.topics.labeling.keywords import KeywordMatcher
+from paperrec.topics.taxonomy import Taxonomy
 
 
 def _level_ranks(similarity: np.ndarray, groups: Sequence[np.ndarray]) -> np.ndarray:

@@ -13,10 +13,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from paperrec.errors import InputError, NotFoundError
-from paperrec.ingest import ingest_papers
+from paperrec.papers.ingest import ingest_papers
+from paperrec.papers.seeds import read_seeds
+from paperrec.papers.sources import Problem
 from paperrec.schema import FeedbackEvent, FeedbackSource, Signal, User, split_arxiv_id
-from paperrec.seeds import read_seeds
-from paperrec.sources import Problem
 from paperrec.store import Store, UpsertCounts
 from paperrec.store.users import latest_signals
 

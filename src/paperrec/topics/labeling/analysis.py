@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from paperrec.labeling.functions import ABSTAIN, LabelingFunction, lfs_by_topic
+from paperrec.topics.labeling.functions import ABSTAIN, LabelingFunction, lfs_by_topic
 
 
 def lf_report(

@@ -20,8 +20,8 @@ import bibtexparser
 from bibtexparser.middlewares import LatexDecodingMiddleware, NormalizeFieldKeys
 
 from paperrec.errors import InputError
+from paperrec.papers.sources import Problem, read_path
 from paperrec.schema import Paper, split_arxiv_id
-from paperrec.sources import Problem, read_path
 
 BIBTEX_SUFFIXES = (".bib", ".bibtex")
 # Suffixes that mark a seed spec as a file name, so a typo in a path is reported as a
@@ -150,7 +150,7 @@ def is_bibtex(path: Path) -> bool:
 
 
 def read_seed_file(path: Path) -> Iterator[Paper | Problem | ArxivRef]:
-    """Records of one seed file: BibTeX, or any format `paperrec.sources` reads."""
+    """Records of one seed file: BibTeX, or any format `paperrec.papers.sources` reads."""
     if is_bibtex(path):
         return parse_bibtex(path)
     return read_path(path, "auto")

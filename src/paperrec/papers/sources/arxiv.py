@@ -23,8 +23,8 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from paperrec.errors import InputError, NetworkError, unknown_choice
+from paperrec.papers.sources.base import Problem, Record, check_paper
 from paperrec.schema import Paper, normalize_text, split_arxiv_id
-from paperrec.sources.base import Problem, Record, check_paper
 
 log = logging.getLogger(__name__)
 

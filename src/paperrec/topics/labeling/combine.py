@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from paperrec.labeling.functions import LabelingFunction, lfs_by_topic
-from paperrec.labeling.model import LabelModel, MajorityVote
+from paperrec.topics.labeling.functions import LabelingFunction, lfs_by_topic
+from paperrec.topics.labeling.model import LabelModel, MajorityVote
 
 
 @dataclass

@@ -14,7 +14,7 @@ that version is not retried until the champion changes again (or a reload is for
 ``service/`` (used by ``paperrec serve``, the service tests and the benchmark).
 
 `authorize_key`, `authorize_admin` and `record_click` put the API-key and feedback-link rules of
-`paperrec.tokens` behind the two errors the service tells apart: 401 (no valid key) and
+`paperrec.users.tokens` behind the two errors the service tells apart: 401 (no valid key) and
 403 (a valid key or link that may not do this).
 """
 
@@ -33,17 +33,17 @@ from pathlib import Path
 
 import numpy as np
 
-from paperrec import registry
 from paperrec.config import Settings
-from paperrec.embed import EMBEDDING_DIM
-from paperrec.engine import Engine
 from paperrec.errors import AuthError, ModelNotTrainedError, PaperrecError
-from paperrec.profiles import record_feedback
-from paperrec.rows import InputPaper
+from paperrec.papers.embed import EMBEDDING_DIM
+from paperrec.papers.rows import InputPaper
 from paperrec.runtime import Runtime
 from paperrec.schema import FeedbackEvent, FeedbackSource
+from paperrec.serving.engine import Engine
 from paperrec.store import Store
-from paperrec.tokens import authorize, verify_token
+from paperrec.train import registry
+from paperrec.users.profiles import record_feedback
+from paperrec.users.tokens import authorize, verify_token
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ DEFAULT_CHECK_SECONDS = 30.0
 MEMO_SIZE = 4096  # topic rows kept for repeated abstracts (about 5 kB each)
 SERVICE = "service:PaperrecService"
 # The BentoML service lives beside the package in a source checkout: <repo>/service.
-SERVICE_DIR = Path(__file__).resolve().parents[2] / "service"
+SERVICE_DIR = Path(__file__).resolve().parents[3] / "service"
 _MODELS = {"topics": registry.TOPICS_MODEL, "ranker": registry.RANKER_MODEL}
 # The warm-up text: encoding it at start-up loads the model and tokenizer before traffic.
 _WARM_UP = "Warm-up. Loads the embedding model before the first request."

@@ -15,8 +15,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from paperrec.papers.sources.base import Problem, Record, check_paper
 from paperrec.schema import Paper
-from paperrec.sources.base import Problem, Record, check_paper
 
 REQUIRED = ("title", "abstract")
 _CATEGORY_SPLIT = re.compile(r"[\s,;]+")

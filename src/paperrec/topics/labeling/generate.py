@@ -17,8 +17,14 @@ complement of the others and the label model would learn the keywords, not the t
 
 from __future__ import annotations
 
-from paperrec.labeling.functions import ABSTAIN, NEGATIVE, POSITIVE, LabelingFunction, PaperView
-from paperrec.taxonomy import Taxonomy, Topic
+from paperrec.topics.labeling.functions import (
+    ABSTAIN,
+    NEGATIVE,
+    POSITIVE,
+    LabelingFunction,
+    PaperView,
+)
+from paperrec.topics.taxonomy import Taxonomy, Topic
 
 ABSTRACT_MIN_HITS = 2
 SIM_POSITIVE_Z = 2.0

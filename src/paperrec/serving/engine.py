@@ -12,15 +12,15 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from paperrec import registry
 from paperrec.errors import InputError, ModelNotTrainedError
-from paperrec.profiles import UserProfile, user_profile
+from paperrec.papers.rows import InputPaper
 from paperrec.recommend.model import RankingModel
 from paperrec.recommend.rank import CandidateSet, RankedPaper, Recommender
-from paperrec.rows import InputPaper
 from paperrec.runtime import Runtime
 from paperrec.schema import Paper
-from paperrec.topic_model import TopicModel
+from paperrec.topics.model import TopicModel
+from paperrec.train import registry
+from paperrec.users.profiles import UserProfile, user_profile
 
 DEFAULT_WINDOW_DAYS = 7
 

@@ -5,10 +5,10 @@ Defining lives in ``functions.py`` (the contract and the decorator) and ``genera
 and ``combine.py``; the report in ``analysis.py``.
 """
 
-from paperrec.labeling.analysis import lf_report
-from paperrec.labeling.apply import ViewBuilder, apply_lfs
-from paperrec.labeling.combine import WeakLabels, combine, majority_vote
-from paperrec.labeling.functions import (
+from paperrec.topics.labeling.analysis import lf_report
+from paperrec.topics.labeling.apply import ViewBuilder, apply_lfs
+from paperrec.topics.labeling.combine import WeakLabels, combine, majority_vote
+from paperrec.topics.labeling.functions import (
     ABSTAIN,
     NEGATIVE,
     POSITIVE,
@@ -16,8 +16,8 @@ from paperrec.labeling.functions import (
     PaperView,
     labeling_function,
 )
-from paperrec.labeling.generate import generate_lfs
-from paperrec.labeling.model import LabelModel, MajorityVote
+from paperrec.topics.labeling.generate import generate_lfs
+from paperrec.topics.labeling.model import LabelModel, MajorityVote
 
 __all__ = [
     "ABSTAIN",

@@ -10,10 +10,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from paperrec.errors import UnknownFormatError, unknown_choice
-from paperrec.sources.arxiv import parse_arxiv_atom
-from paperrec.sources.base import Problem, Record
-from paperrec.sources.hf_page import parse_hf_page
-from paperrec.sources.tabular import parse_csv, parse_jsonl
+from paperrec.papers.sources.arxiv import parse_arxiv_atom
+from paperrec.papers.sources.base import Problem, Record
+from paperrec.papers.sources.hf_page import parse_hf_page
+from paperrec.papers.sources.tabular import parse_csv, parse_jsonl
 
 Parser = Callable[[Path, str], Iterator[Record]]
 

@@ -17,11 +17,11 @@ from pathlib import Path
 import joblib
 import numpy as np
 
-from paperrec.classify import TopicClassifier
 from paperrec.errors import ModelNotTrainedError, PaperrecError
-from paperrec.taxonomy import Taxonomy, parse_taxonomy
+from paperrec.topics.classify import TopicClassifier
+from paperrec.topics.taxonomy import Taxonomy, parse_taxonomy
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: pickles name the concept packages (paperrec.topics.classify, ...)
 
 
 def topic_description(topic) -> str:

@@ -1,6 +1,6 @@
 """Load and validate a YAML taxonomy of research topics.
 
-The default taxonomy ships as package data (``paperrec/data/taxonomy.yaml``). Topics
+The default taxonomy ships as package data (``paperrec/topics/taxonomy.yaml``). Topics
 without a parent are *areas* (mapped to arXiv categories); topics with a parent are finer
 themes. Validation errors name the file, the topic and the key, and list what is allowed.
 """
@@ -174,8 +174,8 @@ def parse_taxonomy(text: str, source: str) -> Taxonomy:
 def load_taxonomy(path: Path | str | None = None) -> Taxonomy:
     """The taxonomy at ``path``, or the default one shipped with paperrec."""
     if path is None:
-        text = resources.files("paperrec").joinpath("data/taxonomy.yaml").read_text("utf-8")
-        return parse_taxonomy(text, "paperrec/data/taxonomy.yaml")
+        text = resources.files("paperrec").joinpath("topics/taxonomy.yaml").read_text("utf-8")
+        return parse_taxonomy(text, "paperrec/topics/taxonomy.yaml")
     path = Path(path)
     try:
         text = path.read_text("utf-8")

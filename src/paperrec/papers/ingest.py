@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from paperrec.errors import InputError
+from paperrec.papers.sources import Problem, detect_format, read_path
 from paperrec.schema import Paper
-from paperrec.sources import Problem, detect_format, read_path
 from paperrec.store import PaperStore, UpsertCounts
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from paperrec.labeling.functions import ABSTAIN, NEGATIVE, POSITIVE
+from paperrec.topics.labeling.functions import ABSTAIN, NEGATIVE, POSITIVE
 
 _OUTCOMES = (NEGATIVE, POSITIVE, ABSTAIN)
 

@@ -17,7 +17,7 @@ from mlflow.models import set_model
 class BundleModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
         from paperrec.recommend.model import RankingModel
-        from paperrec.topic_model import TopicModel
+        from paperrec.topics.model import TopicModel
 
         path = Path(next(iter(context.artifacts.values())))
         kind = (path / "meta.json").read_text(encoding="utf-8")
@@ -27,7 +27,9 @@ class BundleModel(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input: list[list[float]], params=None):
         if not hasattr(self.bundle, "predict_proba"):
-            raise TypeError("a ranking bundle ranks profiles; use paperrec.engine.Engine.rank")
+            raise TypeError(
+                "a ranking bundle ranks profiles; use paperrec.serving.engine.Engine.rank"
+            )
         return self.bundle.predict_proba(np.asarray(model_input, dtype=np.float32))
 
 

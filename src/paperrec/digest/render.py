@@ -1,12 +1,12 @@
 """A user's digest, rendered: the email (HTML + plain text), an HTML page, Markdown, JSON.
 
 Pure: no network, no store, no disk beyond reading the packaged templates
-(``paperrec/templates/``). `build_content` turns ranked papers (from the shared ranking,
-`paperrec.engine.Engine`) into `DigestContent`; `render_email` and `render` turn that into
-text. Choosing the papers is `paperrec.compose`'s job, sending `paperrec.mailer`'s.
+(``paperrec/digest/templates/``). `build_content` turns ranked papers (from the shared ranking,
+`paperrec.serving.engine.Engine`) into `DigestContent`; `render_email` and `render` turn that into
+text. Choosing the papers is `paperrec.digest.compose`'s job, sending `paperrec.digest.mailer`'s.
 
 Every paper carries one feedback link per signal (up, down, saved, dismissed). A link is
-``{public_url}`` + `FEEDBACK_PATH` with a token from `paperrec.tokens.make_token` that says
+``{public_url}`` + `FEEDBACK_PATH` with a token from `paperrec.users.tokens.make_token` that says
 who votes what on which paper and until when, so a click needs no login.
 """
 
@@ -24,10 +24,10 @@ from urllib.parse import quote
 import jinja2
 
 from paperrec.errors import InputError, unknown_choice
-from paperrec.profiles import FEEDBACK_SIGNALS
 from paperrec.recommend.rank import RankedPaper
 from paperrec.schema import Paper, Signal, split_arxiv_id
-from paperrec.tokens import DEFAULT_TTL, make_token
+from paperrec.users.profiles import FEEDBACK_SIGNALS
+from paperrec.users.tokens import DEFAULT_TTL, make_token
 
 # Where the service takes a click (service/service.py mounts the links app at /feedback and
 # answers GET /{token}); the only place the path is spelled out.
@@ -271,7 +271,7 @@ def build_content(
 @cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("paperrec", "templates"),
+        loader=jinja2.PackageLoader("paperrec.digest", "templates"),
         autoescape=jinja2.select_autoescape(["html"], default_for_string=False),
         trim_blocks=True,
         lstrip_blocks=True,

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paperrec.errors import InputError
+from paperrec.papers.sources import Problem
+from paperrec.papers.sources.tabular import parse_jsonl
 from paperrec.schema import Paper
-from paperrec.sources import Problem
-from paperrec.sources.tabular import parse_jsonl
 
 MAX_SHOWN_PROBLEMS = 5
 

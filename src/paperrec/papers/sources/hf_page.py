@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from paperrec.papers.sources.base import Problem, Record, check_paper
 from paperrec.schema import Paper
-from paperrec.sources.base import Problem, Record, check_paper
 
 CHROME_LINES = frozenset({"new", "Subscribe", "byAK and the research community"})
 _CHROME_PATTERNS = (
