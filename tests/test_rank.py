@@ -205,9 +205,7 @@ def test_batch_scores_equal_one_profile_at_a_time(recommender, pages, pool, monk
     model = recommender.model
 
     def one(profile):
-        return model.ranker.predict(
-            model.featurizer.transform(profile, prepared.arrays, prepared.radius)
-        )
+        return model.score(profile, prepared.arrays)
 
     expected = np.vstack([one(p) for p in profiles])
     monkeypatch.setattr(rank_module, "ROWS_PER_RANKER_CALL", 2 * len(pool))  # two profiles a call

@@ -8,7 +8,15 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from paperrec.recommend import baselines
-from paperrec.recommend.metrics import all_metrics, mrr, ndcg_at_k, recall_at_k
+from paperrec.recommend.metrics import (
+    all_metrics,
+    mean_interval,
+    mrr,
+    ndcg_at_k,
+    pairwise_accuracy,
+    ratio_interval,
+    recall_at_k,
+)
 from paperrec.recommend.ranker import PaperRanker
 
 GROUP = 40
@@ -113,11 +121,36 @@ def test_metrics_on_a_hand_case():
     assert recall_at_k(relevance, scores, 2) == 0.5
     assert recall_at_k(relevance, scores, 50) == 1.0
     assert mrr(relevance, scores) == 0.5
+    # pairs (hit, miss): hit 1 beats miss 2 only; hit 3 beats none -> 1 of 4
+    assert pairwise_accuracy(relevance, scores) == 0.25
     assert all_metrics(relevance, scores) == {
         "ndcg@10": ndcg_at_k(relevance, scores, 10),
         "recall@50": 1.0,
         "mrr": 0.5,
+        "pairwise": 0.25,
     }
+
+
+def test_graded_metrics():
+    relevance = np.array([1, 2, 0, 0])
+    scores = np.array([4.0, 3.0, 2.0, 1.0])  # ranked: grade 1, grade 2, 0, 0
+    ideal = 2 + 1 / np.log2(3)
+    assert ndcg_at_k(relevance, scores, 10) == pytest.approx((1 + 2 / np.log2(3)) / ideal)
+    assert recall_at_k(relevance, scores, 1) == 0.5
+    # pairs of different grades: (2,1) wrong; (2,0) x2 right; (1,0) x2 right -> 4 of 5
+    assert pairwise_accuracy(relevance, scores) == pytest.approx(0.8)
+    assert pairwise_accuracy(np.array([1, 0]), np.array([1.0, 1.0])) == 0.5  # a tie: half
+    assert pairwise_accuracy(np.array([0, 0]), np.array([1.0, 2.0])) == 0.0  # no pairs
+
+
+def test_bootstrap_intervals_bracket_the_mean_and_the_ratio():
+    rng = np.random.default_rng(0)
+    ours, theirs = rng.uniform(0.5, 1, 200), rng.uniform(0.4, 0.9, 200)
+    low, high = mean_interval(ours)
+    assert low < ours.mean() < high and high - low < 0.1
+    ratio, low, high = ratio_interval(ours, theirs)
+    assert ratio == pytest.approx(ours.mean() / theirs.mean()) and low < ratio < high
+    assert ratio_interval(theirs, theirs)[1:] == (1.0, 1.0)  # the same scores: exactly 1
 
 
 def test_metrics_perfect_and_empty_rankings():

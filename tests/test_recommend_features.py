@@ -1,4 +1,4 @@
-"""ProfileFeaturizer, neighbour_radius and recency_weights on tiny hand-made arrays.
+"""ProfileFeaturizer, recency_weights and zotero_weights on tiny hand-made arrays.
 
 Every expected value below is worked out by hand from unit vectors along the axes of a
 6-dimensional space, so a wrong index, axis or normalisation shows up as a wrong number.
@@ -15,8 +15,8 @@ from paperrec.recommend.features import (
     CandidateArrays,
     ProfileArrays,
     ProfileFeaturizer,
-    neighbour_radius,
     recency_weights,
+    zotero_weights,
 )
 
 DIM = 6
@@ -47,12 +47,15 @@ CAND_TOPICS = np.array(
     [[1, 0, 0], [0.6, 0.8, 0], [0, 0, 1], [0, 0, 0.2], [0.1, 0, 0.9]], dtype=np.float32
 )
 LIKED_TOPICS = np.array([[1, 0, 0], [1, 0, 0], [0, 1, 0], [0, 1, 0]], dtype=np.float32)
-AGES = np.array([0, 1, 2, np.nan, 5], dtype=np.float32)
+# Who wrote what: c0 shares "Ada" (on two liked papers) and "Bo" (one), c1 shares "Bo",
+# c2 no one, c3's authors are unknown, c4 "Cy" who wrote no liked paper.
+CAND_AUTHORS = (("Ada", "Bo", "Zed"), ("Bo",), ("Xi",), (), ("Cy",))
+LIKED_AUTHORS = {"Ada": 2, "Bo": 1}
 
 
 def candidates(topics: np.ndarray | None = None) -> CandidateArrays:
     topics = CAND_TOPICS if topics is None else topics
-    return CandidateArrays(CANDIDATES, CAND_LEX, topics, AGES)
+    return CandidateArrays(CANDIDATES, CAND_LEX, topics, CAND_AUTHORS)
 
 
 def profile(
@@ -73,6 +76,7 @@ def profile(
         liked_lexical=LIKED_LEX,
         disliked_lexical=dis_lex,
         chosen_topics=np.zeros(0) if chosen is None else chosen,
+        liked_authors=LIKED_AUTHORS,
     )
 
 
@@ -87,11 +91,8 @@ def featurizer() -> ProfileFeaturizer:
     return ProfileFeaturizer(shrinkage=1.0).fit(np.vstack([np.eye(DIM), -np.eye(DIM)]))
 
 
-RADIUS = np.array([0.5, 0.5, 0.0, 0.5, 0.8], dtype=np.float32)
-
-
 def test_similarity_to_liked_papers(featurizer):
-    f = columns(featurizer.transform(profile(), candidates(), RADIUS))
+    f = columns(featurizer.transform(profile(), candidates()))
     np.testing.assert_allclose(f["sim_max"], [3 / R14, 1, 0, 0, 0], atol=1e-6)
     np.testing.assert_allclose(f["sim_mean"], [1.5 / R14, 0.25, 0, 0, 0], atol=1e-6)
     np.testing.assert_allclose(
@@ -102,21 +103,85 @@ def test_similarity_to_liked_papers(featurizer):
     # weights 0.4, 0.3, 0.2, 0.1 on liked papers 0..3
     np.testing.assert_allclose(f["sim_decayed"], [(1.2 + 0.6 + 0.2) / R14, 0.4, 0, 0, 0], atol=1e-6)
     np.testing.assert_allclose(f["log_profile_size"], np.log1p(4))
-    np.testing.assert_allclose(f["age_days"], AGES)
+    # zotero-arxiv-daily: weights 1/(1+log10(rank+1)) by recency rank (0.4 is the newest)
+    w = 1 / (1 + np.log10(np.arange(4) + 1))
+    np.testing.assert_allclose(f["sim_zotero"], (CANDIDATES @ LIKED.T) @ (w / w.sum()), atol=1e-6)
+    # the nearest liked paper's recency, relative to the newest: c0 and c1 nearest paper 0
+    np.testing.assert_allclose(f["nearest_recency"][:2], [1, 1], atol=1e-6)
+
+
+def test_background_scores_standardise_against_the_background_sample(featurizer):
+    f = columns(featurizer.transform(profile(), candidates()))
+    background = featurizer.background_
+    bg_max = (background @ LIKED.T).max(axis=1)
     np.testing.assert_allclose(
-        f["z_centroid"],
-        (f["sim_centroid"] - f["sim_centroid"].mean()) / f["sim_centroid"].std(),
-        atol=1e-4,
+        f["bg_max"], (f["sim_max"] - bg_max.mean()) / (bg_max.std() + 1e-6), atol=1e-5
     )
+    centroid = np.array([1, 1, 1, 1, 0, 0]) / 2
+    bg_centroid = background @ centroid
+    np.testing.assert_allclose(
+        f["bg_centroid"],
+        (f["sim_centroid"] - bg_centroid.mean()) / (bg_centroid.std() + 1e-6),
+        atol=1e-5,
+    )
+    # no lexical background fitted: the word-based background features are missing
+    assert np.isnan(f["bg_lex"]).all() and np.isnan(f["lex_rare_max"]).all()
 
 
-def test_prior_is_standardised_whitened_plus_half_the_standardised_word_overlap(featurizer):
-    f = columns(featurizer.transform(profile(), candidates(), RADIUS))
+def test_prior_is_background_max_plus_half_the_background_word_overlap(lexical_featurizer):
+    f = columns(lexical_featurizer.transform(profile(), candidates()))
+    np.testing.assert_allclose(f["prior"], f["bg_max"] + 0.5 * f["bg_lex"], atol=1e-5)
 
-    def z(values):
-        return (values - values.mean()) / values.std()
 
-    np.testing.assert_allclose(f["prior"], z(f["whitened"]) + 0.5 * z(f["lex_centroid"]), atol=1e-4)
+@pytest.fixture()
+def lexical_featurizer() -> ProfileFeaturizer:
+    # 12 background papers; term 0 in 10 of them (common), terms 1 and 2 in one each (rare)
+    X = np.vstack([np.eye(DIM), -np.eye(DIM)]).astype(np.float32)
+    lex = np.zeros((12, 3), np.float32)
+    lex[:10, 0] = 1
+    lex[10, 1] = lex[11, 2] = 1
+    return ProfileFeaturizer(shrinkage=1.0).fit(X, sp.csr_matrix(lex))
+
+
+def test_rare_word_overlap_counts_only_rare_terms(lexical_featurizer):
+    assert lexical_featurizer.rare_terms_.diagonal().tolist() == [0, 1, 1]
+    f = columns(lexical_featurizer.transform(profile(), candidates()))
+    # c0 shares only the common term 0; c1 shares rare term 1 (0.8 x 1 with liked paper 1)
+    np.testing.assert_allclose(f["lex_rare_max"], [0, 0.8, 0, 0, 0], atol=1e-6)
+
+
+def test_author_features_count_liked_papers_by_the_candidates_authors(featurizer):
+    f = columns(featurizer.transform(profile(), candidates()))
+    # c0: Ada wrote 2 of 4 liked papers, Bo 1 -> share .5, two authors; c1: Bo -> .25
+    np.testing.assert_allclose(f["author_share"][[0, 1, 2, 4]], [0.5, 0.25, 0, 0])
+    np.testing.assert_allclose(f["author_hits"][[0, 1, 2, 4]], [2, 1, 0, 0])
+    assert np.isnan(f["author_share"][3]) and np.isnan(f["author_hits"][3])  # unknown authors
+
+
+def test_author_features_are_nan_without_author_lists(featurizer):
+    anonymous = CandidateArrays(CANDIDATES, CAND_LEX, CAND_TOPICS)
+    f = columns(featurizer.transform(profile(), anonymous))
+    assert np.isnan(f["author_share"]).all() and np.isnan(f["author_hits"]).all()
+
+
+def test_a_candidate_scores_the_same_alone_as_among_many(lexical_featurizer):
+    full = lexical_featurizer.transform(profile([e(4)]), candidates())
+    for i in range(len(CANDIDATES)):
+        one = CandidateArrays(
+            CANDIDATES[i : i + 1],
+            CAND_LEX[i : i + 1],
+            CAND_TOPICS[i : i + 1],
+            CAND_AUTHORS[i : i + 1],
+        )
+        np.testing.assert_allclose(
+            lexical_featurizer.transform(profile([e(4)]), one)[0], full[i], atol=1e-6
+        )
+
+
+def test_zotero_weights_follow_recency_and_keep_profile_order_on_ties():
+    w = 1 / (1 + np.log10(np.arange(3) + 1))
+    np.testing.assert_allclose(zotero_weights(np.array([0.2, 0.5, 0.3])), w[[2, 0, 1]] / w.sum())
+    np.testing.assert_allclose(zotero_weights(np.full(3, 1 / 3)), w / w.sum())
 
 
 def test_top3_with_fewer_liked_papers_is_their_mean(featurizer):
@@ -128,51 +193,20 @@ def test_top3_with_fewer_liked_papers_is_their_mean(featurizer):
         LIKED_LEX[:2],
         LIKED_LEX[:0],
     )
-    f = columns(featurizer.transform(two, candidates(), RADIUS))
+    f = columns(featurizer.transform(two, candidates()))
     np.testing.assert_allclose(f["sim_top3"], f["sim_mean"], atol=1e-7)
     np.testing.assert_allclose(f["sim_top3"][0], 2.5 / R14, atol=1e-6)
 
 
 def test_lexical_similarity(featurizer):
-    f = columns(featurizer.transform(profile(), candidates(), RADIUS))
+    f = columns(featurizer.transform(profile(), candidates()))
     # c0 . liked = (1, 0, 0, 0); c1 . liked = (0.6, 0.8, 0, 0); c2 shares no liked term
     np.testing.assert_allclose(f["lex_max"], [1, 0.8, 0, 0, 0], atol=1e-6)
     np.testing.assert_allclose(f["lex_centroid"], [0.25, 0.35, 0, 0, 0], atol=1e-6)
 
 
-def test_liked_in_neighbourhood_counts_liked_papers_within_the_candidate_radius(featurizer):
-    f = columns(featurizer.transform(profile(), candidates(), RADIUS))
-    # c0's sims (.80, .53, .27, 0) >= .5: two; c1: only liked paper 0; c2 with radius 0: all
-    # four (cosine 0 >= 0); c3 and c4: none
-    np.testing.assert_array_equal(f["liked_in_neighbourhood"], [2, 1, 4, 0, 0])
-
-
-def test_neighbour_radius_is_similarity_to_the_kth_nearest_other_candidate():
-    X = np.array([e(0), e(0), e(1), (e(1) + e(2)) / R2], dtype=np.float32)
-    np.testing.assert_allclose(neighbour_radius(X, k=1), [1, 1, 1 / R2, 1 / R2], atol=1e-6)
-    np.testing.assert_allclose(neighbour_radius(X, k=2), [0, 0, 0, 0], atol=1e-6)
-    np.testing.assert_allclose(
-        neighbour_radius(X, k=10), [0, 0, 0, 0], atol=1e-6
-    )  # k capped at n-1
-    np.testing.assert_array_equal(neighbour_radius(X[:1]), [1])
-
-
-def test_neighbour_radius_blocks_agree_with_a_direct_computation():
-    X = np.random.default_rng(0).normal(size=(2100, 8)).astype(np.float32)  # spans three blocks
-    X /= np.linalg.norm(X, axis=1, keepdims=True)
-    sims = X @ X.T
-    np.fill_diagonal(sims, -np.inf)
-    expected = np.sort(sims, axis=1)[:, -10]
-    np.testing.assert_allclose(neighbour_radius(X, k=10), expected, atol=1e-6)
-
-
-def test_transform_without_radius_uses_the_candidates_own_radius(featurizer):
-    own = featurizer.transform(profile(), candidates(), neighbour_radius(CANDIDATES))
-    np.testing.assert_array_equal(featurizer.transform(profile(), candidates()), own)
-
-
 def test_whitened_without_shrinkage_of_the_background_is_the_centroid_direction(featurizer):
-    f = columns(featurizer.transform(profile(), candidates(), RADIUS))
+    f = columns(featurizer.transform(profile(), candidates()))
     # background mean 0, so the direction is the centroid's: (1,1,1,1,0,0)/2
     np.testing.assert_allclose(featurizer.mean_, 0, atol=1e-7)
     np.testing.assert_allclose(f["whitened"], f["sim_centroid"], atol=1e-6)
@@ -192,10 +226,8 @@ def test_whitening_shrinks_directions_every_paper_varies_along():
         sp.csr_matrix((2, 1)),
         sp.csr_matrix((0, 1)),
     )
-    cands = CandidateArrays(
-        np.eye(4, dtype=np.float32), sp.csr_matrix((4, 1)), np.zeros((4, 0)), np.full(4, np.nan)
-    )
-    f = dict(zip(FEATURE_NAMES, full.transform(prof, cands, np.ones(4, np.float32)).T, strict=True))
+    cands = CandidateArrays(np.eye(4, dtype=np.float32), sp.csr_matrix((4, 1)), np.zeros((4, 0)))
+    f = dict(zip(FEATURE_NAMES, full.transform(prof, cands).T, strict=True))
     # direction = inv(cov) @ (0.5, 0.5, 0, 0) ∝ (1, 1/4, 0, 0), normalised: (4, 1, 0, 0) / sqrt(17)
     np.testing.assert_allclose(f["whitened"], np.array([4, 1, 0, 0]) / np.sqrt(17), atol=1e-5)
     np.testing.assert_allclose(
@@ -207,14 +239,14 @@ def test_genericness_is_similarity_to_the_background_mean():
     background = np.array([e(0), e(0), e(1), e(0)])
     fitted = ProfileFeaturizer().fit(background)
     np.testing.assert_allclose(fitted.mean_, [0.75, 0.25, 0, 0, 0, 0])
-    f = columns(fitted.transform(profile(), candidates(), RADIUS))
+    f = columns(fitted.transform(profile(), candidates()))
     np.testing.assert_allclose(
         f["genericness"], CANDIDATES @ np.array([0.75, 0.25, 0, 0, 0, 0]), atol=1e-6
     )
 
 
 def test_dislike_features_are_nan_without_disliked_papers(featurizer):
-    f = columns(featurizer.transform(profile(), candidates(), RADIUS))
+    f = columns(featurizer.transform(profile(), candidates()))
     for name in ("dis_max", "dis_mean", "lex_dis_max"):
         assert np.isnan(f[name]).all(), name
     np.testing.assert_allclose(f["like_minus_dislike"], f["sim_max"])  # nothing subtracted
@@ -222,7 +254,7 @@ def test_dislike_features_are_nan_without_disliked_papers(featurizer):
 
 def test_dislike_features_with_disliked_papers(featurizer):
     lex = np.array([[0, 0, 1], [0, 0, 0]], dtype=np.float32)
-    f = columns(featurizer.transform(profile([e(4), e(5)], lex), candidates(), RADIUS))
+    f = columns(featurizer.transform(profile([e(4), e(5)], lex), candidates()))
     np.testing.assert_allclose(f["dis_max"], [0, 0, 1, 1, 1 / R2], atol=1e-6)
     np.testing.assert_allclose(f["dis_mean"], [0, 0, 0.5, 0.5, 1 / R2], atol=1e-6)
     np.testing.assert_allclose(f["lex_dis_max"], [0, 0, 1, 0, 0], atol=1e-6)
@@ -232,18 +264,18 @@ def test_dislike_features_with_disliked_papers(featurizer):
 def test_prior_loses_what_a_candidate_is_nearer_to_a_disliked_paper_than_to_a_liked_one(
     featurizer,
 ):
-    plain = columns(featurizer.transform(profile(), candidates(), RADIUS))
-    f = columns(featurizer.transform(profile([e(4), e(5)]), candidates(), RADIUS))
+    plain = columns(featurizer.transform(profile(), candidates()))
+    f = columns(featurizer.transform(profile([e(4), e(5)]), candidates()))
     # c0 and c1 are nearer to liked papers: untouched; c2, c3 sit on a disliked paper (excess
-    # 1), c4 between two (excess 1/sqrt 2); counted in standard deviations of sim_max
+    # 1), c4 between two (excess 1/sqrt 2); counted in background standard deviations of
+    # the similarity to the nearest liked paper
     excess = np.array([0, 0, 1, 1, 1 / R2])
-    np.testing.assert_allclose(
-        f["prior"], plain["prior"] - excess / plain["sim_max"].std(), atol=1e-4
-    )
+    spread = (featurizer.background_ @ LIKED.T).max(axis=1).std() + 1e-6
+    np.testing.assert_allclose(f["prior"], plain["prior"] - excess / spread, atol=1e-4)
 
 
 def test_topic_agreement_is_cosine_to_the_liked_papers_mean_topics(featurizer):
-    f = columns(featurizer.transform(profile(), candidates(), RADIUS))
+    f = columns(featurizer.transform(profile(), candidates()))
     # liked mean topics (0.5, 0.5, 0); c0 (1,0,0) -> 1/sqrt2; c1 (.6,.8,0) -> .7/(1 * .7071)
     expected = [1 / R2, 0.7 * R2, 0, 0, 0.05 / (np.sqrt(0.82) / R2)]
     np.testing.assert_allclose(f["topic_agreement"], expected, atol=1e-5)
@@ -251,15 +283,15 @@ def test_topic_agreement_is_cosine_to_the_liked_papers_mean_topics(featurizer):
 
 
 def test_chosen_topic_max_is_the_best_probability_among_chosen_topics(featurizer):
-    f = columns(featurizer.transform(profile(chosen=np.array([1, 0, 1])), candidates(), RADIUS))
+    f = columns(featurizer.transform(profile(chosen=np.array([1, 0, 1])), candidates()))
     np.testing.assert_allclose(f["chosen_topic_max"], [1, 0.6, 1, 0.2, 0.9], atol=1e-6)
-    none = columns(featurizer.transform(profile(chosen=np.zeros(3)), candidates(), RADIUS))
+    none = columns(featurizer.transform(profile(chosen=np.zeros(3)), candidates()))
     assert np.isnan(none["chosen_topic_max"]).all()
 
 
 def test_topic_features_are_nan_without_a_topic_model(featurizer):
     prof = profile(liked_topics=np.zeros((4, 0)), chosen=np.zeros(0))
-    f = columns(featurizer.transform(prof, candidates(np.zeros((5, 0), np.float32)), RADIUS))
+    f = columns(featurizer.transform(prof, candidates(np.zeros((5, 0), np.float32))))
     assert np.isnan(f["topic_agreement"]).all() and np.isnan(f["chosen_topic_max"]).all()
     assert not np.isnan(f["sim_max"]).any()
 
@@ -273,8 +305,8 @@ def test_profile_without_liked_papers_leaves_liked_features_nan(featurizer):
         sp.csr_matrix((0, 3)),
         sp.csr_matrix(np.array([[0, 0, 1.0]])),
     )
-    f = columns(featurizer.transform(empty, candidates(), RADIUS))
-    for name in ("sim_max", "sim_mean", "whitened", "lex_max", "liked_in_neighbourhood"):
+    f = columns(featurizer.transform(empty, candidates()))
+    for name in ("sim_max", "sim_mean", "whitened", "lex_max", "bg_max", "author_share"):
         assert np.isnan(f[name]).all(), name
     np.testing.assert_allclose(f["like_minus_dislike"], -f["dis_max"])
 

@@ -36,7 +36,8 @@ def test_jsonl_happy_path(tmp_path):
     path = _jsonl(
         tmp_path,
         {"id": "2401.00001v2", "title": "  Sparse\n Routing ", "abstract": "Abs  one.",
-         "categories": ["cs.LG", "stat.ML"], "date": "2024-01-02", "extra": 1},
+         "categories": ["cs.LG", "stat.ML"], "date": "2024-01-02", "extra": 1,
+         "authors": ["Ada Lovelace", " Alan Turing "]},
         "",  # blank lines are skipped, not reported
         {"title": "No Id Here", "abstract": "Abs two."},
         {"id": "local-7", "title": "String Categories", "abstract": "Abs three.",
@@ -54,7 +55,9 @@ def test_jsonl_happy_path(tmp_path):
     assert first.categories == ("cs.LG", "stat.ML")
     assert first.date == dt.date(2024, 1, 2)
     assert first.source == "jsonl"
+    assert first.authors == ("Ada Lovelace", "Alan Turing")
     assert second.id.startswith("title:") and second.categories == () and second.date is None
+    assert second.authors == ()
     assert third.id == "local-7"
     assert third.categories == ("cs.CL", "cs.AI")
     assert third.date == dt.date(2024, 3, 5)
@@ -79,6 +82,8 @@ def test_jsonl_happy_path(tmp_path):
         ({"title": "A", "abstract": "x", "date": "yesterday"}, "date 'yesterday' is not a valid"),
         ({"title": "A", "abstract": "x", "date": "2024-02-30"}, "date '2024-02-30' is not a valid"),
         ({"title": "A", "abstract": "x", "date": 20240101}, "date must be a string"),
+        ({"title": "A", "abstract": "x", "authors": [1]}, "authors must be a list of names"),
+        ({"title": "A", "abstract": "x", "authors": {"a": 1}}, "authors must be a list of names"),
         (b'{"title": "Caf\xe9", "abstract": "x"}', "not UTF-8"),
     ],
 )
@@ -175,3 +180,13 @@ def test_csv_truncated_file_does_not_store_a_cut_abstract(tmp_path):
     assert [p.title for p in papers] == ["First"]
     assert list(problems) == [3]
     assert "unexpected end of data" in problems[3]
+
+
+def test_csv_authors_column_separates_names_with_semicolons(tmp_path):
+    path = _csv(
+        tmp_path,
+        '2401.00001,T,A.,cs.LG,2024-01-02,"Lovelace, Ada; Turing, Alan ;"\n',
+        header="id,title,abstract,categories,date,authors\n",
+    )
+    (paper,) = [r for r in read_path(path) if not isinstance(r, Problem)]
+    assert paper.authors == ("Lovelace, Ada", "Turing, Alan")

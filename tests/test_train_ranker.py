@@ -18,7 +18,7 @@ from paperrec.train.ranker_pipeline import train_ranker
 from paperrec.train.tracking import metric_name
 
 pytestmark = pytest.mark.slow
-METRICS = ("ndcg@10", "recall@50", "mrr")
+METRICS = ("ndcg@10", "recall@50", "mrr", "pairwise")
 
 
 def relocate_mlflow(db, old_home, new_home) -> None:
@@ -68,7 +68,8 @@ def test_train_ranker_logs_evaluates_and_registers(runtime, seed_pages, tmp_path
     )
 
     # the evaluation: every protocol, every method, every metric, mean and spread
-    assert set(result.evaluation) == {"seed_pages", "pool_users"}
+    protocols = {"seed_pages", "pool_users", "authors", "authors_one_paper"}
+    assert set(result.evaluation) == protocols
     for protocol, evaluation in result.evaluation.items():
         assert evaluation["n_queries"] > 0, protocol
         assert (
@@ -77,14 +78,33 @@ def test_train_ranker_logs_evaluates_and_registers(runtime, seed_pages, tmp_path
             == {
                 "ranker",
                 "arxiv-sanity-lite",
+                "tfidf",
                 "zotero-arxiv-daily",
                 "centroid",
+                "max-similarity",
             }
         )
         for method, metrics in evaluation["methods"].items():
             assert set(metrics) == set(METRICS)
             for metric, value in metrics.items():
                 assert 0 <= value["mean"] <= 1 and value["std"] >= 0, (protocol, method, metric)
+                low, high = value["ci95"]
+                assert low <= value["mean"] <= high, (protocol, method, metric)
+        versus = evaluation["vs_best_baseline"]["ranker"]
+        for metric in METRICS:
+            best = versus[metric]["best_baseline"]
+            means = {m: evaluation["methods"][m][metric]["mean"] for m in METHODS if m != "ranker"}
+            assert means[best] == max(means.values())
+            low, high = versus[metric]["ci95"]
+            assert low <= versus[metric]["ratio"] <= high
+    # the scorer ships only if it beats zotero-arxiv-daily on the author protocol
+    authors = result.evaluation["authors"]["methods"]
+    beats = all(
+        authors["ranker"][m]["mean"] > authors["zotero-arxiv-daily"][m]["mean"]
+        for m in ("ndcg@10", "pairwise")
+    )
+    assert (result.model.scorer == "learned") == beats
+    assert result.summary["scorer"] == result.model.scorer
     assert result.evaluation["seed_pages"]["n_queries"] == len(seed_pages)  # one draw per page
     assert set(result.evaluation["seed_pages"]["per_user_ndcg@10"]) == {
         f"page:{p.stem}" for p in seed_pages

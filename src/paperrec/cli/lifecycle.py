@@ -26,7 +26,14 @@ _METRIC_NAMES = {
     "ndcg@10": "nDCG@10",
     "recall@50": "recall@50",
     "mrr": "MRR",
+    "pairwise": "pairwise acc.",
 }
+
+
+def _metric_name(metric: str) -> str:
+    """'authors.ndcg@10' -> 'authors nDCG@10'."""
+    protocol, _, name = metric.rpartition(".")
+    return " ".join(filter(None, [protocol.replace("_", " "), _METRIC_NAMES.get(name, name)]))
 
 
 class _Stages:
@@ -133,14 +140,16 @@ def print_gate(gate) -> None:
     for row in gate.rows:
         table.add_row(
             row.model,
-            _METRIC_NAMES.get(row.metric, row.metric),
+            _metric_name(row.metric),
             "-" if row.champion is None else f"{row.champion:.3f}",
             f"{row.candidate:.3f}",
             "-" if row.delta is None else f"{row.delta:+.3f}",
             ""
             if row.baseline is None
             else f"{row.baseline_value:.3f} {_SHORT.get(row.baseline, row.baseline)}",
-            "[green]ok[/]" if row.passed else "[bold red]worse[/]",
+            "[green]ok[/]"
+            if row.passed
+            else ("[bold red]worse[/]" if row.above_floor else "[bold red]below zotero[/]"),
         )
     out.print(table)
     if gate.promote:

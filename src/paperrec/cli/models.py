@@ -208,27 +208,51 @@ def train_ranker(
         f"{' is the champion' if result.promoted else ''}"
     )
     _print_ranking(result.evaluation)
+    _print_scorer(result.model.scorer)
+
+
+def _print_scorer(scorer: str) -> None:
+    if scorer == "learned":
+        out.print("ships the learned ranker: it beats zotero-arxiv-daily on the author protocol")
+    else:
+        out.print(
+            f"ships the {scorer} baseline: the learned ranker did not beat zotero-arxiv-daily "
+            "on the author protocol (nDCG@10 and pairwise accuracy)"
+        )
+
+
+def _with_interval(value: dict) -> str:
+    low, high = value["ci95"]
+    return f"{value['mean']:.3f} [{low:.3f}, {high:.3f}]"
 
 
 def _print_ranking(evaluation: dict) -> None:
-    from paperrec.evaluate.ranking import relative_gain
-
+    metrics = (("ndcg@10", "nDCG@10"), ("pairwise", "pairwise"), ("recall@50", "recall@50"))
     for protocol, result in evaluation.items():
         table = Table(
-            title=f"{protocol}: {result['n_queries']} queries (mean ± sd)", title_justify="left"
+            title=f"{protocol}: {result['n_queries']} queries (mean [95 % interval])",
+            title_justify="left",
         )
-        for name in ("method", "nDCG@10", "recall@50", "MRR"):
-            table.add_column(name, justify="left" if name == "method" else "right")
-        for method, metrics in result["methods"].items():
+        table.add_column("method")
+        for _, name in (*metrics, ("mrr", "MRR")):
+            table.add_column(name, justify="right")
+        for method, values in result["methods"].items():
             table.add_row(
                 method,
-                *[
-                    f"{metrics[m]['mean']:.3f} ± {metrics[m]['std']:.3f}"
-                    for m in ("ndcg@10", "recall@50", "mrr")
-                ],
+                *[_with_interval(values[m]) for m, _ in metrics],
+                f"{values['mrr']['mean']:.3f}",
             )
         out.print(table)
-        out.print(f"ranker vs best baseline, nDCG@10: {relative_gain(result):+.1%}")
+        for method, versus in result.get("vs_best_baseline", {}).items():
+            out.print(
+                f"{method} / best baseline: "
+                + "; ".join(
+                    f"{name} {versus[m]['ratio']:.3f}x [{versus[m]['ci95'][0]:.3f}, "
+                    f"{versus[m]['ci95'][1]:.3f}] vs {versus[m]['best_baseline']}"
+                    for m, name in metrics[:2]
+                ),
+                highlight=False,
+            )
 
 
 @evaluate_app.callback(invoke_without_command=True)
@@ -293,6 +317,7 @@ def evaluate_ranker(
 
     result = run(runtime(), pages=_page_files(pages), draws=draws, promote=False)
     _print_ranking(result.evaluation)
+    _print_scorer(result.model.scorer)
 
 
 from paperrec.cli.app import app  # noqa: E402

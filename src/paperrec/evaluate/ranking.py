@@ -7,23 +7,38 @@ Protocols (each query: a profile, candidates, 0/1 relevance):
   carry none, so dates would give the answer away).
 - ``pool_user_queries``: held-out pseudo-users from the corpus (phrase and topic users
   whose queries the ranker never trained on), same shape.
-Metrics: nDCG@10, recall@50, MRR; mean and standard deviation over queries.
+- ``author_queries``: the author-continuation protocol (``recommend.authors``): held-out
+  researchers (split by author, never by paper), profile = their papers before a date,
+  relevant = their papers after it, among hard negatives from the same primary
+  categories and weeks. Relevance from real behaviour: the protocol nobody tunes against.
+Metrics: nDCG@10, recall@50, MRR, pairwise accuracy; mean, standard deviation and a 95 %
+bootstrap interval over queries, and each method's ratio to the best baseline with a
+paired bootstrap interval.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from paperrec.recommend import baselines
+from paperrec.recommend.authors import AuthorUser, NegativePool, continuation_queries
 from paperrec.recommend.corpus import Corpus
-from paperrec.recommend.features import neighbour_radius
-from paperrec.recommend.metrics import all_metrics
+from paperrec.recommend.metrics import METRICS, all_metrics, mean_interval, ratio_interval
 from paperrec.recommend.model import RankingModel
 from paperrec.recommend.pseudo_users import PseudoUser, Query
 
-METHODS = ("ranker", "arxiv-sanity-lite", "zotero-arxiv-daily", "centroid")
+BASELINES = (
+    "arxiv-sanity-lite",
+    "tfidf",
+    "zotero-arxiv-daily",
+    "centroid",
+    "max-similarity",
+)
+METHODS = ("ranker", *BASELINES)
+AUTHOR_NEGATIVES = 200  # hard negatives per author-continuation query
 
 
 def _distractors(corpus: Corpus, exclude: set[int], n: int, rng: np.random.Generator) -> np.ndarray:
@@ -83,35 +98,45 @@ def pool_user_queries(
     return queries
 
 
+def author_queries(
+    corpus: Corpus, users: Sequence[AuthorUser], seed: int = 3, n_negatives: int = AUTHOR_NEGATIVES
+) -> list[Query]:
+    """Author-continuation queries for ``users`` (held out from training), hard negatives
+    drawn from the corpus background."""
+    pool = NegativePool(corpus.papers, corpus.background)
+    rng = np.random.default_rng(seed)
+    return continuation_queries(corpus.papers, users, pool, rng, n_negatives=n_negatives)
+
+
+def one_paper_queries(queries: Sequence[Query]) -> list[Query]:
+    """The same queries with only the newest profile paper: "papers like this one"."""
+    return [replace(q, liked=q.liked[:1]) for q in queries]
+
+
 def method_scores(
     query: Query,
     corpus: Corpus,
     model: RankingModel,
-    with_dates: bool,
     methods: Sequence[str] = METHODS,
 ) -> dict[str, np.ndarray]:
     """Scores of each of ``methods`` for one query (liked papers in profile order: newest first)."""
     liked_X, cand_X = corpus.X[query.liked], corpus.X[query.candidates]
+
+    def texts(indices):
+        return [corpus.papers[i].text for i in indices]
+
     scorers = {
-        "ranker": lambda: _ranker_scores(query, corpus, model, with_dates),
-        "arxiv-sanity-lite": lambda: baselines.asl_svm(
-            [corpus.papers[i].text for i in query.liked],
-            [corpus.papers[i].text for i in query.candidates],
+        "ranker": lambda: model.score(
+            corpus.profile(query.liked, query.disliked, query.hidden_authors),
+            corpus.candidates(query.candidates),
         ),
+        "arxiv-sanity-lite": lambda: baselines.asl_svm(texts(query.liked), texts(query.candidates)),
+        "tfidf": lambda: baselines.tfidf(texts(query.liked), texts(query.candidates)),
         "zotero-arxiv-daily": lambda: baselines.zotero(liked_X, cand_X),
         "centroid": lambda: baselines.centroid(liked_X, cand_X),
+        "max-similarity": lambda: baselines.max_similarity(liked_X, cand_X),
     }
     return {method: scorers[method]() for method in methods}
-
-
-def _ranker_scores(
-    query: Query, corpus: Corpus, model: RankingModel, with_dates: bool
-) -> np.ndarray:
-    arrays = corpus.candidates(query.candidates, with_dates)
-    features = model.featurizer.transform(
-        corpus.profile(query.liked, query.disliked), arrays, neighbour_radius(arrays.X)
-    )
-    return model.ranker.predict(features)
 
 
 def evaluate_queries(
@@ -119,40 +144,65 @@ def evaluate_queries(
     corpus: Corpus,
     model_for: Callable[[Query], RankingModel],
     *,
-    with_dates: bool = True,
     methods: Sequence[str] = METHODS,
 ) -> dict:
-    """``{method: {metric: {"mean", "std"}}}`` plus ``n_queries`` and per-user nDCG@10.
+    """``{method: {metric: {"mean", "std", "ci95"}}}``, each method's ratio to the best
+    baseline per metric (``vs_best_baseline``), ``n_queries`` and per-user nDCG@10.
 
     ``methods`` (default: the ranker and every baseline) limits what is scored, e.g. to
     ``("ranker",)`` when the baselines are already known for these queries."""
     rows: dict[str, list[dict]] = {m: [] for m in methods}
     per_user: dict[str, dict[str, list[float]]] = {}
     for query in queries:
-        for method, scores in method_scores(
-            query, corpus, model_for(query), with_dates, methods
-        ).items():
+        for method, scores in method_scores(query, corpus, model_for(query), methods).items():
             metrics = all_metrics(query.relevance, scores)
             rows[method].append(metrics)
             per_user.setdefault(query.user, {}).setdefault(method, []).append(metrics["ndcg@10"])
+    values = {
+        method: {metric: [r[metric] for r in results] for metric in METRICS}
+        for method, results in rows.items()
+        if results
+    }
     summary = {
         method: {
             metric: {
-                "mean": float(np.mean([r[metric] for r in results])),
-                "std": float(np.std([r[metric] for r in results])),
+                "mean": float(np.mean(v)),
+                "std": float(np.std(v)),
+                "ci95": list(mean_interval(v)),
             }
-            for metric in ("ndcg@10", "recall@50", "mrr")
+            for metric, v in by_metric.items()
         }
-        for method, results in rows.items()
-        if results
+        for method, by_metric in values.items()
     }
     return {
         "n_queries": len(queries),
         "methods": summary,
+        "vs_best_baseline": _versus_best(values),
         "per_user_ndcg@10": {
             u: {m: float(np.mean(v)) for m, v in ms.items()} for u, ms in per_user.items()
         },
     }
+
+
+def _versus_best(values: dict[str, dict[str, list[float]]]) -> dict:
+    """For every non-baseline method and metric: the best baseline by mean, and the ratio
+    to it with a paired 95 % bootstrap interval."""
+    out: dict = {}
+    present = [m for m in BASELINES if m in values]
+    if not present:
+        return out
+    for method in values:
+        if method in BASELINES:
+            continue
+        for metric in METRICS:
+            best = max(present, key=lambda b: np.mean(values[b][metric]))
+            ratio, low, high = ratio_interval(values[method][metric], values[best][metric])
+            out.setdefault(method, {})[metric] = {
+                "best_baseline": best,
+                "ratio": ratio,
+                "ci95": [low, high],
+            }
+    return out
 
 
 def relative_gain(result: dict, metric: str = "ndcg@10") -> float:

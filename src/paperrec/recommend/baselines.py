@@ -8,6 +8,9 @@
 - ``zotero``: zotero-arxiv-daily: the mean cosine similarity to the user's papers, each
   weighted 1 / (1 + log10(rank + 1)) with rank 0 for the newest paper.
 - ``centroid``: cosine similarity to the mean of the user's paper embeddings.
+- ``max_similarity``: cosine similarity to the user's nearest paper ("more like this").
+- ``tfidf``: arxiv-sanity-lite's TF-IDF vectors without the SVM: cosine similarity to the
+  mean of the user's papers' vectors.
 Each takes the liked papers' texts or vectors in the order newest first and returns one
 score per candidate, higher is better.
 """
@@ -21,11 +24,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
 
-def asl_svm(
-    liked_texts: Sequence[str], candidate_texts: Sequence[str], C: float = 0.1
-) -> np.ndarray:
-    texts = list(liked_texts) + list(candidate_texts)
-    vectorizer = TfidfVectorizer(
+def _asl_tfidf(texts: Sequence[str]):
+    """arxiv-sanity-lite's TF-IDF (``compute.py``) fitted on ``texts``: (n, vocabulary)."""
+    return TfidfVectorizer(
         strip_accents="unicode",
         lowercase=True,
         analyzer="word",
@@ -39,8 +40,13 @@ def asl_svm(
         sublinear_tf=True,
         max_df=0.5,
         min_df=min(5, len(texts)),
-    )
-    features = vectorizer.fit_transform(texts)
+    ).fit_transform(texts)
+
+
+def asl_svm(
+    liked_texts: Sequence[str], candidate_texts: Sequence[str], C: float = 0.1
+) -> np.ndarray:
+    features = _asl_tfidf(list(liked_texts) + list(candidate_texts))
     labels = np.r_[np.ones(len(liked_texts)), np.zeros(len(candidate_texts))]
     svm = LinearSVC(class_weight="balanced", max_iter=10_000, tol=1e-6, C=C).fit(features, labels)
     return svm.decision_function(features[len(liked_texts) :])
@@ -59,3 +65,14 @@ def zotero(liked: np.ndarray, candidates: np.ndarray) -> np.ndarray:
 def centroid(liked: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     mean = liked.mean(axis=0)
     return candidates @ (mean / (np.linalg.norm(mean) + 1e-12))
+
+
+def tfidf(liked_texts: Sequence[str], candidate_texts: Sequence[str]) -> np.ndarray:
+    features = _asl_tfidf(list(liked_texts) + list(candidate_texts))
+    mean = np.asarray(features[: len(liked_texts)].mean(axis=0)).ravel()
+    mean /= np.linalg.norm(mean) + 1e-12
+    return features[len(liked_texts) :] @ mean
+
+
+def max_similarity(liked: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    return (candidates @ liked.T).max(axis=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -41,9 +41,27 @@ def reasons_for(
     chosen_topics: Sequence[str],
     liked_topic_mean: np.ndarray | None,
     vocabulary: np.ndarray,
+    candidate_authors: Sequence[str] = (),
+    liked_authors: Mapping[str, int] | None = None,
 ) -> list[dict]:
-    """Structured reasons for candidate ``row``; each has ``kind`` and a readable ``text``."""
+    """Structured reasons for candidate ``row``; each has ``kind`` and a readable ``text``.
+
+    ``candidate_authors`` are the candidate's authors and ``liked_authors`` how many liked
+    papers each author wrote (the counts the ranker's author features read)."""
     reasons: list[dict] = []
+    known = [
+        (name, liked_authors[name]) for name in candidate_authors if (liked_authors or {}).get(name)
+    ]
+    if known:
+        known.sort(key=lambda pair: -pair[1])
+        reasons.append(
+            {
+                "kind": "followed_authors",
+                "authors": dict(known[:3]),
+                "text": "by authors of your papers: "
+                + ", ".join(f"{n} ({c} of yours)" for n, c in known[:3]),
+            }
+        )
     vector = candidate_X[row]
     if len(liked):
         sims = liked_X @ vector

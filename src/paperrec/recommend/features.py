@@ -1,15 +1,23 @@
-"""Features of (profile, candidate) pairs, computed from embeddings and topic probabilities.
+"""Features of (profile, candidate) pairs, computed from embeddings, words, authors and
+topic probabilities.
 
 Everything here takes arrays. A profile is the user's liked papers (with how recent each
-like is), disliked papers, the topic probabilities of the liked papers and the topics the
-user chose. ``ProfileFeaturizer`` is fitted once on the corpus to learn the background
-the "whitened centroid" is measured against: the direction from the average paper to
-the user's papers, with directions every paper varies along shrunk, so what makes this
-user's papers different weighs more than what all papers share.
+is), disliked papers, the liked papers' authors and topic probabilities, and the topics
+the user chose. Every feature of a candidate depends on the profile and that candidate
+alone, never on the other candidates, so a list of 8 is ranked like the same 8 inside a
+list of 2,000.
+
+``ProfileFeaturizer`` is fitted once on the corpus. It learns the background the
+"whitened centroid" is measured against (the direction from the average paper to the
+user's papers, with directions every paper varies along shrunk), keeps a fixed sample of
+corpus papers to say how unusual a similarity is *for this profile* (``bg_*``: standard
+scores against the sample), and which words are rare enough that sharing one means
+something (``lex_rare_max``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -17,16 +25,24 @@ import numpy as np
 import scipy.sparse as sp
 
 FEATURE_NAMES = (
-    "lex_centroid",
-    "lex_max",
-    "lex_dis_max",
     "sim_max",
     "sim_mean",
     "sim_top3",
     "sim_centroid",
     "sim_decayed",
+    "sim_zotero",
     "whitened",
-    "liked_in_neighbourhood",
+    "nearest_recency",
+    "bg_max",
+    "bg_centroid",
+    "bg_whitened",
+    "bg_lex",
+    "lex_centroid",
+    "lex_max",
+    "lex_rare_max",
+    "lex_dis_max",
+    "author_share",
+    "author_hits",
     "dis_max",
     "dis_mean",
     "like_minus_dislike",
@@ -34,24 +50,19 @@ FEATURE_NAMES = (
     "chosen_topic_max",
     "genericness",
     "log_profile_size",
-    "z_centroid",
-    "z_whitened",
-    "age_days",
     "prior",
 )
 PRIOR_FEATURE = "prior"
-# The prior: whitened-centroid score plus half the word-overlap score, each standardised
-# within the candidate set. On its own it ranks well on every protocol; the learned ranker
-# starts from it and learns corrections (LightGBM init_score), so pseudo-users that differ
-# from real users can shift it but not replace it.
+# The prior the learned ranker starts from (LightGBM init_score): how unusual the
+# candidate's nearest-liked similarity and its word overlap are for this profile, in
+# standard deviations of the background sample. The trees learn corrections on top.
 # A candidate nearer to a disliked paper than to any liked one loses that excess, counted
-# in standard deviations of sim_max over the candidate set (the prior's own unit). The
-# pseudo-users the ranker learns from rarely dislike anything, so the trees alone leave a
-# disliked paper's near copy at the top; the prior carries the dislike instead. Profiles
-# without dislikes rank exactly as before.
+# in background standard deviations of sim_max: the training users rarely dislike
+# anything, so the trees alone would leave a disliked paper's near copy at the top.
 PRIOR_LEXICAL_WEIGHT = 0.5
-NEIGHBOURS = 10  # neighbourhood size for liked_in_neighbourhood
 TOP_K = 3
+BACKGROUND_SIZE = 512  # corpus papers kept to standardise similarities per profile
+RARE_DOCUMENT_SHARE = 0.002  # a word in at most this share of corpus papers is rare
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,8 @@ class ProfileArrays:
     liked_topics : (n_liked, n_topics) topic probabilities, possibly (n_liked, 0).
     liked_lexical, disliked_lexical : sparse TF-IDF rows of the liked and disliked papers.
     chosen_topics : (n_topics,) 0/1 indicator of topics the user picked, possibly (0,).
+    liked_authors : author name -> number of liked papers they wrote (names the profile's
+        owner should not be matched on are left out by whoever builds it).
     """
 
     liked: np.ndarray
@@ -73,18 +86,19 @@ class ProfileArrays:
     liked_lexical: sp.csr_matrix
     disliked_lexical: sp.csr_matrix
     chosen_topics: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    liked_authors: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class CandidateArrays:
     """Candidates as arrays: X (n, dim) unit vectors, lexical (n, vocabulary) sparse TF-IDF,
-    topics (n, n_topics) probabilities (possibly (n, 0)), age_days (n,) days before the
-    newest candidate, NaN if unknown."""
+    topics (n, n_topics) probabilities (possibly (n, 0)), authors: one tuple of names per
+    candidate (empty when unknown)."""
 
     X: np.ndarray
     lexical: sp.csr_matrix
     topics: np.ndarray
-    age_days: np.ndarray
+    authors: tuple[tuple[str, ...], ...] = ()
 
     def __len__(self) -> int:
         return len(self.X)
@@ -95,22 +109,20 @@ class CandidateArrays:
         profile's TF-IDF rows multiply it several times faster than the other way round."""
         return sp.csr_matrix(self.lexical.T)
 
-
-def neighbour_radius(X: np.ndarray, k: int = NEIGHBOURS) -> np.ndarray:
-    """Similarity of each candidate to its k-th nearest other candidate (n,).
-
-    Shared by every profile ranked against the same candidates, so a batch computes it once.
-    """
-    n = len(X)
-    if n <= 1:
-        return np.ones(n, dtype=np.float32)
-    k = min(k, n - 1)
-    radius = np.empty(n, dtype=np.float32)
-    for start in range(0, n, 1024):  # bounded memory: 1024 x n similarities at a time
-        block = X[start : start + 1024] @ X.T
-        np.fill_diagonal(block[:, start : start + 1024], -np.inf)
-        radius[start : start + 1024] = -np.partition(-block, k - 1, axis=1)[:, k - 1]
-    return radius
+    @cached_property
+    def author_index(self) -> tuple[dict[str, int], sp.csr_matrix]:
+        """(name -> column, (names, n) 0/1 matrix of who wrote which candidate), built once
+        per candidate set."""
+        columns: dict[str, int] = {}
+        rows, cols = [], []
+        for j, names in enumerate(self.authors):
+            for name in set(names):
+                rows.append(columns.setdefault(name, len(columns)))
+                cols.append(j)
+        matrix = sp.csr_matrix(
+            (np.ones(len(rows), np.float32), (rows, cols)), shape=(len(columns), len(self.X))
+        )
+        return columns, matrix
 
 
 def recency_weights(liked_age_days: np.ndarray, half_life_days: float) -> np.ndarray:
@@ -123,8 +135,22 @@ def recency_weights(liked_age_days: np.ndarray, half_life_days: float) -> np.nda
     return weights / weights.sum()
 
 
-def _zscore(values: np.ndarray) -> np.ndarray:
-    return (values - values.mean()) / (values.std() + 1e-9)
+def zotero_weights(liked_weights: np.ndarray) -> np.ndarray:
+    """zotero-arxiv-daily's weights, 1 / (1 + log10(rank + 1)) with rank 0 for the newest
+    liked paper (order by recency weight; ties keep the profile's order, newest first),
+    normalised to sum to 1."""
+    order = np.argsort(-np.asarray(liked_weights), kind="stable")
+    weights = np.empty(len(order))
+    weights[order] = 1.0 / (1.0 + np.log10(np.arange(len(order)) + 1.0))
+    return weights / weights.sum()
+
+
+def _standardise(values: np.ndarray, background: np.ndarray) -> np.ndarray:
+    return (values - background.mean()) / (background.std() + 1e-6)
+
+
+def _dense(matrix) -> np.ndarray:
+    return matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)
 
 
 class ProfileFeaturizer:
@@ -133,57 +159,132 @@ class ProfileFeaturizer:
     Parameters
     ----------
     shrinkage : weight of the identity in the shrunk corpus covariance (0: full
-        whitening, 1: none). Mild whitening generalised best in the evaluation.
+        whitening, 1: none).
+    background_size : corpus papers sampled to standardise similarities per profile.
+    random_state : seed of that sample.
     """
 
-    def __init__(self, shrinkage: float = 0.5):
+    def __init__(
+        self, shrinkage: float = 0.5, background_size: int = BACKGROUND_SIZE, random_state=0
+    ):
         self.shrinkage = shrinkage
+        self.background_size = background_size
+        self.random_state = random_state
 
-    def fit(self, X: np.ndarray) -> ProfileFeaturizer:
-        """Learn the corpus mean and shrunk precision from X (n_papers, dim)."""
-        X = np.asarray(X, dtype=np.float64)
-        self.mean_ = X.mean(axis=0)
-        cov = np.cov(X, rowvar=False)
+    def fit(self, X: np.ndarray, lexical: sp.csr_matrix | None = None) -> ProfileFeaturizer:
+        """Learn from the corpus: X (n_papers, dim) unit vectors and, if given, their
+        TF-IDF rows (n_papers, vocabulary) for the lexical background and rare words."""
+        X64 = np.asarray(X, dtype=np.float64)
+        mean = X64.mean(axis=0)
+        cov = np.cov(X64, rowvar=False)
         target = np.trace(cov) / len(cov) * np.eye(len(cov))
         self.precision_ = np.linalg.inv(
             (1 - self.shrinkage) * cov + self.shrinkage * target
         ).astype(np.float32)
-        self.mean_ = self.mean_.astype(np.float32)
+        self.mean_ = mean.astype(np.float32)
+        rng = np.random.default_rng(self.random_state)
+        sample = np.sort(rng.choice(len(X), min(self.background_size, len(X)), replace=False))
+        self.background_ = np.asarray(X, dtype=np.float32)[sample]
+        if lexical is not None:
+            lexical = sp.csr_matrix(lexical)
+            self.background_lexical_ = lexical[sample]
+            document_frequency = np.bincount(lexical.indices, minlength=lexical.shape[1])
+            rare = document_frequency <= max(2, RARE_DOCUMENT_SHARE * lexical.shape[0])
+            self.rare_terms_ = sp.diags(rare.astype(np.float32)).tocsr()
+        else:
+            self.background_lexical_ = None
+            self.rare_terms_ = None
         return self
 
-    def transform(
-        self, profile: ProfileArrays, candidates: CandidateArrays, radius: np.ndarray | None = None
-    ) -> np.ndarray:
+    def transform(self, profile: ProfileArrays, candidates: CandidateArrays) -> np.ndarray:
         """Features (n_candidates, len(FEATURE_NAMES)) for one profile; NaN where a feature
-        does not apply (no disliked papers, no topics)."""
+        does not apply (no disliked papers, no topics, no authors)."""
         X = candidates.X
-        n = len(X)
-        out = np.full((n, len(FEATURE_NAMES)), np.nan, dtype=np.float32)
+        out = np.full((len(X), len(FEATURE_NAMES)), np.nan, dtype=np.float32)
         column = {name: out[:, i] for i, name in enumerate(FEATURE_NAMES)}
-        if radius is None:
-            radius = neighbour_radius(X)
-        liked = profile.liked
-        if len(liked):
-            self._liked_features(column, X, profile, radius)
-            lexical = _dense(profile.liked_lexical @ candidates.lexical_by_term).T
-            column["lex_max"][:] = lexical.max(axis=1)
-            column["lex_centroid"][:] = lexical.mean(axis=1)
-            column[PRIOR_FEATURE][:] = column["z_whitened"] + PRIOR_LEXICAL_WEIGHT * _zscore(
-                column["lex_centroid"]
+        if len(profile.liked):
+            self._liked_features(column, X, profile)
+            self._lexical_features(column, profile, candidates)
+            self._author_features(column, profile, candidates)
+            column[PRIOR_FEATURE][:] = column["bg_max"] + PRIOR_LEXICAL_WEIGHT * np.nan_to_num(
+                column["bg_lex"]
             )
         if len(profile.disliked):
-            dis = X @ profile.disliked.T
-            column["dis_max"][:] = dis.max(axis=1)
-            column["dis_mean"][:] = dis.mean(axis=1)
-            lexical_dis = _dense(profile.disliked_lexical @ candidates.lexical_by_term)
-            column["lex_dis_max"][:] = lexical_dis.max(axis=0)
-            if len(liked):
-                excess = np.maximum(column["dis_max"] - column["sim_max"], 0.0)
-                column[PRIOR_FEATURE][:] -= excess / (column["sim_max"].std() + 1e-9)
+            self._disliked_features(column, X, profile, candidates)
         column["like_minus_dislike"][:] = np.nan_to_num(column["sim_max"]) - np.nan_to_num(
             column["dis_max"]
         )
-        topics = candidates.topics
+        self._topic_features(column, profile, candidates.topics)
+        column["genericness"][:] = X @ self.mean_
+        return out
+
+    def _liked_features(self, column: dict, X: np.ndarray, profile: ProfileArrays) -> None:
+        liked = profile.liked
+        sims = X @ liked.T  # (n, n_liked)
+        background = self.background_ @ liked.T  # (n_background, n_liked)
+        centroid = liked.mean(axis=0)
+        centroid /= np.linalg.norm(centroid) + 1e-12
+        direction = self.precision_ @ (centroid - self.mean_)
+        direction /= np.linalg.norm(direction) + 1e-12
+        recency = profile.liked_weights / (profile.liked_weights.max() + 1e-12)
+        column["sim_max"][:] = sims.max(axis=1)
+        column["sim_mean"][:] = sims.mean(axis=1)
+        column["sim_top3"][:] = np.sort(sims, axis=1)[:, -min(TOP_K, sims.shape[1]) :].mean(axis=1)
+        column["sim_centroid"][:] = X @ centroid
+        column["sim_decayed"][:] = sims @ profile.liked_weights
+        column["sim_zotero"][:] = sims @ zotero_weights(profile.liked_weights)
+        column["whitened"][:] = X @ direction
+        column["nearest_recency"][:] = recency[sims.argmax(axis=1)]
+        column["bg_max"][:] = _standardise(column["sim_max"], background.max(axis=1))
+        column["bg_centroid"][:] = _standardise(column["sim_centroid"], self.background_ @ centroid)
+        column["bg_whitened"][:] = _standardise(column["whitened"], self.background_ @ direction)
+        column["log_profile_size"][:] = np.log1p(len(liked))
+
+    def _lexical_features(
+        self, column: dict, profile: ProfileArrays, candidates: CandidateArrays
+    ) -> None:
+        lexical = _dense(profile.liked_lexical @ candidates.lexical_by_term).T  # (n, n_liked)
+        column["lex_max"][:] = lexical.max(axis=1)
+        column["lex_centroid"][:] = lexical.mean(axis=1)
+        if self.background_lexical_ is not None:
+            background = _dense(self.background_lexical_ @ profile.liked_lexical.T)
+            column["bg_lex"][:] = _standardise(column["lex_centroid"], background.mean(axis=1))
+            rare = _dense((profile.liked_lexical @ self.rare_terms_) @ candidates.lexical_by_term)
+            column["lex_rare_max"][:] = rare.max(axis=0)
+
+    def _author_features(
+        self, column: dict, profile: ProfileArrays, candidates: CandidateArrays
+    ) -> None:
+        if not profile.liked_authors or not candidates.authors:
+            return
+        columns, matrix = candidates.author_index
+        if not columns:
+            return
+        share = np.zeros(len(columns), np.float32)
+        for name, count in profile.liked_authors.items():
+            if name in columns:
+                share[columns[name]] = count / len(profile.liked)
+        written = matrix.multiply(share[:, None]).tocsc()
+        column["author_share"][:] = written.max(axis=0).toarray().ravel()
+        column["author_hits"][:] = np.asarray((written > 0).sum(axis=0)).ravel()
+        unknown = np.array([not names for names in candidates.authors])
+        column["author_share"][unknown] = np.nan
+        column["author_hits"][unknown] = np.nan
+
+    def _disliked_features(
+        self, column: dict, X: np.ndarray, profile: ProfileArrays, candidates: CandidateArrays
+    ) -> None:
+        dis = X @ profile.disliked.T
+        column["dis_max"][:] = dis.max(axis=1)
+        column["dis_mean"][:] = dis.mean(axis=1)
+        lexical_dis = _dense(profile.disliked_lexical @ candidates.lexical_by_term)
+        column["lex_dis_max"][:] = lexical_dis.max(axis=0)
+        if len(profile.liked):
+            excess = np.maximum(column["dis_max"] - column["sim_max"], 0.0)
+            background = (self.background_ @ profile.liked.T).max(axis=1)
+            column[PRIOR_FEATURE][:] -= excess / (background.std() + 1e-6)
+
+    def _topic_features(self, column: dict, profile: ProfileArrays, topics: np.ndarray) -> None:
         if topics.shape[1] and profile.liked_topics.shape[0] and profile.liked_topics.shape[1]:
             mean_topics = profile.liked_topics.mean(axis=0)
             norms = np.linalg.norm(topics, axis=1) * (np.linalg.norm(mean_topics) + 1e-12) + 1e-12
@@ -192,29 +293,3 @@ class ProfileFeaturizer:
             column["chosen_topic_max"][:] = topics[:, profile.chosen_topics.astype(bool)].max(
                 axis=1
             )
-        column["genericness"][:] = X @ self.mean_
-        column["age_days"][:] = candidates.age_days
-        return out
-
-    def _liked_features(
-        self, column: dict, X: np.ndarray, profile: ProfileArrays, radius: np.ndarray
-    ) -> None:
-        liked = profile.liked
-        sims = X @ liked.T  # (n, n_liked)
-        centroid = liked.mean(axis=0)
-        direction = self.precision_ @ (centroid - self.mean_)
-        direction /= np.linalg.norm(direction) + 1e-12
-        column["sim_max"][:] = sims.max(axis=1)
-        column["sim_mean"][:] = sims.mean(axis=1)
-        column["sim_top3"][:] = np.sort(sims, axis=1)[:, -min(TOP_K, sims.shape[1]) :].mean(axis=1)
-        column["sim_centroid"][:] = X @ (centroid / (np.linalg.norm(centroid) + 1e-12))
-        column["sim_decayed"][:] = sims @ profile.liked_weights
-        column["whitened"][:] = X @ direction
-        column["liked_in_neighbourhood"][:] = (sims >= radius[:, None]).sum(axis=1)
-        column["log_profile_size"][:] = np.log1p(len(liked))
-        column["z_centroid"][:] = _zscore(column["sim_centroid"])
-        column["z_whitened"][:] = _zscore(column["whitened"])
-
-
-def _dense(matrix) -> np.ndarray:
-    return matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)

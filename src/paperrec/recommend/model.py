@@ -1,5 +1,11 @@
 """RankingModel: the fitted featurizer background, TF-IDF encoder and LambdaRank ranker,
-saved as one directory (``ranker.joblib`` + ``meta.json``)."""
+saved as one directory (``ranker.joblib`` + ``meta.json``).
+
+``scorer`` says what orders candidates: ``"learned"`` (the ranker), or, when training
+found the learned ranker no better than a plain baseline on the author-continuation
+protocol, that baseline (``FALLBACKS``), so paperrec never ships a ranking worse than
+zotero-arxiv-daily's cosine. A fallback still honours dislikes: a candidate nearer to a
+disliked paper than to any liked one loses the excess similarity."""
 
 from __future__ import annotations
 
@@ -8,13 +14,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import joblib
+import numpy as np
 
 from paperrec.errors import ModelNotTrainedError, PaperrecError
-from paperrec.recommend.features import FEATURE_NAMES, ProfileFeaturizer
+from paperrec.recommend.features import (
+    FEATURE_NAMES,
+    CandidateArrays,
+    ProfileArrays,
+    ProfileFeaturizer,
+)
 from paperrec.recommend.lexical import LexicalEncoder
 from paperrec.recommend.ranker import PaperRanker
 
-FORMAT_VERSION = 2  # 2: pickles name the concept packages (paperrec.recommend.lexical, ...)
+# 2: pickles name the concept packages (paperrec.recommend.lexical, ...); 3: author and
+# background features, and the scorer (learned or a fallback baseline)
+FORMAT_VERSION = 3
+LEARNED = "learned"
+# baseline name -> the feature column that computes it
+FALLBACKS = {
+    "zotero-arxiv-daily": "sim_zotero",
+    "centroid": "sim_centroid",
+    "max-similarity": "sim_max",
+}
+_COLUMN = {name: i for i, name in enumerate(FEATURE_NAMES)}
 
 
 @dataclass
@@ -27,6 +49,26 @@ class RankingModel:
     embedding_model_id: str
     topic_ids: tuple[str, ...] = ()
     summary: dict = field(default_factory=dict)
+    scorer: str = LEARNED
+
+    def __post_init__(self) -> None:
+        if self.scorer != LEARNED and self.scorer not in FALLBACKS:
+            raise PaperrecError(
+                f"unknown ranking scorer {self.scorer!r}; "
+                f"available: {', '.join([LEARNED, *FALLBACKS])}"
+            )
+
+    def score_features(self, features: np.ndarray) -> np.ndarray:
+        """Scores (n_rows,) from featurizer rows (n_rows, n_features), higher is better."""
+        if self.scorer == LEARNED:
+            return self.ranker.predict(features)
+        base = np.nan_to_num(features[:, _COLUMN[FALLBACKS[self.scorer]]].astype(np.float64))
+        excess = features[:, _COLUMN["dis_max"]] - features[:, _COLUMN["sim_max"]]
+        return base - np.maximum(np.nan_to_num(excess), 0.0)
+
+    def score(self, profile: ProfileArrays, candidates: CandidateArrays) -> np.ndarray:
+        """Scores (n_candidates,) of ``candidates`` for ``profile``."""
+        return self.score_features(self.featurizer.transform(profile, candidates))
 
     def save(self, directory: Path) -> Path:
         directory = Path(directory)
@@ -41,6 +83,7 @@ class RankingModel:
             "embedding_model_id": self.embedding_model_id,
             "topic_ids": list(self.topic_ids),
             "features": list(FEATURE_NAMES),
+            "scorer": self.scorer,
             "summary": self.summary,
         }
         (directory / "meta.json").write_text(
@@ -73,4 +116,5 @@ class RankingModel:
             embedding_model_id=meta["embedding_model_id"],
             topic_ids=tuple(meta["topic_ids"]),
             summary=meta.get("summary", {}),
+            scorer=meta.get("scorer", LEARNED),
         )

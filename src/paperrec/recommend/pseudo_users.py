@@ -36,13 +36,17 @@ class PseudoUser:
 
 @dataclass(frozen=True)
 class Query:
-    """One ranking task: profile and disliked papers, candidates and their relevance (0/1)."""
+    """One ranking task: profile and disliked papers, candidates and their relevance (0/1).
+
+    ``hidden_authors`` are names that author features must not see (the author whose own
+    papers are the relevant ones, in the author-continuation protocol)."""
 
     user: str
     liked: np.ndarray
     disliked: np.ndarray
     candidates: np.ndarray
     relevance: np.ndarray
+    hidden_authors: tuple[str, ...] = ()
 
 
 def _title_phrases(title: str) -> set[str]:

@@ -19,18 +19,14 @@ import numpy as np
 from paperrec.errors import InputError
 from paperrec.papers.embed import Embedder
 from paperrec.recommend.adapt import fit_user_adapter
+from paperrec.recommend.corpus import LIKE_HALF_LIFE_DAYS, liked_authors, paper_ages
 from paperrec.recommend.explain import reasons_for
-from paperrec.recommend.features import (
-    CandidateArrays,
-    ProfileArrays,
-    neighbour_radius,
-    recency_weights,
-)
+from paperrec.recommend.features import CandidateArrays, ProfileArrays, recency_weights
 from paperrec.recommend.model import RankingModel
 from paperrec.schema import Paper
 from paperrec.topics.model import TopicModel
 
-LIKE_HALF_LIFE_DAYS = 180.0
+BULK_IMPORT_DAYS = 1.0  # likes closer together than this were one import: use paper dates
 ROWS_PER_RANKER_CALL = 100_000  # batch scoring: (profile, candidate) rows per LightGBM call
 
 
@@ -60,16 +56,20 @@ class CandidateSet:
 
     papers: list[Paper]
     arrays: CandidateArrays
-    radius: np.ndarray
 
 
-def _age_days(papers: Sequence[Paper]) -> np.ndarray:
-    dates = [p.date for p in papers]
-    known = [d for d in dates if d is not None]
-    if not known:
-        return np.full(len(papers), np.nan, dtype=np.float32)
-    newest = max(known)
-    return np.array([(newest - d).days if d else np.nan for d in dates], dtype=np.float32)
+def like_ages(liked: Sequence[Paper], liked_at: Sequence[dt.datetime | None] | None) -> np.ndarray:
+    """Age of each like in days: from the time it was liked, or, when those times are
+    unknown or all fall within one bulk import (a library loaded at once), from the papers'
+    own dates."""
+    if liked_at is not None and len(liked_at) == len(liked):
+        times = [t for t in liked_at if t is not None]
+        if len(times) == len(liked) and len(liked) > 0:
+            spread = (max(times) - min(times)).total_seconds() / 86400
+            if spread >= BULK_IMPORT_DAYS or len(liked) == 1:
+                now = dt.datetime.now(dt.UTC)
+                return np.array([(now - t).total_seconds() / 86400 for t in times])
+    return paper_ages(liked)
 
 
 class Recommender:
@@ -99,9 +99,12 @@ class Recommender:
     def prepare(self, candidates: Sequence[Paper]) -> CandidateSet:
         X = self.embedder.embed(candidates)
         arrays = CandidateArrays(
-            X, self.model.lexical.transform(candidates), self._topics(X), _age_days(candidates)
+            X,
+            self.model.lexical.transform(candidates),
+            self._topics(X),
+            tuple(p.authors for p in candidates),
         )
-        return CandidateSet(list(candidates), arrays, neighbour_radius(X))
+        return CandidateSet(list(candidates), arrays)
 
     def profile(
         self,
@@ -119,10 +122,7 @@ class Recommender:
             liked = self._topic_papers(topics)
         liked_X = self.embedder.embed(liked)
         disliked_X = self.embedder.embed(list(disliked))
-        ages = np.full(len(liked), np.nan)
-        if liked_at is not None and len(liked_at) == len(liked):
-            now = dt.datetime.now(dt.UTC)
-            ages = np.array([(now - t).total_seconds() / 86400 if t else np.nan for t in liked_at])
+        ages = like_ages(liked, liked_at)
         chosen = np.zeros(len(self.topic_ids), dtype=np.float32)
         for topic in topics:
             if topic in self.topic_ids:
@@ -135,6 +135,7 @@ class Recommender:
             liked_lexical=self.model.lexical.transform(liked),
             disliked_lexical=self.model.lexical.transform(list(disliked)),
             chosen_topics=chosen,
+            liked_authors=liked_authors(liked),
         )
         return arrays, liked, liked_X
 
@@ -182,8 +183,7 @@ class Recommender:
         if not prepared.papers:
             raise InputError("no candidates to rank")
         profile, liked_papers, liked_X = self.profile(liked, disliked, topics, liked_at)
-        features = self.model.featurizer.transform(profile, prepared.arrays, prepared.radius)
-        scores = self.model.ranker.predict(features)
+        scores = self.model.score(profile, prepared.arrays)
         if rated:
             scores = self._adapt(scores, prepared, liked, disliked, topics, rated)
         own = {p.id for p in list(liked) + list(disliked)} | {
@@ -211,6 +211,8 @@ class Recommender:
                 chosen_topics=topics,
                 liked_topic_mean=liked_topic_mean,
                 vocabulary=self.vocabulary,
+                candidate_authors=prepared.papers[i].authors,
+                liked_authors=profile.liked_authors,
             )
             paper = prepared.papers[i]
             results.append(
@@ -229,14 +231,12 @@ class Recommender:
         base, _, _ = self.profile(base_liked, base_disliked, topics)
         rated_set = self.prepare([paper for paper, _ in rated])
         adapter = fit_user_adapter(
-            self.model.featurizer.transform(base, rated_set.arrays, rated_set.radius),
+            self.model.featurizer.transform(base, rated_set.arrays),
             [vote for _, vote in rated],
         )
         if adapter is None:
             return scores
-        return adapter.adjust(
-            scores, self.model.featurizer.transform(base, prepared.arrays, prepared.radius)
-        )
+        return adapter.adjust(scores, self.model.featurizer.transform(base, prepared.arrays))
 
     def score_candidates(self, profile: ProfileArrays, prepared: CandidateSet) -> np.ndarray:
         """Raw ranker scores (n_candidates,) for one profile: the batch path, no reasons."""
@@ -255,15 +255,15 @@ class Recommender:
         n = len(prepared.papers)
         scores = np.empty((len(profiles), n))
         per_call = max(1, ROWS_PER_RANKER_CALL // max(n, 1))
-        featurizer, ranker = self.model.featurizer, self.model.ranker
+        featurizer, model = self.model.featurizer, self.model
 
         def features(rows: range) -> np.ndarray:
-            arrays, radius = prepared.arrays, prepared.radius
+            arrays = prepared.arrays
             with _threadpools().limit(limits=1, user_api="blas"):
-                return np.vstack([featurizer.transform(profiles[i], arrays, radius) for i in rows])
+                return np.vstack([featurizer.transform(profiles[i], arrays) for i in rows])
 
         def predict(rows: range, X: np.ndarray) -> None:
-            scores[rows.start : rows.stop] = ranker.predict(X).reshape(len(rows), n)
+            scores[rows.start : rows.stop] = model.score_features(X).reshape(len(rows), n)
 
         with ThreadPoolExecutor(max_workers=1) as ranker_thread:
             pending = None

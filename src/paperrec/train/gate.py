@@ -5,12 +5,16 @@ Both sides are evaluated here, on the data the candidate was evaluated on, never
 comparing numbers logged at different times on different data:
 - topics: area macro-F1 of the classifier on papers with arXiv categories (a gold file,
   or stored papers held out from training), beside the rule baselines;
-- ranker: nDCG@10, recall@50 and MRR on held-out pool users (phrase users, and topic
-  users from the candidate's and from the champion's topic labels), each ranker with its
-  own lexical encoder and topic model, beside the embedding baselines (arxiv-sanity-lite's
-  SVM is in the train-ranker run: it is slow).
-A metric passes when ``candidate >= champion - tolerance``; the candidate is promoted when
-every metric passes, or when there is no champion yet.
+- ranker: nDCG@10, pairwise accuracy and MRR on the author-continuation protocol
+  (held-out researchers' next papers among hard negatives), and nDCG@10, recall@50 and
+  MRR on held-out pool users (phrase users, and topic users from the candidate's and
+  from the champion's topic labels), each ranker with its own lexical encoder and topic
+  model, beside the embedding baselines (arxiv-sanity-lite's SVM is in the train-ranker
+  run: it is slow).
+A metric passes when ``candidate >= champion - tolerance``; on the author protocol it must
+also be no worse than zotero-arxiv-daily's cosine (``floor``), whatever the champion did.
+The candidate is promoted when every metric passes (with no champion yet, when it clears
+every floor).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import numpy as np
 
 from paperrec.config import Settings
 from paperrec.errors import InputError
-from paperrec.evaluate.ranking import evaluate_queries
+from paperrec.evaluate.ranking import author_queries, evaluate_queries
 from paperrec.evaluate.topics import evaluate_topics
 from paperrec.papers.sources import Problem, read_path
 from paperrec.recommend.corpus import Corpus
@@ -34,10 +38,17 @@ from paperrec.runtime import Runtime
 from paperrec.schema import Paper
 from paperrec.topics.model import TopicModel
 from paperrec.train import registry
-from paperrec.train.ranker_pipeline import build_corpus, pool_queries, split_pool_users
+from paperrec.train.ranker_pipeline import (
+    FLOOR_BASELINE,
+    build_corpus,
+    pool_queries,
+    split_corpus_authors,
+    split_pool_users,
+)
 
 RANKER_METRICS = ("ndcg@10", "recall@50", "mrr")
-RANKER_BASELINES = ("zotero-arxiv-daily", "centroid")
+AUTHOR_METRICS = ("ndcg@10", "pairwise", "mrr")
+RANKER_BASELINES = ("zotero-arxiv-daily", "centroid", "max-similarity")
 TOPIC_BASELINES = ("majority_vote", "zero_shot")
 
 
@@ -108,14 +119,22 @@ class Row:
     tolerance: float
     baseline: str | None = None
     baseline_value: float | None = None
+    floor: float | None = None  # the candidate must reach this too (a baseline's value)
 
     @property
     def delta(self) -> float | None:
         return None if self.champion is None else self.candidate - self.champion
 
     @property
+    def above_floor(self) -> bool:
+        return self.floor is None or self.candidate >= self.floor - 1e-12
+
+    @property
     def passed(self) -> bool:
-        return self.champion is None or self.candidate >= self.champion - self.tolerance - 1e-12
+        near_champion = (
+            self.champion is None or self.candidate >= self.champion - self.tolerance - 1e-12
+        )
+        return near_champion and self.above_floor
 
 
 @dataclass
@@ -131,16 +150,23 @@ class GateResult:
 
     @property
     def reason(self) -> str:
+        if any(row.champion is not None for row in self.rows):
+            failed = [row for row in self.rows if row.champion is not None and not row.passed]
+            worse = [row for row in failed if row.above_floor]
+            if worse:
+                return "worse than the champion: " + "; ".join(
+                    f"{r.model} {r.metric} {r.candidate:.3f} vs {r.champion:.3f} "
+                    f"({r.delta:+.3f}, allowed -{self.tolerance:g})"
+                    for r in worse
+                )
+        below = [row for row in self.rows if not row.above_floor]
+        if below:
+            return f"worse than {FLOOR_BASELINE}: " + "; ".join(
+                f"{r.model} {r.metric} {r.candidate:.3f} vs {r.floor:.3f}" for r in below
+            )
         if all(row.champion is None for row in self.rows):
             return "no champion yet: the first candidate is promoted"
-        failed = [row for row in self.rows if not row.passed]
-        if not failed:
-            return f"every gated metric is within {self.tolerance:g} of the champion's or better"
-        return "worse than the champion: " + "; ".join(
-            f"{r.model} {r.metric} {r.candidate:.3f} vs {r.champion:.3f} "
-            f"({r.delta:+.3f}, allowed -{self.tolerance:g})"
-            for r in failed
-        )
+        return f"every gated metric is within {self.tolerance:g} of the champion's or better"
 
     def as_dict(self) -> dict:
         return {
@@ -200,25 +226,57 @@ def _ranker_rows(
         runtime, ours_topics, data.pages, data.papers, data.X, candidate.ranking.lexical
     )
     labelers = [ours_topics] + ([champion.topics] if champion.topics is not ours_topics else [])
-    queries = gate_queries(ours_corpus, labelers)
-    if not queries:
-        raise InputError("no held-out pool users to evaluate the ranker on; ingest more papers")
-    methods = ("ranker", *RANKER_BASELINES)
-    ours = evaluate_queries(queries, ours_corpus, lambda q: candidate.ranking, methods=methods)
-    theirs = None
+    protocols = {
+        "authors": (author_queries(ours_corpus, split_corpus_authors(ours_corpus)[1]), True),
+        "pool_users": (gate_queries(ours_corpus, labelers), False),
+    }
+    if not any(queries for queries, _ in protocols.values()):
+        raise InputError("no held-out users to evaluate the ranker on; ingest more papers")
+    theirs_corpus = None
     if champion.ranking is not None:
         theirs_corpus = build_corpus(
             runtime, champion.topics, data.pages, data.papers, data.X, champion.ranking.lexical
         )
+    rows = []
+    for protocol, (queries, floored) in protocols.items():
+        if not queries:
+            continue
+        rows += _protocol_rows(
+            protocol, queries, ours_corpus, theirs_corpus, candidate, champion, tolerance, floored
+        )
+    return rows
+
+
+def _protocol_rows(
+    protocol, queries, ours_corpus, theirs_corpus, candidate, champion, tolerance, floored
+) -> list[Row]:
+    """Rows for one protocol: candidate and champion on the same queries, the best
+    embedding baseline beside them, and (``floored``) zotero-arxiv-daily as a floor."""
+    methods = ("ranker", *RANKER_BASELINES)
+    ours = evaluate_queries(queries, ours_corpus, lambda q: candidate.ranking, methods=methods)
+    theirs = None
+    if theirs_corpus is not None:
         theirs = evaluate_queries(
             queries, theirs_corpus, lambda q: champion.ranking, methods=("ranker",)
         )["methods"]
     rows = []
-    for metric in RANKER_METRICS:
+    for metric in AUTHOR_METRICS if floored else RANKER_METRICS:
         means = {m: ours["methods"][m][metric]["mean"] for m in methods}
         best = max(RANKER_BASELINES, key=means.get)
         champ = theirs["ranker"][metric]["mean"] if theirs else None
-        rows.append(Row("ranker", metric, means["ranker"], champ, tolerance, best, means[best]))
+        floor = means[FLOOR_BASELINE] if floored and metric != "mrr" else None
+        rows.append(
+            Row(
+                "ranker",
+                f"{protocol}.{metric}",
+                means["ranker"],
+                champ,
+                tolerance,
+                best,
+                means[best],
+                floor,
+            )
+        )
     return rows
 
 

@@ -1,8 +1,10 @@
-"""Train the LambdaRank ranker on pseudo-users built from the corpus (and seed pages).
+"""Train the LambdaRank ranker on real interests: researchers' own next papers.
 
-Queries come from ``recommend.pseudo_users``; features from the same featurizer ranking
-uses at serve time, over corpus arrays computed once: embeddings, TF-IDF rows and topic
-probabilities of every paper.
+Queries come from ``recommend.authors`` (author continuation with hard negatives: the
+training half of the authors, split by name) and, as configured, from the synthetic
+pseudo-users of ``recommend.pseudo_users`` (phrase and topic users, seed pages); features
+from the same featurizer ranking uses at serve time, over corpus arrays computed once:
+embeddings, TF-IDF rows, authors and topic probabilities of every paper.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from paperrec.recommend.authors import AuthorUser, NegativePool, continuation_queries
 from paperrec.recommend.corpus import Corpus
-from paperrec.recommend.features import ProfileFeaturizer, neighbour_radius
+from paperrec.recommend.features import ProfileFeaturizer
 from paperrec.recommend.lexical import LexicalEncoder
 from paperrec.recommend.model import RankingModel
 from paperrec.recommend.pseudo_users import (
@@ -31,6 +34,15 @@ from paperrec.schema import Paper
 
 @dataclass
 class RankerTrainingConfig:
+    # Author-continuation queries (real interests, hard negatives): each training author
+    # gives ``author_repeats`` queries, with profiles cut at different points.
+    author_repeats: int = 3
+    author_negatives: int = 100
+    # Grade relevance: own next paper 2, a co-author's paper 1, others 0 (else 1/0).
+    author_graded: bool = True
+    # Synthetic pseudo-users (phrase, topic and seed-page users) beside the authors:
+    # 0 leaves them out, 1 uses each once per ``repeats``.
+    synthetic_share: float = 0.0
     repeats: int = 2
     profile_sizes: tuple[int, ...] = (3, 5, 10, 20)
     n_relevant: int = 40
@@ -75,21 +87,52 @@ def corpus_users(
     return users
 
 
-def query_features(
-    corpus: Corpus, featurizer: ProfileFeaturizer, queries: Sequence[Query], with_dates: bool = True
-):
+def query_features(corpus: Corpus, featurizer: ProfileFeaturizer, queries: Sequence[Query]):
     """Stacked features, relevance and group sizes for LambdaRank."""
     blocks = []
     for query in queries:
-        arrays = corpus.candidates(query.candidates, with_dates)
         blocks.append(
             featurizer.transform(
-                corpus.profile(query.liked, query.disliked), arrays, neighbour_radius(arrays.X)
+                corpus.profile(query.liked, query.disliked, query.hidden_authors),
+                corpus.candidates(query.candidates),
             )
         )
     features = np.vstack(blocks) if blocks else np.zeros((0, 0), dtype=np.float32)
     relevance = np.concatenate([q.relevance for q in queries]) if queries else np.zeros(0)
     return features, relevance, [len(q.relevance) for q in queries]
+
+
+def author_training_queries(
+    corpus: Corpus,
+    authors: Sequence[AuthorUser],
+    config: RankerTrainingConfig,
+    rng: np.random.Generator,
+) -> list[Query]:
+    """Author-continuation queries for training: each author ``author_repeats`` times,
+    profiles cut after 15 % to 80 % of their papers (one-paper profiles included), hard
+    negatives from the background."""
+    pool = NegativePool(corpus.papers, corpus.background)
+    queries = []
+    for _ in range(config.author_repeats):
+        share = float(rng.uniform(0.15, 0.8))
+        queries += continuation_queries(
+            corpus.papers,
+            authors,
+            pool,
+            rng,
+            n_negatives=config.author_negatives,
+            profile_share=share,
+            min_profile=1,
+            graded=config.author_graded,
+        )
+    return queries
+
+
+def fit_featurizer(corpus: Corpus, config: RankerTrainingConfig) -> ProfileFeaturizer:
+    """The featurizer's corpus background, from the background papers."""
+    return ProfileFeaturizer(config.shrinkage, random_state=config.random_state).fit(
+        corpus.X[corpus.background], corpus.lexical[corpus.background]
+    )
 
 
 def fit_ranking_model(
@@ -101,29 +144,38 @@ def fit_ranking_model(
     featurizer: ProfileFeaturizer | None = None,
     lexical: LexicalEncoder | None = None,
     extra_queries: Sequence[Query] = (),
+    authors: Sequence[AuthorUser] = (),
 ) -> RankingModel:
-    """Queries from ``users`` (plus ``extra_queries``, e.g. from real feedback), then a
-    fitted RankingModel."""
+    """Queries from ``authors`` and (by ``config.synthetic_share``) from the synthetic
+    ``users``, plus ``extra_queries`` (e.g. from real feedback), then a fitted
+    RankingModel."""
     rng = np.random.default_rng(config.random_state)
-    featurizer = featurizer or ProfileFeaturizer(config.shrinkage).fit(corpus.X[corpus.background])
-    queries = make_queries(
-        users,
-        corpus.background,
-        rng,
-        profile_sizes=config.profile_sizes,
-        n_relevant=config.n_relevant,
-        n_negatives=config.n_negatives,
-        dislike_share=config.dislike_share,
-        repeats=config.repeats,
-    )
-    queries = near_dislike_queries(queries, corpus.X, rng, config.near_dislike_share)
+    featurizer = featurizer or fit_featurizer(corpus, config)
+    queries = author_training_queries(corpus, authors, config, rng) if authors else []
+    share = config.synthetic_share if authors else 1.0  # without authors: synthetic only
+    synthetic = [user for user in users if rng.random() < share]
+    if synthetic:
+        made = make_queries(
+            synthetic,
+            corpus.background,
+            rng,
+            profile_sizes=config.profile_sizes,
+            n_relevant=config.n_relevant,
+            n_negatives=config.n_negatives,
+            dislike_share=config.dislike_share,
+            repeats=config.repeats,
+        )
+        queries += near_dislike_queries(made, corpus.X, rng, config.near_dislike_share)
     queries += list(extra_queries)
+    if not queries:
+        raise ValueError("no training queries: no authors with enough papers and no pseudo-users")
     features, relevance, groups = query_features(corpus, featurizer, queries)
     ranker = PaperRanker(random_state=config.random_state, **config.ranker).fit(
         features, relevance, groups
     )
     summary = {
-        "n_users": len(users),
+        "n_authors": len(authors),
+        "n_users": len(synthetic),
         "n_queries": len(queries),
         "n_feedback_queries": len(extra_queries),
         "n_rows": int(len(relevance)),

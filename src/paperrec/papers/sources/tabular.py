@@ -1,9 +1,11 @@
-"""JSON Lines and CSV files with columns ``id, title, abstract, categories, date``.
+"""JSON Lines and CSV files with columns ``id, title, abstract, categories, date, authors``.
 
 ``id`` may be an arXiv id (with or without version) or anything else, or absent (the title
 then keys the paper); ``categories`` is optional: a JSON list in JSONL, and in CSV a list
 separated by spaces, commas or semicolons; ``date`` is ISO (YYYY-MM-DD, a longer timestamp
-is cut to its date). Other keys are ignored.
+is cut to its date); ``authors`` is optional: a JSON list of names in JSONL, and in CSV
+names separated by semicolons (names themselves may hold commas: "Lovelace, Ada").
+Other keys are ignored.
 """
 
 from __future__ import annotations
@@ -43,6 +45,16 @@ def _parse_categories(value) -> tuple[str, ...]:
     raise ValueError("categories must be a list of strings or a space-separated string")
 
 
+def _parse_authors(value) -> tuple[str, ...]:
+    if value in (None, ""):
+        return ()
+    if isinstance(value, str):
+        return tuple(name.strip() for name in value.split(";") if name.strip())
+    if isinstance(value, list) and all(isinstance(name, str) for name in value):
+        return tuple(name.strip() for name in value if name.strip())
+    raise ValueError("authors must be a list of names or a semicolon-separated string")
+
+
 def record_to_paper(row: dict, path: str, line: int, source: str) -> Record:
     """One mapping (a JSONL object or CSV row) to a Paper, or a Problem saying what is wrong."""
     missing = [key for key in REQUIRED if key not in row]
@@ -65,6 +77,7 @@ def record_to_paper(row: dict, path: str, line: int, source: str) -> Record:
             categories=_parse_categories(row.get("categories")),
             date=_parse_date(row.get("date")),
             source=source,
+            authors=_parse_authors(row.get("authors")),
         )
     except ValueError as exc:
         return Problem(path, line, str(exc))
