@@ -40,6 +40,8 @@ class RankerTrainingConfig:
     author_negatives: int = 100
     # Grade relevance: own next paper 2, a co-author's paper 1, others 0 (else 1/0).
     author_graded: bool = True
+    # Let the ranker see who wrote what (co-author features); off: content alone.
+    use_authors: bool = True
     # Synthetic pseudo-users (phrase, topic and seed-page users) beside the authors:
     # 0 leaves them out, 1 uses each once per ``repeats``.
     synthetic_share: float = 0.0
@@ -87,14 +89,19 @@ def corpus_users(
     return users
 
 
-def query_features(corpus: Corpus, featurizer: ProfileFeaturizer, queries: Sequence[Query]):
+def query_features(
+    corpus: Corpus,
+    featurizer: ProfileFeaturizer,
+    queries: Sequence[Query],
+    with_authors: bool = True,
+):
     """Stacked features, relevance and group sizes for LambdaRank."""
     blocks = []
     for query in queries:
         blocks.append(
             featurizer.transform(
-                corpus.profile(query.liked, query.disliked, query.hidden_authors),
-                corpus.candidates(query.candidates),
+                corpus.profile(query.liked, query.disliked, query.hidden_authors, with_authors),
+                corpus.candidates(query.candidates, with_authors),
             )
         )
     features = np.vstack(blocks) if blocks else np.zeros((0, 0), dtype=np.float32)
@@ -169,7 +176,7 @@ def fit_ranking_model(
     queries += list(extra_queries)
     if not queries:
         raise ValueError("no training queries: no authors with enough papers and no pseudo-users")
-    features, relevance, groups = query_features(corpus, featurizer, queries)
+    features, relevance, groups = query_features(corpus, featurizer, queries, config.use_authors)
     ranker = PaperRanker(random_state=config.random_state, **config.ranker).fit(
         features, relevance, groups
     )
