@@ -1,0 +1,142 @@
+"""Train ranker variants on the stored corpus and measure them on the author-continuation
+protocol beside the plain baselines: the experiment behind docs/ranking.md.
+
+    PAPERREC_HOME=... python training/compare_rankers.py authors content-only synthetic
+
+Variants (RankerTrainingConfig settings; every one trained on the same training authors
+and measured on the same held-out authors):
+- ``authors``: the default (author continuation, graded, co-author features);
+- ``content-only``: the same without author features (what a reader's candidates by
+  strangers are ranked with);
+- ``ungraded``: co-authors' papers count as plain negatives in training;
+- ``mixed``: half of the synthetic pseudo-users (phrase users, seed pages) added;
+- ``synthetic``: synthetic pseudo-users only, as the ranker was trained before.
+The first variant is measured beside every baseline; the others beside zotero-arxiv-daily
+and tfidf (the baselines' numbers do not depend on the variant). Papers without a cached
+embedding are left out (run ``paperrec embed`` first to use the whole store).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from paperrec.config import Settings
+from paperrec.evaluate.ranking import METHODS, author_queries, evaluate_queries, one_paper_queries
+from paperrec.recommend.features import FEATURE_NAMES
+from paperrec.runtime import Runtime
+from paperrec.train.ranker import (
+    RankerTrainingConfig,
+    fit_featurizer,
+    fit_lexical,
+    fit_ranking_model,
+)
+from paperrec.train.ranker_pipeline import (
+    build_corpus,
+    page_users,
+    split_corpus_authors,
+    split_pool_users,
+)
+
+VARIANTS = {
+    "authors": {},
+    "content-only": {"use_authors": False},
+    "ungraded": {"author_graded": False},
+    "mixed": {"synthetic_share": 0.5},
+    "synthetic": {"synthetic_share": 1.0},
+}
+SHOWN = ("ndcg@10", "pairwise", "mrr")
+
+
+def cached_corpus(runtime: Runtime, pages: list[Path]):
+    """Stored papers that have an embedding, their vectors, and the corpus arrays."""
+    papers = runtime.store.papers.iter_papers()
+    embedder = runtime.embedder
+    X, found = embedder.cache.lookup(
+        embedder.model_id,
+        [p.content_hash for p in papers],
+        embedder.model.get_sentence_embedding_dimension(),
+    )
+    keep = [i for i, ok in enumerate(found) if ok]
+    papers, X = [papers[i] for i in keep], X[keep]
+    page_list = page_users(papers, pages)
+    in_pages = {int(i) for page in page_list for i in page.members}
+    config = RankerTrainingConfig()
+    lexical = fit_lexical([p for i, p in enumerate(papers) if i not in in_pages], config)
+    return build_corpus(runtime, None, page_list, papers, X, lexical), page_list, lexical
+
+
+def show(title: str, result: dict) -> None:
+    print(f"\n{title}: {result['n_queries']} queries, mean [95 % interval]")
+    for method, values in result["methods"].items():
+        cells = "  ".join(
+            f"{m} {values[m]['mean']:.3f} [{values[m]['ci95'][0]:.3f}, {values[m]['ci95'][1]:.3f}]"
+            for m in SHOWN
+        )
+        print(f"  {method:20s} {cells}")
+    for method, versus in result["vs_best_baseline"].items():
+        print(
+            f"  {method} / best baseline: "
+            + "; ".join(
+                f"{m} {versus[m]['ratio']:.3f}x [{versus[m]['ci95'][0]:.3f}, "
+                f"{versus[m]['ci95'][1]:.3f}] vs {versus[m]['best_baseline']}"
+                for m in SHOWN[:2]
+            )
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("variants", nargs="*", default=["authors"], choices=list(VARIANTS))
+    parser.add_argument("--pages", type=Path, default=Path("../shared/seeds"))
+    args = parser.parse_args()
+    runtime = Runtime(Settings())
+    pages = sorted(args.pages.glob("*.txt")) if args.pages.is_dir() else []
+    data, page_list, lexical = cached_corpus(runtime, pages)
+    train_authors, test_authors = split_corpus_authors(data)
+    queries = author_queries(data, test_authors)
+    print(
+        f"{len(data.papers)} papers, {len(train_authors)} training and {len(test_authors)} "
+        f"held-out authors, {len(queries)} author-continuation queries"
+    )
+    synthetic = []
+    if any(VARIANTS[v].get("synthetic_share") for v in args.variants):
+        synthetic = split_pool_users(data, None)[0] + page_list
+    for position, name in enumerate(args.variants):
+        config = replace(RankerTrainingConfig(), **VARIANTS[name])
+        started = time.perf_counter()
+        model = fit_ranking_model(
+            data,
+            synthetic,
+            config,
+            runtime.embedder.model_id,
+            (),
+            fit_featurizer(data, config),
+            lexical,
+            authors=() if name == "synthetic" else train_authors,
+        )
+        print(f"\n{name}: trained in {time.perf_counter() - started:.0f} s, {model.summary}")
+        ranked = sorted(
+            zip(FEATURE_NAMES, model.ranker.feature_importances_, strict=True), key=lambda x: -x[1]
+        )
+        print("  importance (splits): " + ", ".join(f"{f} {int(v)}" for f, v in ranked[:10]))
+        methods = METHODS if position == 0 else ("ranker", "zotero-arxiv-daily", "tfidf")
+        show(
+            f"{name}, author continuation",
+            evaluate_queries(queries, data, lambda q, m=model: m, methods=methods),
+        )
+        show(
+            f"{name}, one-paper profiles",
+            evaluate_queries(
+                one_paper_queries(queries),
+                data,
+                lambda q, m=model: m,
+                methods=("ranker", "zotero-arxiv-daily"),
+            ),
+        )
+
+
+if __name__ == "__main__":
+    main()
