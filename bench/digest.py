@@ -41,7 +41,7 @@ import numpy as np  # noqa: E402
 from _memory import reset_peak_rss, rss_mib  # noqa: E402  (bench/ is on sys.path)
 
 TARGET_SECONDS = 30.0
-SECRET = "bench-digest-secret-0123456789"
+SECRET = "bench-digest-secret-0123456789-0123456789"
 
 
 class MemorySampler:

@@ -3,16 +3,24 @@
 BentoML reads a whole request body before validating it and has no size limit of its own,
 so this gate reads POST bodies itself, refuses one over ``max_bytes`` with a 413 (after
 draining a moderate excess, so the client reads the answer instead of a reset), refuses
-non-JSON bodies with a 415, and hands the buffered body on. It also answers
-``GET /healthz`` and ``GET /readyz`` with JSON, which BentoML's own probes (plain text, at
-the same paths) cannot carry; readiness and model versions come from the service. The
-router's plain-text 404 and 405 answers are turned into the same JSON error shape.
+non-JSON bodies with a 415 (a form post only on the feedback-link pages), and hands the
+buffered body on. A body that stalls for ``idle_seconds`` between two chunks gets a 408.
+Paths in ``internal_paths`` (the batching core behind /score) answer 404 to everyone
+but the service's own in-process client, which marks its calls with `internal_call`.
+It also answers ``GET /healthz`` and ``GET /readyz`` with JSON, which BentoML's own probes
+(plain text, at the same paths) cannot carry; readiness and model versions come from the
+service. The router's plain-text 404 and 405 answers are turned into the same JSON error
+shape.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+
+import anyio
 
 Scope = dict
 Message = dict
@@ -20,6 +28,23 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 JSON_TYPES = ("application/json", "")
+FORM_TYPE = "application/x-www-form-urlencoded"
+FORM_PATHS = ("/feedback/",)  # the confirmation page's button posts a form here
+# Set by the service around its own in-process calls (see `internal_call`). A request from
+# the network runs in a context of its own, where it is never set.
+_INTERNAL = contextvars.ContextVar("paperrec_internal_call", default=False)
+
+
+@contextmanager
+def internal_call() -> Iterator[None]:
+    """``with internal_call():`` requests made inside may reach ``internal_paths``."""
+    token = _INTERNAL.set(True)
+    try:
+        yield
+    finally:
+        _INTERNAL.reset(token)
+
+
 # Beyond this many times the limit the excess is not drained; the connection is closed.
 DRAIN_FACTOR = 4
 
@@ -38,10 +63,20 @@ class Gate:
     """Parameters: ``app`` the wrapped ASGI app; ``max_bytes`` the largest body accepted;
     ``probes`` returns (ready, details) for /readyz, None before the service exists."""
 
-    def __init__(self, app, *, max_bytes: int, probes: Callable[[], tuple[bool, dict] | None]):
+    def __init__(
+        self,
+        app,
+        *,
+        max_bytes: int,
+        probes: Callable[[], tuple[bool, dict] | None],
+        internal_paths: tuple[str, ...] = (),
+        idle_seconds: float = 20.0,
+    ):
         self.app = app
         self.max_bytes = max_bytes
         self.probes = probes
+        self.internal_paths = internal_paths
+        self.idle_seconds = idle_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -49,12 +84,16 @@ class Gate:
         method, path = scope["method"], scope["path"]
         if method in ("GET", "HEAD") and path in ("/healthz", "/readyz"):
             return await self._probe(path, send)
+        if path in self.internal_paths and not _INTERNAL.get():
+            await self._drain(receive, self.max_bytes)
+            return await send_json(send, 404, {"error": f"no such endpoint: {method} {path}"})
         send = _json_routing_errors(send, method, path)
         if method != "POST":
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         media = headers.get("content-type", "").split(";")[0].strip().lower()
-        if media not in JSON_TYPES:
+        form_ok = media == FORM_TYPE and path.startswith(FORM_PATHS)
+        if media not in JSON_TYPES and not form_ok:
             await self._drain(receive, self.max_bytes)
             return await send_json(
                 send, 415, {"error": f"unsupported media type {media!r}; send application/json"}
@@ -63,7 +102,15 @@ class Gate:
         if declared.isdigit() and int(declared) > self.max_bytes:
             await self._drain(receive, self.max_bytes * DRAIN_FACTOR)
             return await self._too_large(send, int(declared))
-        body, size = await self._read(receive)
+        try:
+            body, size = await self._read(receive)
+        except TimeoutError:
+            return await send_json(
+                send,
+                408,
+                {"error": f"the request body stalled for {self.idle_seconds:g} s"},
+                {"connection": "close"},
+            )
         if body is None:
             return await self._too_large(send, size)
         return await self.app(scope, _replay(body, receive), send)
@@ -73,7 +120,8 @@ class Gate:
         chunks: list[bytes] = []
         size = 0
         while True:
-            message = await receive()
+            with anyio.fail_after(self.idle_seconds):
+                message = await receive()
             if message["type"] == "http.disconnect":
                 return b"".join(chunks), size
             chunk = message.get("body", b"")

@@ -11,13 +11,21 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    model_validator,
+)
 
 from paperrec.config import Limits
 from paperrec.errors import InputError
 from paperrec.papers.rows import InputPaper, paper_from_fields
+from paperrec.schema import USER_NAME_RULE, check_user_name
 from paperrec.users.profiles import FEEDBACK_SIGNALS
 
 LIMITS = Limits()
@@ -26,6 +34,16 @@ MAX_ID_CHARS = 512
 MAX_NAME_CHARS = 200
 MAX_TOPICS = 100
 MAX_TOPIC_CHARS = 100
+
+# The library's one rule for user names (paperrec.schema.USER_NAME), also for HTTP.
+UserName = Annotated[
+    str,
+    AfterValidator(check_user_name),
+    Field(
+        max_length=MAX_NAME_CHARS, description=f"stored user name: {USER_NAME_RULE}",
+        examples=["ada"],
+    ),
+]  # fmt: skip
 
 Signal = Literal[tuple(s.value for s in FEEDBACK_SIGNALS)]  # type: ignore[valid-type]
 
@@ -127,7 +145,11 @@ class RankRequest(BaseModel):
         examples=[["nlp", "architectures"]],
     )
     k: int = Field(
-        10, ge=1, le=LIMITS.max_k, description=f"how many to return; 1 to {LIMITS.max_k}"
+        10,
+        ge=1,
+        le=LIMITS.max_k,
+        strict=True,
+        description=f"how many to return; 1 to {LIMITS.max_k} (a JSON integer, not a string)",
     )
 
     @model_validator(mode="after")
@@ -155,14 +177,19 @@ class RankResponse(BaseModel):
 
 
 class RecommendRequest(BaseModel):
-    user: str = Field(
-        min_length=1, max_length=MAX_NAME_CHARS, description="stored user name", examples=["ada"]
-    )
+    user: UserName
     k: int = Field(
-        10, ge=1, le=LIMITS.max_k, description=f"how many to return; 1 to {LIMITS.max_k}"
+        10,
+        ge=1,
+        le=LIMITS.max_k,
+        strict=True,
+        description=f"how many to return; 1 to {LIMITS.max_k} (a JSON integer, not a string)",
     )
     mark_shown: bool = Field(
-        True, description="remember these papers as shown, so they are not recommended again"
+        True,
+        strict=True,
+        description="remember these papers as shown, so they are not recommended again "
+        "(JSON true or false)",
     )
 
 
@@ -178,9 +205,7 @@ class RecommendResponse(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
-    user: str = Field(
-        min_length=1, max_length=MAX_NAME_CHARS, description="stored user name", examples=["ada"]
-    )
+    user: UserName
     paper_id: str = Field(
         min_length=1,
         max_length=MAX_ID_CHARS,

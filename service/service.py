@@ -26,7 +26,8 @@ import logging
 import anyio
 import bentoml
 from fastapi import FastAPI
-from gate import Gate
+from gate import Gate, internal_call
+from idle import install as install_idle_timeout
 from pydantic import ValidationError
 from schemas import (
     LIMITS,
@@ -43,24 +44,24 @@ from schemas import (
     ScoreResponse,
     TopicScores,
 )
-from starlette.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
 
-from paperrec.errors import AuthError, InputError, NotFoundError, PaperrecError
+from paperrec.errors import AuthError, ForbiddenError, InputError, NotFoundError, PaperrecError
 from paperrec.runtime import Runtime
 from paperrec.schema import FeedbackEvent, FeedbackSource
-from paperrec.serving.holder import (
-    EngineHolder,
-    ForbiddenError,
-    authorize_admin,
-    authorize_key,
-    record_click,
-)
+from paperrec.serving import links as link_pages
+from paperrec.serving.holder import EngineHolder, authorize_admin, authorize_key
+from paperrec.store.users import UnknownUserError
 from paperrec.users.profiles import record_feedback
+from paperrec.users.tokens import check_secret
 
 # Papers per merged /score batch, and how long a batch may wait for company (ms). The wait
 # is only an upper bound: BentoML releases a batch as soon as waiting stops paying off.
 MAX_BATCH_PAPERS = 64
 MAX_BATCH_WAIT_MS = 300_000
+# Threads that record votes (/feedback): SQLite writes, never behind a ranking.
+VOTE_THREADS = 4
 
 # Library errors as HTTP statuses; the first matching class wins.
 _STATUS = (
@@ -83,10 +84,19 @@ def json_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def status_of(exc: PaperrecError) -> int:
+    return next(code for kind, code in _STATUS if isinstance(exc, kind))
+
+
+def public_message(exc: PaperrecError) -> str:
+    """What a client is told: an unknown user is named alone, never beside the others."""
+    return exc.public_message if isinstance(exc, UnknownUserError) else str(exc)
+
+
 def error_response(exc: PaperrecError, ctx: bentoml.Context | None = None) -> JSONResponse:
-    status = next(code for kind, code in _STATUS if isinstance(exc, kind))
+    status = status_of(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return json_response({"error": str(exc)}, status, ctx, headers)
+    return json_response({"error": public_message(exc)}, status, ctx, headers)
 
 
 def answers_errors(func):
@@ -172,8 +182,11 @@ class PaperrecService:
 
     def __init__(self) -> None:
         self.runtime = Runtime()
+        if self.runtime.settings.token_secret is not None:
+            check_secret(self.runtime.settings.token_secret)  # a weak secret: refuse to start
         self.holder = EngineHolder.load(self.runtime)
         self._scoring = 0  # /score requests being scored (read and written on the event loop)
+        self._limiters: dict[str, anyio.CapacityLimiter] = {}
         self.holder.watch(self.runtime.settings.reload_interval)
 
     @bentoml.on_shutdown
@@ -196,7 +209,8 @@ class PaperrecService:
                     inputs = [p.to_input() for p in missing]
                     fresh = iter(await anyio.to_thread.run_sync(self.holder.score, inputs))
                 else:
-                    fresh = iter(await self.to_async.score_batch(papers=missing))
+                    with internal_call():  # /score_batch answers 404 to anyone else
+                        fresh = iter(await self.to_async.score_batch(papers=missing))
             finally:
                 self._scoring -= 1
             rows = [next(fresh) if row is None else row for row in rows]
@@ -204,7 +218,8 @@ class PaperrecService:
 
     @bentoml.api(batchable=True, max_batch_size=MAX_BATCH_PAPERS, max_latency_ms=MAX_BATCH_WAIT_MS)
     def score_batch(self, papers: list[PaperIn]) -> list[TopicScores]:
-        """The batched core of /score: a bare list of rows. Prefer /score."""
+        """The batched core of /score: a bare list of rows. Not reachable from outside
+        (the gate answers 404): /score validates and bounds every paper sent here."""
         return self.holder.score([p.to_input() for p in papers])
 
     @bentoml.api(input_spec=RankRequest)
@@ -230,40 +245,75 @@ class PaperrecService:
 
     @bentoml.api(input_spec=RecommendRequest)
     @answers_errors
-    def recommend(
+    async def recommend(
         self, user: str, k: int, mark_shown: bool, ctx: bentoml.Context
     ) -> RecommendResponse:
         """Stored papers a user has not seen yet, best first (the user's or an admin key)."""
-        authorize_key(self.runtime.store, api_key(ctx), user)
-        with self.holder.using() as engine:
-            ranked = engine.recommend(user, k=k, mark_shown=mark_shown)
+        key = api_key(ctx)
+
+        def rank() -> list:
+            authorize_key(self.runtime.store, key, user)
+            with self.holder.using() as engine:
+                return engine.recommend(user, k=k, mark_shown=mark_shown)
+
+        ranked = await anyio.to_thread.run_sync(rank, limiter=self._limiter("ranking", 1))
         return RecommendResponse(
             user=user, results=[{**r.as_dict(), "title": r.title} for r in ranked]
         )
 
     @bentoml.api(route="/feedback", input_spec=FeedbackRequest)
     @answers_errors
-    def feedback(
+    async def feedback(
         self, user: str, paper_id: str, signal: str, ctx: bentoml.Context
     ) -> FeedbackResponse:
-        """Record a user's feedback on a stored paper. Needs the user's or an admin API key."""
-        authorize_key(self.runtime.store, api_key(ctx), user)
-        return feedback_out(
-            record_feedback(self.runtime.store, user, paper_id, signal, FeedbackSource.HTTP)
-        )
+        """Record a user's feedback on a stored paper. Needs the user's or an admin API key.
 
-    @links.get(
+        Votes run in threads of their own, so a vote never waits for a ranking to end."""
+        key = api_key(ctx)
+
+        def vote() -> FeedbackEvent:
+            authorize_key(self.runtime.store, key, user)
+            return record_feedback(self.runtime.store, user, paper_id, signal, FeedbackSource.HTTP)
+
+        event = await anyio.to_thread.run_sync(vote, limiter=self._limiter("votes", VOTE_THREADS))
+        return feedback_out(event)
+
+    def _limiter(self, name: str, threads: int) -> anyio.CapacityLimiter:
+        """A thread pool bound per kind of work, made on the event loop at first use."""
+        if name not in self._limiters:
+            self._limiters[name] = anyio.CapacityLimiter(threads)
+        return self._limiters[name]
+
+    @links.get("/{token}", response_class=HTMLResponse)
+    def confirm_click(self, token: str):
+        """A feedback link from a digest: a page asking to confirm; nothing is recorded
+        (mail scanners fetch every link). Its button POSTs to the same URL."""
+        try:
+            click = link_pages.check_click(
+                self.runtime.store, self.runtime.settings.token_secret, token
+            )
+        except PaperrecError as exc:
+            return HTMLResponse(link_pages.error_page(public_message(exc)), status_of(exc))
+        return HTMLResponse(link_pages.confirmation_page(click))
+
+    @links.post(
         "/{token}",
-        response_model=FeedbackResponse,
         responses={status: {"model": ErrorResponse} for status in (403, 404, 503)},
     )
-    def click(self, token: str):
-        """A feedback link from a digest: the signed token says who, which paper and what."""
+    def click(self, token: str, request: Request):
+        """Record the vote of a digest link (the confirmation page's button). Answers a
+        page, or JSON (`FeedbackResponse`) when the request accepts application/json."""
+        wants_json = "application/json" in request.headers.get("accept", "")
+        secret = self.runtime.settings.token_secret
         try:
-            event = record_click(self.runtime.store, self.runtime.settings.token_secret, token)
+            event = link_pages.record_click(self.runtime.store, secret, token)
         except PaperrecError as exc:
-            return error_response(exc)
-        return feedback_out(event)
+            if wants_json:
+                return error_response(exc)
+            return HTMLResponse(link_pages.error_page(public_message(exc)), status_of(exc))
+        if wants_json:
+            return JSONResponse(feedback_out(event).model_dump())
+        return HTMLResponse(link_pages.recorded_page(event))
 
     @bentoml.api
     @answers_errors
@@ -282,4 +332,12 @@ class PaperrecService:
 # BentoML works out the media type of a bare-list answer by building its JSON schema on
 # every request (a sixth of the CPU of a cached /score); it is always JSON.
 PaperrecService.apis["score_batch"].output_spec.media_type = "application/json"
-PaperrecService.add_asgi_middleware(Gate, max_bytes=LIMITS.max_request_bytes, probes=_probes)
+PaperrecService.add_asgi_middleware(
+    Gate,
+    max_bytes=LIMITS.max_request_bytes,
+    probes=_probes,
+    internal_paths=("/score_batch",),  # reached only through /score (same limits)
+    idle_seconds=LIMITS.idle_seconds,
+)
+# A connection that sends no complete request for that long is closed.
+install_idle_timeout(LIMITS.idle_seconds)

@@ -44,7 +44,7 @@ def service(trained_home, session_cache, tmp_path_factory):
     keys = {"ada": store.users.create_key("ada"), "bob": store.users.create_key("bob")}
     keys["admin"] = store.users.create_key(None)
     port = free_port()
-    env = environment(home, PAPERREC_RELOAD_INTERVAL="1")
+    env = environment(home, PAPERREC_RELOAD_INTERVAL="1", PAPERREC_LIMIT_IDLE_SECONDS="5")
     server = start(
         serve_command("127.0.0.1", port), env, root / "server.log", f"http://127.0.0.1:{port}"
     )
@@ -292,6 +292,7 @@ def test_recommend_needs_a_key_of_the_user_or_an_admin(service):
         "/recommend", json={**body, "user": "nobody"}, headers=bearer(keys["admin"])
     )
     assert nobody.status_code == 404 and "unknown user 'nobody'" in nobody.json()["error"]
+    assert "ada" not in nobody.json()["error"] and "bob" not in nobody.json()["error"]
 
 
 def test_feedback_with_api_key(service):
@@ -316,34 +317,126 @@ def test_reload_needs_an_admin_key(service):
     assert user.status_code == 403 and "admin" in user.json()["error"]
 
 
+# -- hardening (issue 13) ----------------------------------------------------------------
+def test_the_batching_core_is_not_reachable_from_outside(service, rows):
+    client = service["client"]
+    papers = [{"title": f"{r['title']} batch", "abstract": r["abstract"]} for r in rows[:3]]
+    for body in (papers, {"papers": papers}, [papers[0]] * 5000):
+        outside = client.post("/score_batch", json=body)
+        assert outside.status_code == 404, outside.text
+    inside = client.post("/score", json={"papers": papers})  # /score still batches through it
+    assert inside.status_code == 200 and len(inside.json()["results"]) == 3
+
+
+@pytest.mark.parametrize(
+    "body, says",
+    [
+        ({"user": "ada", "k": True}, "k"),
+        ({"user": "ada", "k": "5"}, "k"),
+        ({"user": "ada", "k": 3.0}, "k"),
+        ({"user": "ada", "mark_shown": "yes"}, "mark_shown"),
+        ({"user": "ada", "mark_shown": 1}, "mark_shown"),
+        ({"user": "a\nb"}, "user name"),
+        ({"user": "a/b"}, "user name"),
+        ({"user": "x" * 65}, "user name"),
+    ],
+)
+def test_recommend_types_are_strict_and_names_follow_the_one_rule(service, body, says):
+    answer = service["client"].post(
+        "/recommend", json=body, headers=bearer(service["keys"]["admin"])
+    )
+    assert answer.status_code == 400 and says in answer.text, answer.text
+
+
+@pytest.mark.parametrize("abstract", ["\u200b\u200b\u200b", "\x00", "\ufeff \u2060 \x00"])
+def test_invisible_abstracts_are_refused(service, abstract):
+    answer = service["client"].post(
+        "/score", json={"papers": [{"title": "A title", "abstract": abstract}]}
+    )
+    assert answer.status_code == 400 and "abstract" in answer.text, answer.text
+
+
+def test_stalled_connections_are_closed(service):
+    """Connections that send nothing, or half a request line, are closed after the idle
+    limit (5 s here); a request whose body stalls gets a 408."""
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(str(service["client"].base_url))
+    address = (url.hostname, url.port)
+    stalled = [socket.create_connection(address, timeout=30) for _ in range(10)]
+    stalled[0].sendall(b"GET /healthz HT")
+    body = socket.create_connection(address, timeout=30)
+    body.sendall(
+        b"POST /score HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
+        b'content-length: 100\r\n\r\n{"papers": ['
+    )
+    started = time.monotonic()
+    for sock in stalled:
+        assert sock.recv(100) == b""  # closed by the server
+    assert time.monotonic() - started < 25
+    assert b" 408 " in body.recv(4096).split(b"\r\n")[0] + b" "
+    for sock in (*stalled, body):
+        sock.close()
+    assert service["client"].get("/healthz").status_code == 200
+
+
 # -- digest links ------------------------------------------------------------------------
-def test_digest_link_records_feedback_and_cannot_be_forged(service):
+def test_digest_link_get_only_asks_and_post_votes(service):
+    """Mail scanners fetch every link: a GET must never vote (issue 13, item 2)."""
     from paperrec.users.tokens import make_token
 
-    client = service["client"]
+    client, store = service["client"], service["store"]
     paper = service["paper_ids"][11]
-    token = make_token(TOKEN_SECRET, "ada", paper, "saved")
-    ok = client.get(f"/feedback/{token}")
-    assert ok.status_code == 200, ok.text
-    assert ok.json()["source"] == "digest" and ok.json()["signal"] == "saved"
-    stored = service["store"].users.feedback("ada")
-    assert any(e.paper_id == paper and e.source.value == "digest" for e in stored)
+    ada = store.users.get("ada")
+    token = make_token(TOKEN_SECRET, ada.uid, paper, "saved", generation=ada.token_generation)
+    before = len(store.users.feedback("ada"))
+    for _ in range(3):  # a scanner, a preview, a prefetch
+        page = client.get(f"/feedback/{token}")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert '<form method="post">' in page.text
+    assert len(store.users.feedback("ada")) == before
+    form = client.post(f"/feedback/{token}", headers={"content-type": FORM})
+    assert form.status_code == 200 and "Recorded" in form.text, form.text
+    api = client.post(f"/feedback/{token}", headers={"accept": "application/json"})
+    assert api.status_code == 200 and api.json()["source"] == "digest"
+    stored = store.users.feedback("ada")[before:]
+    assert [(e.paper_id, e.signal.value, e.source.value) for e in stored] == [
+        (paper, "saved", "digest")
+    ] * 2
+
+
+def test_digest_link_cannot_be_forged(service):
+    from paperrec.users.tokens import make_token
+
+    client, store = service["client"], service["store"]
+    paper = service["paper_ids"][11]
+    ada, bob = store.users.get("ada"), store.users.get("bob")
+    token = make_token(TOKEN_SECRET, ada.uid, paper, "saved")
     signature = token.split(".")[1]
-    forged = make_token(TOKEN_SECRET, "bob", paper, "saved").split(".")[0] + "." + signature
+    forged = make_token(TOKEN_SECRET, bob.uid, paper, "saved").split(".")[0] + "." + signature
     for bad in (
         forged,
         token[:-2],
         "not-a-token",
-        make_token("another-secret-0123456789", "ada", paper, "up"),
+        make_token("another-secret-0123456789-0123456789", ada.uid, paper, "up"),
     ):
-        refused = client.get(f"/feedback/{bad}")
-        assert refused.status_code == 403, (bad, refused.text)
-        assert "feedback token" in refused.json()["error"]
-    expired = make_token(TOKEN_SECRET, "ada", paper, "up", ttl=60, now=time.time() - 3600)
-    refused = client.get(f"/feedback/{expired}")
+        for method in ("GET", "POST"):
+            refused = client.request(method, f"/feedback/{bad}", headers=JSON_ACCEPT)
+            assert refused.status_code == 403, (bad, refused.text)
+    refused = client.post(f"/feedback/{forged}", headers=JSON_ACCEPT)
+    assert "feedback token" in refused.json()["error"]
+    expired = make_token(TOKEN_SECRET, ada.uid, paper, "up", ttl=60, now=time.time() - 3600)
+    refused = client.post(f"/feedback/{expired}", headers=JSON_ACCEPT)
     assert refused.status_code == 403 and "expired" in refused.json()["error"]
-    missing = client.get(f"/feedback/{make_token(TOKEN_SECRET, 'ada', '9999.99999', 'up')}")
+    missing = client.get(f"/feedback/{make_token(TOKEN_SECRET, ada.uid, '9999.99999', 'up')}")
     assert missing.status_code == 404
+    nobody = client.post(f"/feedback/{make_token(TOKEN_SECRET, 'no-such-uid', paper, 'up')}")
+    assert nobody.status_code == 404 and "bob" not in nobody.text
+
+
+FORM = "application/x-www-form-urlencoded"
+JSON_ACCEPT = {"accept": "application/json"}
 
 
 # -- hot reload (last: it changes the models in use) -------------------------------------

@@ -9,12 +9,12 @@ import json
 import pytest
 
 from paperrec.config import Settings
-from paperrec.errors import AuthError, InputError, PaperrecError
+from paperrec.errors import AuthError, InputError, NotFoundError, PaperrecError
 from paperrec.schema import Signal
 from paperrec.users.profiles import add_user, delete_user
 from paperrec.users.tokens import authorize, make_token, verify_token
 
-SECRET = "test-secret-0123456789abcdef"
+SECRET = "test-secret-0123456789abcdef-0123456789"
 NOW = 1_750_000_000.0
 
 
@@ -35,7 +35,7 @@ def token(**kwargs) -> str:
 @pytest.mark.parametrize("signal", ["up", "down", "saved", "dismissed", Signal.SAVED])
 def test_round_trip(signal):
     made = token(signal=signal)
-    assert verify_token(SECRET, made, now=NOW + 10) == ("ada", "2401.00001", Signal(signal))
+    assert verify_token(SECRET, made, now=NOW + 10) == ("ada", "2401.00001", Signal(signal), 0)
 
 
 def test_token_is_url_safe_and_accepts_timedelta_and_unicode():
@@ -46,7 +46,7 @@ def test_token_is_url_safe_and_accepts_timedelta_and_unicode():
 
 @pytest.mark.parametrize(
     "field, value",
-    [("u", "bob"), ("p", "2401.99999"), ("s", "down"), ("e", int(NOW) + 10**9)],
+    [("u", "bob"), ("g", 7), ("p", "2401.99999"), ("s", "down"), ("e", int(NOW) + 10**9)],
 )
 def test_tampering_with_any_field_is_refused(field, value):
     body, signature = token().split(".")
@@ -78,7 +78,7 @@ def test_expired_token_is_refused():
 
 def test_wrong_secret_is_refused():
     with pytest.raises(AuthError, match="signature does not match"):
-        verify_token("another-secret-0123456789", token(), now=NOW)
+        verify_token("another-secret-0123456789-0123456789", token(), now=NOW)
 
 
 @pytest.mark.parametrize(
@@ -96,7 +96,7 @@ def test_signed_payload_of_the_wrong_shape_is_malformed():
 
     from paperrec.users.tokens import _DOMAIN
 
-    body = b64(json.dumps({"u": "ada", "p": "x", "s": "up", "e": "tomorrow"}).encode())
+    body = b64(json.dumps({"u": "ada", "g": 0, "p": "x", "s": "up", "e": "tomorrow"}).encode())
     sig = hmac.new(SECRET.encode(), _DOMAIN + body.encode(), hashlib.sha256).digest()
     with pytest.raises(AuthError, match="malformed"):
         verify_token(SECRET, f"{body}.{b64(sig)}", now=NOW)
@@ -106,8 +106,10 @@ def test_missing_or_short_secret_says_how_to_set_it(monkeypatch, home):
     monkeypatch.delenv("PAPERREC_TOKEN_SECRET", raising=False)
     with pytest.raises(PaperrecError, match="PAPERREC_TOKEN_SECRET"):
         make_token(Settings().token_secret, "ada", "2401.00001", "up")
-    with pytest.raises(PaperrecError, match="at least 16"):
+    with pytest.raises(PaperrecError, match="at least 32"):
         make_token("short", "ada", "2401.00001", "up")
+    with pytest.raises(PaperrecError, match="is 31 bytes; at least 32"):
+        make_token("x" * 31, "ada", "2401.00001", "up")
     with pytest.raises(PaperrecError, match="PAPERREC_TOKEN_SECRET"):
         verify_token(None, token())
 
@@ -116,7 +118,7 @@ def test_secret_from_the_environment(monkeypatch, home):
     monkeypatch.setenv("PAPERREC_TOKEN_SECRET", SECRET)
     secret = Settings().token_secret
     made = make_token(secret, "ada", "2401.00001", "down", 60, now=NOW)
-    assert verify_token(SECRET, made, now=NOW) == ("ada", "2401.00001", Signal.DOWN)
+    assert verify_token(SECRET, made, now=NOW)[:3] == ("ada", "2401.00001", Signal.DOWN)
 
 
 def test_make_token_checks_its_arguments():
@@ -172,3 +174,85 @@ def test_keys_of_a_deleted_user_stop_working(keyed):
     with pytest.raises(AuthError, match="unknown API key"):
         authorize(store, keys["ada"], "ada")
     authorize(store, keys["admin"], "bob")
+
+
+# -- revoking, rotating and expiring keys (issue 13, item 6) -------------------------------
+def test_a_revoked_key_stops_working_and_the_others_do_not(keyed):
+    store, keys = keyed
+    second = store.users.create_key("ada")
+    first_id = store.users.keys("ada")[0].id
+    store.users.revoke_key("ada", first_id)
+    with pytest.raises(AuthError, match="unknown API key"):
+        authorize(store, keys["ada"], "ada")
+    authorize(store, second, "ada")
+    with pytest.raises(NotFoundError, match=f"no API key {first_id} among the keys of ada"):
+        store.users.revoke_key("ada", first_id)
+
+
+def test_an_admin_key_is_revoked_only_as_an_admin_key(keyed):
+    store, keys = keyed
+    admin_id = store.users.keys(None)[0].id
+    with pytest.raises(NotFoundError):
+        store.users.revoke_key("ada", admin_id)  # not one of ada's keys
+    store.users.revoke_key(None, admin_id)
+    with pytest.raises(AuthError, match="unknown API key"):
+        authorize(store, keys["admin"], "ada")
+
+
+def test_listing_shows_last_use_and_expiry(keyed):
+    store, keys = keyed
+    assert store.users.keys("ada")[0].last_used_at is None
+    authorize(store, keys["ada"], "ada")
+    listed = store.users.keys("ada")
+    assert len(listed) == 1 and listed[0].last_used_at is not None
+    assert listed[0].expires_at is None and not listed[0].expired()
+    assert [k.user for k in store.users.keys(None)] == [None]
+
+
+def test_an_expired_key_is_refused(keyed):
+    store, _ = keyed
+    soon = store.users.create_key("bob", dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2))
+    authorize(store, soon, "bob")
+    late = store.users.create_key("bob", dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+    with pytest.raises(AuthError, match="expired"):
+        authorize(store, late, "bob")
+    assert [k.expired() for k in store.users.keys("bob")] == [False, False, True]
+
+
+def test_rotation_replaces_every_key_and_advances_the_token_generation(keyed):
+    store, keys = keyed
+    store.users.create_key("ada")
+    before = store.users.get("ada")
+    new = store.users.rotate("ada")
+    with pytest.raises(AuthError):
+        authorize(store, keys["ada"], "ada")
+    authorize(store, new, "ada")
+    after = store.users.get("ada")
+    assert len(store.users.keys("ada")) == 1
+    assert (after.uid, after.token_generation) == (before.uid, before.token_generation + 1)
+    authorize(store, keys["bob"], "bob")  # nobody else's keys change
+
+
+def test_user_key_cli_lists_revokes_rotates_and_expires(keyed):
+    from typer.testing import CliRunner
+
+    from paperrec.cli import app
+
+    store, keys = keyed
+    run = CliRunner().invoke
+    made = run(app, ["user", "key", "ada", "--expires-in", "1"])
+    assert made.exit_code == 0 and "valid until" in made.stderr
+    listed = run(app, ["user", "key", "ada", "--list"])
+    assert listed.exit_code == 0 and listed.stdout.count("never") >= 2, listed.stdout
+    first = store.users.keys("ada")[0].id
+    revoked = run(app, ["user", "key", "ada", "--revoke", str(first)])
+    assert revoked.exit_code == 0 and f"revoked API key for ada {first}" in revoked.stdout
+    rotated = run(app, ["user", "key", "ada", "--rotate"])
+    assert rotated.exit_code == 0 and "feedback link" in rotated.stderr
+    authorize(store, rotated.stdout.strip(), "ada")
+    admin = run(app, ["user", "key", "--admin", "--list"])
+    assert admin.exit_code == 0 and "never" in admin.stdout
+    bad = run(app, ["user", "key", "ada", "--list", "--rotate"])
+    assert bad.exit_code == 1 and "at most one" in bad.stderr
+    gone = run(app, ["user", "key", "ada", "--revoke", "999"])
+    assert gone.exit_code == 1 and "no API key 999" in gone.stderr

@@ -38,6 +38,12 @@ class Limits(BaseSettings):
     max_abstract_chars: int = Field(100_000, description="characters in one abstract")
     max_request_bytes: int = Field(20 * 1024 * 1024, description="bytes in one HTTP body")
     max_k: int = Field(1000, description="largest k for /rank and /recommend")
+    idle_seconds: float = Field(
+        20.0,
+        gt=0,
+        description="seconds an HTTP connection may wait without a complete request, or a "
+        "request body without a new chunk, before it is closed",
+    )
 
 
 class Settings(BaseSettings):
@@ -183,7 +189,15 @@ class Settings(BaseSettings):
         return self.bentoml_home or self.home / "bentoml"
 
     def ensure_home(self) -> Path:
-        self.home.mkdir(parents=True, exist_ok=True)
+        """``home``, created if missing; StoreError (one line) when it cannot be."""
+        from paperrec.errors import StoreError
+
+        if self.home.exists() and not self.home.is_dir():
+            raise StoreError(f"PAPERREC_HOME {self.home} is a file, not a directory")
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create PAPERREC_HOME {self.home}: {exc.strerror}") from None
         return self.home
 
     def public_dict(self) -> dict:

@@ -27,6 +27,10 @@ class NetworkError(PaperrecError):
     """A remote service (arXiv API, SMTP server) could not be reached."""
 
 
+class StoreError(PaperrecError):
+    """The database or the disk under it refused: full, read-only, corrupted, unreachable."""
+
+
 class NotFoundError(PaperrecError):
     """A user, paper or model that the store does not hold."""
 
@@ -37,6 +41,10 @@ class ModelNotTrainedError(PaperrecError):
 
 class AuthError(PaperrecError):
     """A missing, wrong or expired API key or feedback token."""
+
+
+class ForbiddenError(AuthError):
+    """A valid API key or feedback link that may not do what was asked (HTTP 403)."""
 
 
 def unknown_choice(kind: str, value: object, allowed) -> str:

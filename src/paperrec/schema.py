@@ -36,6 +36,34 @@ def split_arxiv_id(raw: str) -> tuple[str, int | None] | None:
     return None
 
 
+# One rule for user names, in the CLI, the library and the HTTP service alike: 1 to 64
+# letters or digits (any script) and . _ @ + -, starting with a letter or digit. No spaces,
+# slashes, newlines or control characters, so a name is safe in a file name, a URL, a log
+# line and an email header.
+USER_NAME = re.compile(r"[^\W_][\w.@+-]{0,63}")
+USER_NAME_RULE = (
+    "1 to 64 letters, digits and . _ @ + -, starting with a letter or digit "
+    "(no spaces, slashes or control characters)"
+)
+
+
+def check_user_name(name: str) -> str:
+    """``name`` if it follows `USER_NAME`; ValueError saying the rule otherwise."""
+    if not isinstance(name, str) or not USER_NAME.fullmatch(name):
+        shown = name if isinstance(name, str) and len(name) <= 80 else f"{str(name)[:80]}..."
+        raise ValueError(f"user name {shown!r} is not allowed: use {USER_NAME_RULE}")
+    return name
+
+
+def has_visible_text(text: str) -> bool:
+    """Whether ``text`` holds anything a reader could see: not only spaces, zero-width
+    characters (U+200B, U+FEFF, ...), NUL or other control characters."""
+    return any(
+        not ch.isspace() and unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn")
+        for ch in text
+    )
+
+
 def normalize_text(text: str) -> str:
     """NFC, collapsed whitespace, stripped: the form that is hashed and embedded."""
     return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
@@ -156,6 +184,8 @@ class User:
     email: str
     topics: tuple[str, ...] = ()
     created_at: dt.datetime | None = None
+    uid: str = ""  # never reused; what feedback links are bound to
+    token_generation: int = 0  # advanced by a key rotation; older links stop working
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import functools
 import json
+import sqlite3
 import sys
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from paperrec.errors import PaperrecError
 from paperrec.runtime import Runtime
+from paperrec.store.db import describe_database_error
 
 app = typer.Typer(
     name="paperrec",
@@ -24,12 +28,17 @@ out = Console()
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
 def handles_errors(func):
-    """Turn expected failures into one readable line and a non-zero exit."""
+    """Turn expected failures into one readable line and a non-zero exit.
+
+    Library errors (PaperrecError) carry their own message. The file system and SQLite
+    can still fail where no library code expected it (a disk that fills up, a read-only
+    or corrupted file met half-way); those are one line too, never a traceback.
+    """
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -39,8 +48,23 @@ def handles_errors(func):
             raise fail(str(exc)) from None
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
+        except ValidationError as exc:
+            raise fail(bad_settings(exc)) from None
+        except sqlite3.Error as exc:
+            raise fail(describe_database_error(exc)) from None
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise fail(f"{where}{(exc.strerror or str(exc)).lower()}") from None
 
     return wrapper
+
+
+def bad_settings(exc: ValidationError) -> str:
+    """One line naming each environment variable whose value is wrong."""
+    problems = "; ".join(
+        f"PAPERREC_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+    )
+    return f"bad setting: {problems}"
 
 
 def command(*args, group: typer.Typer | None = None, **kwargs):

@@ -12,16 +12,15 @@ end of the run (it stays in the outbox for the next run).
 from __future__ import annotations
 
 import datetime as dt
-import os
+import hashlib
 import re
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
+from rich.table import Table
 
 from paperrec.cli.app import command, console, fail, out, print_json, runtime
 from paperrec.digest.compose import Planned, plan_digests
@@ -31,32 +30,25 @@ from paperrec.digest.render import FORMATS, as_json, render, render_email
 from paperrec.errors import InputError, unknown_choice
 from paperrec.runtime import Runtime
 from paperrec.serving.engine import DEFAULT_WINDOW_DAYS, Engine
+from paperrec.store.files import check_output, write_output
+from paperrec.store.outbox import attention
 
 EXTENSIONS = {"email": ".eml", "html": ".html", "markdown": ".md", "json": ".json"}
 
 
 def _file_stem(user: str, date: dt.date) -> str:
+    """``DATE-USER``; a name that had to be changed to be a file name (``a/b``, ``zoë``)
+    gets a short hash of the real name, so two users never share a file."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", user).lstrip(".") or "user"
+    if safe != user:
+        safe += "-" + hashlib.sha256(user.encode("utf-8")).hexdigest()[:8]
     return f"{date.isoformat()}-{safe}"
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    """Write atomically (temp file, then rename) so a crash never leaves half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_digest(
     planned: Planned, formats: Sequence[str], out_dir: Path, sender: str
 ) -> list[Path]:
     """``<date>-<user>.<ext>`` in ``out_dir`` per format (email: the whole .eml message)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for fmt in formats:
         path = out_dir / (_file_stem(planned.user, planned.date) + EXTENSIONS[fmt])
@@ -64,7 +56,7 @@ def write_digest(
             data = build_message(render_email(planned.content), sender).as_bytes()
         else:
             data = render(planned.content, fmt).encode("utf-8")
-        _write_bytes(path, data)
+        write_output(path, data)
         written.append(path)
     return written
 
@@ -104,13 +96,15 @@ def _report_delivery(delivery: Delivery) -> None:
         )
 
 
-def _compose(rt: Runtime, names, day, days, dry_run, formats, out_dir, printed) -> None:
-    """Compose (and unless ``dry_run`` record) every due user's digest, reporting each."""
+def _compose(rt: Runtime, names, day, days, dry_run, formats, out_dir, printed) -> list[Path]:
+    """Compose (and unless ``dry_run`` record) every due user's digest, reporting each;
+    returns the files written to ``out_dir``."""
     recorded = {e.user for e in rt.store.outbox.entries(names=names, date=day)}
     if not dry_run and not set(names) - recorded:
         for name in names:  # nothing to compose: no need to load the models
             _say(f"recorded: {name} (already recorded for {day})")
-        return
+        return []
+    written: list[Path] = []
     engine = Engine.load(rt)
     workers = rt.settings.resolved_digest_workers
     for planned in plan_digests(engine, names, day, max_days=days, workers=workers):
@@ -122,10 +116,12 @@ def _compose(rt: Runtime, names, day, days, dry_run, formats, out_dir, printed) 
                 continue
         if planned.status == "ready" and out_dir is not None:
             files = write_digest(planned, formats, out_dir, rt.settings.smtp_from)
+            written += files
         if planned.status == "ready" and printed is not None:
             printed.append(planned)
         else:
             _report_plan(planned, dry_run, files)
+    return written
 
 
 def _print_documents(planned: list[Planned], fmt: str) -> None:
@@ -167,8 +163,24 @@ def digest(
         bool,
         typer.Option("--resend", help="send the users' recorded digest for --date again"),
     ] = False,
+    status: Annotated[
+        bool,
+        typer.Option(
+            "--status",
+            help="list the digests not delivered yet (pending, failed, unconfirmed) and send "
+            "nothing; exit 1 if there are any",
+        ),
+    ] = False,
+    confirm: Annotated[
+        bool,
+        typer.Option(
+            "--confirm",
+            help="the unconfirmed digest of --user for --date did arrive: mark it sent",
+        ),
+    ] = False,
 ) -> None:
-    """Compose, record and email each user's digest for a date; exit 1 if one stays unsent."""
+    """Compose, record and email each user's digest for a date; exit 1 while a digest is
+    unsent or unconfirmed (see --status)."""
     for fmt in formats:
         if fmt not in FORMATS:
             raise InputError(unknown_choice("--format", fmt, FORMATS))
@@ -179,7 +191,12 @@ def digest(
         raise InputError("--format chooses what --out writes or --dry-run prints; add one")
     if resend and dry_run:
         raise InputError("--resend sends; it cannot be combined with --dry-run")
-    rt = _runtime()
+    if sum([resend, dry_run, status, confirm]) > 1:
+        raise InputError("give at most one of --resend, --dry-run, --status, --confirm")
+    if confirm and (not user or date is None):
+        raise InputError("--confirm needs --user NAME and --date YYYY-MM-DD of the digest")
+    check_output(out_dir, directory=True)
+    rt = runtime()
     try:
         day = dt.date.fromisoformat(date) if date else rt.settings.today()
     except ValueError:
@@ -190,6 +207,10 @@ def digest(
         return
     for name in names:
         rt.store.users.get(name)  # an unknown --user fails here, before anything is sent
+    if status:
+        return _status(rt, names)
+    if confirm:
+        return _confirm(rt, names, day)
     if not dry_run:
         host, port = smtp_address(rt.settings)
         _say(f"sending through SMTP {host}:{port} ({rt.settings.smtp_security})")
@@ -197,11 +218,16 @@ def digest(
     printed: list[Planned] | None = (
         [] if dry_run and out_dir is None and formats != ["email"] else None
     )
-    _compose(rt, names, day, days, dry_run, formats, out_dir, printed)
+    written = _compose(rt, names, day, days, dry_run, formats, out_dir, printed)
     if printed is not None:
         _print_documents(printed, formats[0])
     if out_dir is not None:
-        _say(f"digest files in {out_dir.resolve()}")
+        where = out_dir.resolve()
+        _say(
+            f"wrote {len(written)} digest file(s) to {where}"
+            if written
+            else f"no digest files written to {where}: no digest was composed in this run"
+        )
     if dry_run:
         return
     failed = set()
@@ -218,34 +244,69 @@ def digest(
                 f"paperrec digest --user {entry.user} --date {entry.date} --resend",
                 "yellow",
             )
-    if waiting:
-        raise fail(f"{len(waiting)} digest(s) not sent yet; they stay in the outbox")
+    unconfirmed = [e for e in rt.store.outbox.outstanding(names) if e.status == "unconfirmed"]
+    if waiting or unconfirmed:
+        parts = [f"{len(waiting)} digest(s) not sent yet (they stay in the outbox)"] * bool(
+            waiting
+        ) + [f"{len(unconfirmed)} unconfirmed (see above)"] * bool(unconfirmed)
+        raise fail("; ".join(parts) + "; paperrec digest --status lists them")
 
 
-def _runtime() -> Runtime:
-    """The runtime; a setting the environment gets wrong is one line naming the variable."""
-    try:
-        return runtime()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"PAPERREC_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+def _status(rt: Runtime, names: Sequence[str]) -> None:
+    """``--status``: every digest not delivered yet; exit 1 if there is one."""
+    recover(rt.store, rt.settings)  # a run that died leaves 'sending': say what it means now
+    entries = rt.store.outbox.outstanding(names)
+    if not entries:
+        out.print("every recorded digest was delivered", highlight=False)
+        return
+    table = Table(title="digests not delivered yet", title_justify="left")
+    for column in ("state", "user", "date", "attempts", "detail", "what to do"):
+        table.add_column(column, overflow="fold")
+    for entry in entries:
+        state = attention(entry)
+        command = f"paperrec digest --user {entry.user} --date {entry.date}"
+        todo = {
+            "unconfirmed": f"check the mailbox, then {command} --confirm (arrived) or --resend",
+            "failed": f"the next run retries; now: {command} --resend",
+            "pending": "the next run sends it",
+        }[state]
+        table.add_row(
+            state, entry.user, str(entry.date), str(entry.attempts), entry.last_error or "", todo
         )
-        raise InputError(f"bad setting: {problems}") from None
+    out.print(table)
+    counts = {
+        s: sum(attention(e) == s for e in entries) for s in ("pending", "failed", "unconfirmed")
+    }
+    raise fail(", ".join(f"{n} {s}" for s, n in counts.items() if n) + " digest(s) not delivered")
+
+
+def _confirm(rt: Runtime, names: Sequence[str], day: dt.date) -> None:
+    """``--confirm``: an unconfirmed digest did arrive; record it as sent."""
+    for name in names:
+        if rt.store.outbox.confirm(name, day) is None:
+            entry = rt.store.outbox.get(name, day)
+            state = f"it is {entry.status}" if entry else "there is none"
+            raise InputError(f"{name} has no unconfirmed digest for {day} ({state})")
+        out.print(f"confirmed: {name} ({day}) marked sent", highlight=False, soft_wrap=True)
 
 
 def _recover(rt: Runtime, names: Sequence[str], day: dt.date, resend: bool) -> None:
-    retried, unconfirmed = recover(rt.store, rt.settings)
+    """Put back what a killed run left; then report every unconfirmed digest (of any
+    run, any date) until an operator resends or confirms it."""
+    retried, _ = recover(rt.store, rt.settings)
     for entry in retried:
         _say(f"{entry.user} ({entry.date}): an earlier run stopped before sending; sending now")
-    for entry in unconfirmed:
-        _say(
-            f"{entry.user} <{entry.email}> ({entry.date}): an earlier run stopped while the SMTP "
-            "server was taking the message; it may have arrived, so it is not sent again. "
-            f"Check, then send it with: paperrec digest --user {entry.user} --date "
-            f"{entry.date} --resend",
-            "bold yellow",
-        )
     if resend:
         for name in names:
             if rt.store.outbox.requeue(name, day) is None:
                 raise InputError(f"{name} has no digest recorded for {day} to send again")
+    for entry in rt.store.outbox.outstanding(names):
+        if entry.status != "unconfirmed":
+            continue
+        command = f"paperrec digest --user {entry.user} --date {entry.date}"
+        _say(
+            f"unconfirmed: {entry.user} <{entry.email}> ({entry.date}): a run stopped while the "
+            "SMTP server was taking the message; it may have arrived, so it is not sent again. "
+            f"Check the mailbox, then: {command} --confirm (it arrived) or {command} --resend",
+            "bold yellow",
+        )

@@ -24,8 +24,10 @@ evaluate_app = typer.Typer(
 
 
 def _papers_with_categories(path: Path):
+    from paperrec.papers.ingest import check_readable
     from paperrec.papers.sources import Problem, read_path
 
+    check_readable(Path(path))
     records = list(read_path(Path(path)))
     papers = [r for r in records if not isinstance(r, Problem) and r.categories]
     if not papers:
@@ -281,8 +283,8 @@ def _evaluate_topics(gold: Path | None, ceiling: bool, as_json: bool) -> None:
             "evaluate needs --gold FILE (JSONL with arXiv categories), or `evaluate ranker`"
         )
     rt = runtime()
+    papers = _papers_with_categories(gold)  # a bad file fails before the models load
     engine = Engine.load(rt, ranker=False)
-    papers = _papers_with_categories(gold)
     X = _embed_with_bar(rt, papers, "embedding")
     result = evaluate_topics(engine.topic_model, papers, X, ceiling=ceiling)
     if as_json:
@@ -335,7 +337,9 @@ def score(
     """Topic probabilities and labels for every paper of INPUT."""
     from paperrec.papers.rows import read_rows, write_rows
     from paperrec.serving.engine import Engine
+    from paperrec.store.files import check_output
 
+    check_output(output)
     papers = read_rows(input)
     engine = Engine.load(runtime(), ranker=False)
     write_rows(output, engine.score(papers))
@@ -358,7 +362,9 @@ def rank(
     """Rank CANDIDATES for the profile: best first, with reasons."""
     from paperrec.papers.rows import read_rows, write_rows
     from paperrec.serving.engine import Engine
+    from paperrec.store.files import check_output
 
+    check_output(output)
     liked_rows, candidate_rows = read_rows(profile), read_rows(candidates)
     disliked_rows = read_rows(disliked) if disliked else []
     engine = Engine.load(runtime())
@@ -386,9 +392,9 @@ def recommend(
         day = dt.date.fromisoformat(date) if date else None
     except ValueError:
         raise InputError(f"--date {date!r} is not YYYY-MM-DD") from None
-    ranked = Engine.load(runtime()).recommend(
-        name, k=k, date=day, days=days, mark_shown=not dry_run
-    )
+    rt = runtime()
+    rt.store.users.get(name)  # an unknown user or a broken store fails before the models load
+    ranked = Engine.load(rt).recommend(name, k=k, date=day, days=days, mark_shown=not dry_run)
     if as_json:
         print_json([{**r.as_dict(), "title": r.title} for r in ranked])
         return

@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 from typing import Annotated
 
 import typer
 
 from paperrec.cli.app import command, console, runtime
+from paperrec.errors import InputError
+from paperrec.users.tokens import check_secret
+
+
+def check_port_free(host: str, port: int) -> None:
+    """InputError when ``host:port`` cannot be listened on (in use, or not an address here)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise InputError(f"--host {host!r} is not an address of this machine: {exc}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            reason = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc})"
+            raise InputError(
+                f"port {port} on {host} {reason}; stop what listens there or pick --port"
+            ) from None
 
 
 @command("serve")
@@ -24,7 +46,10 @@ def serve(
     from paperrec.serving.holder import serve_command, serve_environment
     from paperrec.train import registry
 
+    check_port_free(host, port)  # before anything loads: a port in use is one line
     settings = runtime().settings
+    if settings.token_secret is not None:
+        check_secret(settings.token_secret)  # the service refuses a weak one too; say it now
     topics = registry.champion_version(settings, registry.TOPICS_MODEL)  # no model: one clear line
     try:
         ranker = f"ranker v{registry.champion_version(settings, registry.RANKER_MODEL)}"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +14,7 @@ from paperrec.cli.app import command, console, fail, out, print_json, runtime, s
 from paperrec.digest.budget import CADENCES, DigestSettings, describe, parse_quota
 from paperrec.errors import InputError, unknown_choice
 from paperrec.schema import FeedbackSource
+from paperrec.store.files import check_output, write_output
 from paperrec.users.profiles import (
     FEEDBACK_SIGNALS,
     add_user,
@@ -34,20 +34,6 @@ def _known_topics() -> set[str] | None:
     except ImportError:
         return None
     return set(load_taxonomy().ids)
-
-
-def _write_json(path: Path, data) -> None:
-    """Write atomically (temp file, then rename) so a crash never leaves half an export."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # Digest budget options, shared by `user add` and `user set`; None leaves a value as it is.
@@ -224,11 +210,12 @@ def user_export(
     ] = None,
 ) -> None:
     """Everything stored about a user as JSON: profile, feedback, shown papers, key ids."""
+    check_output(output)
     data = export_user(runtime().store, name)
-    if output is None:
+    if output is None or str(output) == "-":
         print_json(data)
         return
-    _write_json(output, data)
+    write_output(output, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     console.print(f"exported user {name} to {output}", highlight=False)
 
 
@@ -255,18 +242,72 @@ def user_delete(
 def user_key(
     name: Annotated[str | None, typer.Argument(help="user the key acts for")] = None,
     admin: Annotated[bool, typer.Option("--admin", help="a key that acts for every user")] = False,
+    list_keys: Annotated[
+        bool, typer.Option("--list", help="list the keys (id, created, expires, last used)")
+    ] = False,
+    revoke: Annotated[
+        int | None, typer.Option("--revoke", help="remove the key with this id (see --list)")
+    ] = None,
+    rotate: Annotated[
+        bool,
+        typer.Option(
+            "--rotate",
+            help="revoke all of the user's keys, make one new key, and invalidate every "
+            "feedback link sent so far",
+        ),
+    ] = False,
+    expires_in: Annotated[
+        float | None, typer.Option("--expires-in", help="the new key expires after DAYS days")
+    ] = None,
 ) -> None:
-    """Create an API key and print it once; only its hash is stored."""
+    """Create an API key and print it once (only its hash is stored); or list, revoke or
+    rotate keys."""
     if (name is None) == (not admin):
         raise InputError("give either a user NAME or --admin, not both or neither")
-    key = runtime().store.users.create_key(None if admin else name)
+    actions = [list_keys, revoke is not None, rotate]
+    if sum(actions) > 1:
+        raise InputError("give at most one of --list, --revoke, --rotate")
+    if rotate and admin:
+        raise InputError("--rotate is per user; revoke admin keys one by one with --revoke ID")
+    if expires_in is not None and (expires_in <= 0 or list_keys or revoke is not None):
+        raise InputError("--expires-in DAYS (> 0) goes with a new key or --rotate")
+    users = runtime().store.users
+    owner = None if admin else name
+    whose = "admin API key" if admin else f"API key for {name}"
+    if list_keys:
+        return _print_keys(users.keys(owner), whose)
+    if revoke is not None:
+        users.revoke_key(owner, revoke)
+        out.print(f"revoked {whose} {revoke}", highlight=False, soft_wrap=True)
+        return
+    expires = None
+    if expires_in is not None:
+        expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=expires_in)
+    if rotate:
+        key = users.rotate(name, expires)
+        note = "; every earlier key and feedback link of theirs no longer works"
+    else:
+        key, note = users.create_key(owner, expires), ""
+    until = f", valid until {expires:%Y-%m-%d %H:%M} UTC" if expires else ""
     console.print(
-        f"new {'admin API key' if admin else f'API key for {name}'}: "
-        "store it now, it is not shown again",
+        f"new {whose}{until}: store it now, it is not shown again{note}",
         highlight=False,
         soft_wrap=True,
     )
     out.print(key, highlight=False, soft_wrap=True)
+
+
+def _print_keys(keys, whose: str) -> None:
+    if not keys:
+        out.print(f"no {whose}s", highlight=False)
+        return
+    table = Table()
+    for column in ("id", "created", "expires", "last used"):
+        table.add_column(column)
+    for key in keys:
+        expires = (key.expires_at or "never")[:16] + (" (expired)" if key.expired() else "")
+        table.add_row(str(key.id), key.created_at[:16], expires, (key.last_used_at or "never")[:16])
+    out.print(table)
 
 
 @command("feedback")

@@ -90,6 +90,8 @@ class _Job:
     budget: DigestSettings
     since: dt.date
     held: frozenset[str]
+    uid: str = ""  # signed into the feedback links, with the token generation
+    token_generation: int = 0
 
 
 def plan_digests(
@@ -140,7 +142,15 @@ def plan_digests(
     held = store.outbox.held_ids([n for n, _ in due], since=min(s for _, s in due))
     jobs = sorted(
         (
-            _Job(n, accounts[n].email, budgets[n], since, frozenset(held.get(n, ())))
+            _Job(
+                n,
+                accounts[n].email,
+                budgets[n],
+                since,
+                frozenset(held.get(n, ())),
+                accounts[n].uid,
+                accounts[n].token_generation,
+            )  # fmt: skip
             for n, since in due
         ),
         key=lambda job: job.since,  # stable: users sharing a window stay in order
@@ -290,6 +300,7 @@ def _compose_one(
         date=date, papers=shared.by_id, topics=shared.tags,
         topic_names=shared.topic_names, trending=trending, since=since,
         settings_line=describe(budget), now=issued,
+        link_user=(job.uid, job.token_generation),
     )  # fmt: skip
     return Planned(name, email, date, "ready", content, since=since)
 

@@ -170,17 +170,19 @@ def make_item(
     paper: Paper | None,
     topics: Sequence[tuple[str, str, float]],
     *,
-    user: str,
+    user: tuple[str, int],
     secret,
     public_url: str,
     ttl: dt.timedelta,
     now: float,
     topic_names: Mapping[str, str] | None = None,
 ) -> Item:
-    """The reader's view of one ranked paper, with signed feedback links for ``user``."""
+    """The reader's view of one ranked paper, with signed feedback links for ``user``
+    (the user's uid and token generation)."""
+    uid, generation = user
     links = []
     for signal in FEEDBACK_SIGNALS:
-        token = make_token(secret, user, ranked.id, signal, ttl, now=now)
+        token = make_token(secret, uid, ranked.id, signal, ttl, generation=generation, now=now)
         url = feedback_url(public_url, token)
         links.append({"signal": signal.value, "label": SIGNAL_LABELS[signal], "url": url})
     return Item(
@@ -221,6 +223,7 @@ def build_content(
     settings_line: str = "",
     ttl: dt.timedelta = LINK_TTL,
     now: float | None = None,
+    link_user: tuple[str, int] | None = None,
 ) -> DigestContent:
     """``user``'s digest of ``ranked`` papers (best first; none: a "nothing new" notice).
 
@@ -238,6 +241,10 @@ def build_content(
         The trending section, the first date covered, a line describing the user's budget.
     ttl, now
         How long the links stay valid, counted from ``now`` (Unix time; default: the clock).
+    link_user
+        (``User.uid``, ``User.token_generation``) signed into the links; the stored user's,
+        as `paperrec.digest.compose` passes. Default (``user``, 0): links for a preview
+        that no server will accept.
     """
     issued = time.time() if now is None else now
     papers, topics = papers or {}, topics or {}
@@ -246,7 +253,7 @@ def build_content(
             r,
             papers.get(r.id),
             topics.get(r.id, ()),
-            user=user,
+            user=link_user or (user, 0),
             secret=secret,
             public_url=public_url,
             ttl=ttl,

@@ -76,9 +76,8 @@ def ingest_paths(
     on_batch: Callable[[int], None] | None = None,
 ) -> IngestSummary:
     """Ingest files; problems are collected in the summary (or raised at once if ``strict``)."""
-    missing = [str(p) for p in paths if not Path(p).is_file()]
-    if missing:
-        raise InputError(f"no such file: {', '.join(missing)}")
+    for path in map(Path, paths):
+        check_readable(path)
     # Resolve every file's format first: an undetectable one fails before any row is written.
     jobs = [(Path(path), _format_of(Path(path), fmt)) for path in paths]
     summary = IngestSummary(files=len(jobs))
@@ -101,6 +100,18 @@ def ingest_paths(
             store, papers, source, batch_size=batch_size, summary=summary, on_batch=on_batch
         )
     return summary
+
+
+def check_readable(path: Path) -> None:
+    """InputError saying what is wrong with ``path`` when it is not a readable file."""
+    if path.is_dir():
+        raise InputError(
+            "is a directory; name the files in it (for example DIR/*.jsonl)", path=str(path)
+        )
+    if not path.exists():
+        raise InputError("no such file", path=str(path))
+    if not path.is_file():
+        raise InputError("not a regular file (a device, pipe or socket)", path=str(path))
 
 
 def _format_of(path: Path, fmt: str) -> str:

@@ -1,11 +1,9 @@
 """Input rows for ``score`` and ``rank`` (``id``, ``title``, ``abstract``; other keys
-ignored) and atomic JSON Lines output. The ids written back are the ids given."""
+ignored) and JSON Lines output. The ids written back are the ids given."""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +11,8 @@ from pathlib import Path
 from paperrec.errors import InputError
 from paperrec.papers.sources import Problem
 from paperrec.papers.sources.tabular import parse_jsonl
-from paperrec.schema import Paper
+from paperrec.schema import Paper, has_visible_text
+from paperrec.store.files import write_output
 
 MAX_SHOWN_PROBLEMS = 5
 
@@ -29,10 +28,10 @@ class InputPaper:
 def paper_from_fields(id: str, title: str, abstract: str) -> InputPaper:
     """Validate one record (the service's path; files go through ``read_rows``)."""
     paper = Paper.create(title, abstract, id=id or None)
-    if not paper.title:
-        raise InputError(f"paper {id!r}: title is empty")
-    if not paper.abstract:
-        raise InputError(f"paper {id!r}: abstract is empty")
+    if not has_visible_text(paper.title):
+        raise InputError(f"paper {id!r}: title is empty (or only invisible characters)")
+    if not has_visible_text(paper.abstract):
+        raise InputError(f"paper {id!r}: abstract is empty (or only invisible characters)")
     return InputPaper(id or paper.id, paper)
 
 
@@ -59,6 +58,14 @@ def read_rows(path: Path) -> list[InputPaper]:
             else ""
         )
         raise InputError(f"{len(problems)} bad row(s), nothing written: {shown}{more}")
+    blank = [
+        f"{path}: paper {n}: {field} has no visible text"
+        for n, paper in enumerate(records, start=1)
+        for field, text in (("title", paper.title), ("abstract", paper.abstract))
+        if not has_visible_text(text)
+    ]
+    if blank:
+        raise InputError(f"{len(blank)} bad row(s), nothing written: {'; '.join(blank[:5])}")
     non_blank = [i for i, line in enumerate(path.read_bytes().splitlines()) if line.strip()]
     return [
         InputPaper(raw_ids[i] or paper.id, paper)
@@ -67,21 +74,9 @@ def read_rows(path: Path) -> list[InputPaper]:
 
 
 def write_rows(path: Path | None, rows: Iterable[dict]) -> None:
-    """Write JSON Lines to ``path`` atomically (temp file, then rename), or to stdout."""
-    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-    if path is None or str(path) == "-":
-        print(text, end="")
-        return
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Write JSON Lines to ``path`` (``-`` or None: stdout) with `write_output`: atomically
+    over a regular file, directly into a device or pipe."""
+    write_output(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
 
 
 def ids_of(papers: Sequence[InputPaper]) -> list[str]:

@@ -13,7 +13,7 @@ that version is not retried until the champion changes again (or a reload is for
 `serve_command` and `serve_environment` say how to start the BentoML service in
 ``service/`` (used by ``paperrec serve``, the service tests and the benchmark).
 
-`authorize_key`, `authorize_admin` and `record_click` put the API-key and feedback-link rules of
+`authorize_key` and `authorize_admin` put the API-key rules of
 `paperrec.users.tokens` behind the two errors the service tells apart: 401 (no valid key) and
 403 (a valid key or link that may not do this).
 """
@@ -24,7 +24,6 @@ import logging
 import os
 import sys
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -34,16 +33,19 @@ from pathlib import Path
 import numpy as np
 
 from paperrec.config import Settings
-from paperrec.errors import AuthError, ModelNotTrainedError, PaperrecError
+from paperrec.errors import (  # ForbiddenError: re-exported for the service
+    AuthError,
+    ForbiddenError,
+    ModelNotTrainedError,
+    PaperrecError,
+)
 from paperrec.papers.embed import EMBEDDING_DIM
 from paperrec.papers.rows import InputPaper
 from paperrec.runtime import Runtime
-from paperrec.schema import FeedbackEvent, FeedbackSource
 from paperrec.serving.engine import Engine
 from paperrec.store import Store
 from paperrec.train import registry
-from paperrec.users.profiles import record_feedback
-from paperrec.users.tokens import authorize, verify_token
+from paperrec.users.tokens import authorize
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +57,6 @@ SERVICE_DIR = Path(__file__).resolve().parents[3] / "service"
 _MODELS = {"topics": registry.TOPICS_MODEL, "ranker": registry.RANKER_MODEL}
 # The warm-up text: encoding it at start-up loads the model and tokenizer before traffic.
 _WARM_UP = "Warm-up. Loads the embedding model before the first request."
-
-
-class ForbiddenError(AuthError):
-    """A valid API key or feedback link that may not do what was asked (HTTP 403)."""
 
 
 @dataclass(frozen=True)
@@ -286,25 +284,6 @@ def authorize_admin(store: Store, key: str | None) -> None:
         authorize(store, key, "")  # raises the same missing / unknown key errors as elsewhere
     elif not owner[0]:
         raise ForbiddenError("this needs an admin API key (paperrec user key --admin)")
-
-
-def record_click(store: Store, secret, token: str) -> FeedbackEvent:
-    """Store the feedback a digest link carries (source ``digest``).
-
-    Raises
-    ------
-    ForbiddenError
-        Malformed, forged or expired token.
-    PaperrecError
-        No token secret configured on this server.
-    NotFoundError
-        The user or paper of the token is gone.
-    """
-    try:
-        user, paper_id, signal = verify_token(secret, token, now=time.time())
-    except AuthError as exc:
-        raise ForbiddenError(str(exc)) from None
-    return record_feedback(store, user, paper_id, signal, FeedbackSource.DIGEST)
 
 
 def service_dir() -> Path:

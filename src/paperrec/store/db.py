@@ -8,6 +8,8 @@ SQLite by default, Postgres when ``PAPERREC_DATABASE_URL`` says so.
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,13 +29,16 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
     select,
+    text,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
-from paperrec.errors import PaperrecError
+from paperrec.errors import PaperrecError, StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = MetaData()
 
@@ -85,6 +90,11 @@ users = Table(
     Column("email", String(320), nullable=False),
     Column("topics", Text, nullable=False, default="[]"),
     Column("created_at", String(32), nullable=False),
+    # version 3: an id that is never reused (row ids can be, after a delete) and the
+    # generation of the user's feedback links; both are signed into every link.
+    Column("uid", String(32)),
+    Column("token_generation", Integer, nullable=False, server_default="0"),
+    Index("ix_users_uid", "uid", unique=True),
 )
 
 feedback = Table(
@@ -114,6 +124,8 @@ api_keys = Table(
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE")),  # NULL = admin
     Column("key_hash", String(64), nullable=False),
     Column("created_at", String(32), nullable=False),
+    Column("expires_at", String(32)),  # version 3; NULL: never
+    Column("last_used_at", String(32)),  # version 3; NULL: never used
     UniqueConstraint("key_hash"),
 )
 
@@ -168,9 +180,35 @@ V2_TABLES = (digest_settings, outbox)
 
 # Migration n takes a database at version n-1 to version n. Each creates only its own
 # tables, so a database made at version 1 and migrated equals one created fresh.
+# Version 3 adds columns to version-1 tables: a database created fresh already has them.
+V3_COLUMNS = {
+    "users": ("uid VARCHAR(32)", "token_generation INTEGER NOT NULL DEFAULT 0"),
+    "api_keys": ("expires_at VARCHAR(32)", "last_used_at VARCHAR(32)"),
+}
+
+
+def _migrate_v3(conn: Connection) -> None:
+    """Add the version-3 columns that are missing, give every user a uid, index it."""
+    inspector = inspect(conn)
+    for table, columns in V3_COLUMNS.items():
+        present = {c["name"] for c in inspector.get_columns(table)}
+        for column in columns:
+            if column.split()[0] not in present:
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column}"))
+    for (user_id,) in conn.execute(select(users.c.id).where(users.c.uid.is_(None))).all():
+        conn.execute(users.update().where(users.c.id == user_id).values(uid=new_uid()))
+    next(i for i in users.indexes if i.name == "ix_users_uid").create(conn, checkfirst=True)
+
+
+def new_uid() -> str:
+    """A user id that is never reused: 16 random hex digits."""
+    return secrets.token_hex(8)
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: lambda conn: metadata.create_all(conn, tables=V1_TABLES),
     2: lambda conn: metadata.create_all(conn, tables=V2_TABLES),
+    3: _migrate_v3,
 }
 
 
@@ -182,14 +220,92 @@ def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+# What SQLite's own messages mean for the person running paperrec.
+_PLAIN = (
+    ("disk is full", "the disk is full"),
+    ("readonly database", "the database is read-only (a read-only disk or file)"),
+    ("read-only file system", "the database is on a read-only file system"),
+    ("not a database", "the file is not an SQLite database, or its header is corrupted"),
+    ("malformed", "the database file is corrupted (restore it from a backup)"),
+    ("unable to open database file", "the database file cannot be opened"),
+    ("disk i/o error", "the disk failed to read or write the database"),
+    ("database is locked", "another process held the database locked for too long"),
+)
+
+
+def describe_database_error(exc: BaseException, url: str = "") -> str:
+    """One line for a database failure: what it means, where, and SQLite's own words."""
+    original = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    meaning = next((text for key, text in _PLAIN if key in original.lower()), None)
+    if "unable to open" in original.lower() and _on_read_only_disk(url):
+        meaning = (
+            "the database is on a read-only file system (SQLite needs to write beside it "
+            "even to read)"
+        )
+    where = f" ({_safe(url)})" if url else ""
+    return f"database error{where}: {meaning or original}" + (f" [{original}]" if meaning else "")
+
+
+def _on_read_only_disk(url: str) -> bool:
+    """Whether the SQLite file of ``url`` lies on a file system mounted read-only."""
+    try:
+        database = make_url(url).database
+        folder = Path(database).parent if database else None
+        return bool(folder and os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except Exception:  # not SQLite, or not a path: nothing to tell
+        return False
+
+
+def _safe(url: str) -> str:
+    """The URL without a password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL is shown as the scheme only
+        return url.split(":", 1)[0] + ":..."
+
+
+def _as_store_error(url: str):
+    def handle(context) -> None:
+        wrapped = context.sqlalchemy_exception
+        if isinstance(wrapped, IntegrityError):
+            return  # a constraint: the caller catches it and says which
+        if isinstance(wrapped, DBAPIError):
+            error = context.original_exception
+            raise StoreError(describe_database_error(error, url)) from error
+
+    return handle
+
+
 def open_engine(url: str) -> Engine:
-    """Engine for ``url`` with the schema brought to ``SCHEMA_VERSION``."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True)
-    if parsed.get_backend_name() == "sqlite":
+    """Engine for ``url`` with the schema brought to ``SCHEMA_VERSION``.
+
+    Raises StoreError (one line) for an unknown URL scheme, a database that cannot be
+    created or opened, a corrupted file; later failures of any query (disk full,
+    read-only, corruption found on the way) are StoreErrors too.
+    """
+    try:
+        parsed = make_url(url)
+        backend = parsed.get_backend_name()
+        engine = create_engine(url, future=True)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise StoreError(
+            f"PAPERREC_DATABASE_URL {_safe(url)!r} cannot be used ({exc}); use "
+            "sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+        ) from None
+    except ImportError as exc:
+        raise StoreError(f"the driver for {backend} is not installed: {exc}") from None
+    if backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database)
+        if path.is_dir():
+            raise StoreError(f"the database path {path} is a directory, not a file")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the folder of the database {path}: {exc.strerror}"
+            ) from None
         event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+    event.listen(engine, "handle_error", _as_store_error(url))
     migrate(engine)
     return engine
 

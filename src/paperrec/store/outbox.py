@@ -76,6 +76,15 @@ class OutboxEntry:
     sent_at: str | None
 
 
+def attention(entry: OutboxEntry) -> str:
+    """How an undelivered entry is reported: ``unconfirmed`` (an operator must check),
+    ``failed`` (attempts failed; retried by the next run), ``pending`` (not tried yet, or
+    being sent)."""
+    if entry.status == "unconfirmed":
+        return "unconfirmed"
+    return "failed" if entry.attempts > 0 and entry.last_error else "pending"
+
+
 @dataclass(frozen=True)
 class NewEntry:
     """What `Outbox.record` stores: a rendered digest for ``user`` on ``date``."""
@@ -241,14 +250,14 @@ class Outbox:
                 )  # fmt: skip
             )
 
-    def mark_sent(self, entry: OutboxEntry) -> None:
+    def mark_sent(self, entry: OutboxEntry, note: str | None = None) -> None:
         """sending -> sent, and the entry's papers shown to its user, in one transaction."""
         now = _stamp(_now())
         with self.engine.begin() as conn:
             conn.execute(
                 update(outbox)
                 .where(outbox.c.id == entry.id)
-                .values(status="sent", attempts=outbox.c.attempts + 1, sent_at=now, last_error=None)
+                .values(status="sent", attempts=outbox.c.attempts + 1, sent_at=now, last_error=note)
             )
             user_id = conn.execute(
                 select(outbox.c.user_id).where(outbox.c.id == entry.id)
@@ -304,6 +313,27 @@ class Outbox:
                 )
         entries = {r.id: _entry(r) for r in rows}
         return [entries[i] for i in retried], [entries[i] for i in lost]
+
+    def outstanding(self, names: Sequence[str] | None = None) -> list[OutboxEntry]:
+        """Entries not delivered yet, any date: pending, sending and unconfirmed, oldest
+        first. See `attention` for how each is reported."""
+        query = _JOINED.where(outbox.c.status.in_(["pending", "sending", "unconfirmed"]))
+        if names is not None:
+            query = query.where(users.c.name.in_(list(names)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(outbox.c.date, users.c.name)).all()
+        return [_entry(r) for r in rows]
+
+    def confirm(self, user: str, date: dt.date) -> OutboxEntry | None:
+        """unconfirmed -> sent, when the operator has checked that the message arrived (its
+        papers are marked shown); None when there is no unconfirmed entry for that date."""
+        entry = self.get(user, date)
+        if entry is None or entry.status != "unconfirmed":
+            return None
+        if not self._move(entry.id, "unconfirmed", status="sending"):
+            return None  # another run took it meanwhile
+        self.mark_sent(entry, note="confirmed by the operator")
+        return self.get(user, date)
 
     def requeue(self, user: str, date: dt.date) -> OutboxEntry | None:
         """Make a recorded entry (sent, unconfirmed or pending) pending and due now, to be

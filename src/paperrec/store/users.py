@@ -12,16 +12,18 @@ import hashlib
 import json
 import secrets
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from paperrec.digest.budget import DigestSettings
 from paperrec.errors import InputError, NotFoundError, unknown_choice
-from paperrec.schema import FeedbackEvent, FeedbackSource, Signal, User
-from paperrec.store.db import api_keys, digest_settings, feedback, outbox, shown, users
+from paperrec.schema import FeedbackEvent, FeedbackSource, Signal, User, check_user_name
+from paperrec.store.db import api_keys, digest_settings, feedback, new_uid, outbox, shown, users
 
 KEY_PREFIX = "prk_"
+LAST_USED_EVERY = dt.timedelta(minutes=1)  # how stale an API key's last_used_at may be
 
 
 def _now() -> dt.datetime:
@@ -51,7 +53,43 @@ def _row_to_user(row) -> User:
         email=row.email,
         topics=tuple(json.loads(row.topics)),
         created_at=dt.datetime.fromisoformat(row.created_at),
+        uid=row.uid or "",
+        token_generation=row.token_generation or 0,
     )
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A stored API key (never the key itself): who it acts for and when it was used."""
+
+    id: int
+    user: str | None  # None: an admin key
+    created_at: str
+    expires_at: str | None
+    last_used_at: str | None
+
+    def expired(self, now: dt.datetime | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= _stamp(now or _now())
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.id, "user": self.user, "admin": self.user is None,
+            "created_at": self.created_at, "expires_at": self.expires_at,
+            "last_used_at": self.last_used_at,
+        }  # fmt: skip
+
+
+class UnknownUserError(NotFoundError):
+    """A user name the store does not hold. ``public_message`` names nobody else (for
+    HTTP answers); the message itself lists the stored names (for the operator's CLI)."""
+
+    def __init__(self, name: str, message: str):
+        super().__init__(message)
+        self.public_message = f"unknown user {name!r}"
+
+
+def _stamp(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
 class UserStore:
@@ -85,8 +123,13 @@ class UserStore:
             with self.engine.begin() as conn:
                 result = conn.execute(
                     users.insert().values(
-                        name=name, email=email, topics=json.dumps(list(topics)), created_at=when
-                    )
+                        name=name,
+                        email=email,
+                        topics=json.dumps(list(topics)),
+                        created_at=when,
+                        uid=new_uid(),
+                        token_generation=0,
+                    )  # fmt: skip
                 )
                 user_id = result.inserted_primary_key[0]
                 rows = [
@@ -108,8 +151,10 @@ class UserStore:
     def check_new(self, name: str, email: str) -> tuple[str, str]:
         """Stripped (name, email) for a new user; raises InputError if either is unusable."""
         name, email = name.strip(), email.strip()
-        if not name:
-            raise InputError("user name must not be empty")
+        try:
+            check_user_name(name)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
         local, at, domain = email.partition("@")
         if not (local and at and domain) or any(c.isspace() for c in email):
             raise InputError(f"email {email!r} is not an address (expected name@host)")
@@ -121,8 +166,14 @@ class UserStore:
         with self.engine.connect() as conn:
             row = conn.execute(select(users).where(users.c.name == name)).first()
         if row is None:
-            raise NotFoundError(self._unknown_user_message(name))
+            raise UnknownUserError(name, self._unknown_user_message(name))
         return _row_to_user(row)
+
+    def by_uid(self, uid: str) -> User | None:
+        """The user with this immutable id, or None (deleted, or never existed)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(users).where(users.c.uid == uid)).first()
+        return _row_to_user(row) if row is not None else None
 
     def _unknown_user_message(self, name: str) -> str:
         known = self.names()
@@ -336,28 +387,86 @@ class UserStore:
             return [(pid, int(n)) for pid, n in conn.execute(query)]
 
     # -- API keys ------------------------------------------------------------------------
-    def create_key(self, name: str | None) -> str:
-        """A new API key for user ``name`` (None: an admin key). Returns the plaintext once."""
+    def create_key(self, name: str | None, expires_at: dt.datetime | None = None) -> str:
+        """A new API key for user ``name`` (None: an admin key), valid until ``expires_at``
+        (None: until revoked). Returns the plaintext once; only its hash is stored."""
         user_id = self.get(name).id if name is not None else None
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         with self.engine.begin() as conn:
             conn.execute(
                 api_keys.insert().values(
-                    user_id=user_id, key_hash=hash_key(key), created_at=_now().isoformat()
-                )
+                    user_id=user_id,
+                    key_hash=hash_key(key),
+                    created_at=_now().isoformat(),
+                    expires_at=_stamp(expires_at) if expires_at else None,
+                )  # fmt: skip
+            )
+        return key
+
+    def keys(self, name: str | None) -> list[ApiKey]:
+        """The keys of user ``name``, or the admin keys (None), oldest first."""
+        query = select(api_keys).order_by(api_keys.c.id)
+        if name is None:
+            query = query.where(api_keys.c.user_id.is_(None))
+        else:
+            query = query.where(api_keys.c.user_id == self.get(name).id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [ApiKey(r.id, name, r.created_at, r.expires_at, r.last_used_at) for r in rows]
+
+    def revoke_key(self, name: str | None, key_id: int) -> None:
+        """Remove key ``key_id`` of user ``name`` (None: an admin key); NotFoundError if
+        there is no such key (listing the ones there are)."""
+        user_id = self.get(name).id if name is not None else None
+        owner = api_keys.c.user_id.is_(None) if user_id is None else api_keys.c.user_id == user_id
+        with self.engine.begin() as conn:
+            removed = conn.execute(delete(api_keys).where(api_keys.c.id == key_id, owner)).rowcount
+        if not removed:
+            whose = "admin keys" if name is None else f"keys of {name}"
+            ids = [str(k.id) for k in self.keys(name)] or ["none"]
+            listed = ", ".join(ids)
+            raise NotFoundError(f"no API key {key_id} among the {whose}; there are: {listed}")
+
+    def rotate(self, name: str, expires_at: dt.datetime | None = None) -> str:
+        """Revoke all of ``name``'s keys, advance their token generation (every feedback
+        link sent so far stops working) and return one new key, in one transaction."""
+        user = self.get(name)
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        with self.engine.begin() as conn:
+            conn.execute(delete(api_keys).where(api_keys.c.user_id == user.id))
+            conn.execute(
+                users.update().where(users.c.id == user.id)
+                .values(token_generation=users.c.token_generation + 1)
+            )  # fmt: skip
+            conn.execute(
+                api_keys.insert().values(
+                    user_id=user.id,
+                    key_hash=hash_key(key),
+                    created_at=_now().isoformat(),
+                    expires_at=_stamp(expires_at) if expires_at else None,
+                )  # fmt: skip
             )
         return key
 
     def key_owner(self, key: str) -> tuple[bool, str | None] | None:
-        """For a valid key: (is_admin, user name or None). None for an unknown key."""
+        """For a valid, unexpired key: (is_admin, user name or None). None for an unknown or
+        expired key. Records when the key was last used (at most once a minute)."""
+        now = _now()
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(api_keys.c.user_id, users.c.name)
+                select(api_keys.c.id, api_keys.c.user_id, api_keys.c.expires_at,
+                       api_keys.c.last_used_at, users.c.name)
                 .select_from(api_keys.outerjoin(users, users.c.id == api_keys.c.user_id))
                 .where(api_keys.c.key_hash == hash_key(key))
-            ).first()
-        if row is None:
+            ).first()  # fmt: skip
+        if row is None or (row.expires_at is not None and row.expires_at <= _stamp(now)):
             return None
+        if row.last_used_at is None or row.last_used_at < _stamp(now - LAST_USED_EVERY):
+            with self.engine.begin() as conn:
+                conn.execute(
+                    api_keys.update().where(api_keys.c.id == row.id)
+                    .values(last_used_at=_stamp(now))
+                )  # fmt: skip
         return (row.user_id is None, row.name)
 
 

@@ -1,10 +1,16 @@
 """Who may act for a user: signed feedback-link tokens and API-key checks.
 
-A digest link carries a token saying "user U gives signal S on paper P, valid until T",
-signed with HMAC-SHA256 under a server secret (``PAPERREC_TOKEN_SECRET``), so a click works
-without logging in and nobody without the secret can change the user, paper, signal or
-expiry. A token is URL-safe: ``base64url(payload JSON) "." base64url(signature)``, unpadded.
-A token can be replayed until it expires; replaying it only repeats the same vote.
+A digest link carries a token saying "the user with immutable id U, at token generation G,
+gives signal S on paper P, valid until T", signed with HMAC-SHA256 under a server secret
+(``PAPERREC_TOKEN_SECRET``, at least 32 bytes), so a click works without logging in and
+nobody without the secret can change the user, paper, signal or expiry. A token is
+URL-safe: ``base64url(payload JSON) "." base64url(signature)``, unpadded. A token can be
+replayed until it expires; replaying it only repeats the same vote.
+
+The user is named by ``User.uid``, a random id given at creation and never reused, not by
+the name: after ``user delete x`` and a new ``user add x`` an old link of the first x
+matches nobody. ``G`` is the user's token generation, which a key rotation advances; the
+server refuses a link of an older generation (see `paperrec.serving.links`).
 
 API keys (per user or admin) are stored hashed by `paperrec.store.UserStore`; `authorize`
 decides whether a bearer key may act for a given user.
@@ -20,6 +26,7 @@ import hmac
 import json
 import re
 import time
+from typing import NamedTuple
 
 from pydantic import SecretStr
 
@@ -29,16 +36,31 @@ from paperrec.store import Store
 from paperrec.users.profiles import parse_signal
 
 DEFAULT_TTL = dt.timedelta(days=30)
-MIN_SECRET_BYTES = 16
+MIN_SECRET_BYTES = 32
 MAX_TOKEN_CHARS = 4096  # far above any real token; bounds the work done on junk input
 # Prefixed to every signed message so a signature made for anything else never verifies here.
-_DOMAIN = b"paperrec.feedback-token.v1\x00"
+_DOMAIN = b"paperrec.feedback-token.v2\x00"
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
-_FIELDS = {"u": str, "p": str, "s": str, "e": int}
+_FIELDS = {"u": str, "g": int, "p": str, "s": str, "e": int}
 _HOW_TO_SET = (
     "set PAPERREC_TOKEN_SECRET to a long random string, for example the output of "
     "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 )
+
+
+class Claim(NamedTuple):
+    """What a verified token says: whose vote (``User.uid``), on which paper, which signal,
+    and the user's token generation when it was made."""
+
+    user_uid: str
+    paper_id: str
+    signal: Signal
+    generation: int = 0
+
+
+def check_secret(secret: str | bytes | SecretStr | None) -> None:
+    """Raise PaperrecError, saying why and how to fix it, unless ``secret`` is usable."""
+    _key(secret)
 
 
 def _key(secret: str | bytes | SecretStr | None) -> bytes:
@@ -90,6 +112,7 @@ def make_token(
     signal: Signal | str,
     ttl: dt.timedelta | float = DEFAULT_TTL,
     *,
+    generation: int = 0,
     now: float | None = None,
 ) -> str:
     """A signed, expiring, URL-safe token for one feedback click.
@@ -99,11 +122,13 @@ def make_token(
     secret
         The server secret, e.g. ``Settings.token_secret``; None raises a readable error.
     user, paper_id
-        Who votes, on which paper (the store's paper id).
+        Who votes (the user's immutable ``User.uid``), on which paper (the store's id).
     signal
         One of up, down, saved, dismissed.
     ttl
         How long the link stays valid: a timedelta or seconds.
+    generation
+        The user's ``token_generation`` now; a later rotation makes the token stale.
     now
         Unix time to sign at; the current time by default (tests pass their own).
     """
@@ -112,7 +137,10 @@ def make_token(
     if not user or not paper_id:
         raise ValueError("user and paper_id must be non-empty")
     issued = time.time() if now is None else now
-    payload = {"u": user, "p": paper_id, "s": parsed.value, "e": int(issued + _ttl_seconds(ttl))}
+    payload = {
+        "u": user, "g": int(generation), "p": paper_id, "s": parsed.value,
+        "e": int(issued + _ttl_seconds(ttl)),
+    }  # fmt: skip
     body = _b64encode(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode("utf-8"))
     return f"{body}.{_b64encode(_sign(key, body))}"
 
@@ -129,8 +157,9 @@ def _payload(body: str) -> dict:
 
 def verify_token(
     secret: str | bytes | SecretStr | None, token: str, now: float | None = None
-) -> tuple[str, str, Signal]:
-    """Check a token made by `make_token`; returns (user, paper_id, signal).
+) -> Claim:
+    """Check a token made by `make_token`; returns its `Claim` (user uid, paper, signal,
+    generation). Whether that user still exists at that generation is the caller's check.
 
     Raises
     ------
@@ -160,7 +189,7 @@ def verify_token(
     if current >= data["e"]:
         expired = dt.datetime.fromtimestamp(data["e"], dt.UTC).isoformat(timespec="seconds")
         raise AuthError(f"feedback token expired at {expired}; use a link from a newer digest")
-    return data["u"], data["p"], signal
+    return Claim(data["u"], data["p"], signal, data["g"])
 
 
 def authorize(store: Store, bearer_token: str | None, user: str) -> None:
@@ -181,7 +210,7 @@ def authorize(store: Store, bearer_token: str | None, user: str) -> None:
         raise AuthError("missing API key; send it as 'Authorization: Bearer <key>'")
     owner = store.users.key_owner(key)
     if owner is None:
-        raise AuthError("unknown API key")
+        raise AuthError("unknown API key (or revoked, or expired)")
     is_admin, name = owner
     if not is_admin and name != user:
         raise AuthError(
