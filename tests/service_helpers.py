@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from paperrec.serving.process import (
 )
 
 READY_SECONDS = 150
-TOKEN_SECRET = "service-test-secret-0123456789"
+TOKEN_SECRET = "service-test-secret-0123456789-0123456789"
 
 
 def copy_home(trained_home: Path, target: Path, cache_path: Path) -> Path:
@@ -48,6 +49,12 @@ class Server:
 
     def stop(self) -> None:
         stop(self.process)
+
+    def kill(self) -> None:
+        """SIGKILL to the whole process group (the arbiter and its workers), at once."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
