@@ -13,6 +13,7 @@ process uses the server's OpenMP setting (OMP_WAIT_POLICY=PASSIVE), so the raw n
 measured under the same conditions.
 
     python bench/service.py [--home DIR] [--abstracts N] [--singles N]
+    python bench/service.py --mixed [--home DIR]   # /score, /recommend, /feedback together
 """
 
 from __future__ import annotations
@@ -261,12 +262,42 @@ def main() -> None:
     parser.add_argument("--abstracts", type=int, default=256, help="abstracts per throughput phase")
     parser.add_argument("--singles", type=int, default=48, help="requests for 1-abstract latency")
     parser.add_argument("--data", type=Path, default=DATA, help="JSONL with id, title, abstract")
+    parser.add_argument(
+        "--mixed", type=int, nargs="?", const=40, default=None, metavar="REQUESTS",
+        help="mixed mode (bench/service_mixed.py): REQUESTS per client, default 40",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.home is None or not Path(args.home).is_dir():
         sys.exit("give --home (a PAPERREC_HOME with trained models) or set PAPERREC_HOME")
     if not args.data.is_file():
         sys.exit(f"no abstracts at {args.data} (set PAPERREC_SHARED_DIR)")
-    report(run(Path(args.home), load_abstracts(args.data, args.abstracts), args.singles))
+    rows = load_abstracts(args.data, args.abstracts)
+    if args.mixed is not None:
+        return run_mixed(Path(args.home), rows, args.mixed)
+    report(run(Path(args.home), rows, args.singles))
+
+
+def run_mixed(home: Path, rows: list[dict], per_client: int) -> None:
+    """The mixed mode on a copy of ``home`` (see bench/service_mixed.py)."""
+    import service_mixed
+
+    with tempfile.TemporaryDirectory(prefix="paperrec-bench-") as tmp:
+        home = copy_home(home, Path(tmp) / "home")
+        os.environ["PAPERREC_HOME"] = str(home)
+        key, to_vote = service_mixed.prepare_user(home)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        server = start_server(home, port, Path(tmp) / "server.log")
+        try:
+            wait_for(url, server)
+            warm = {"user": "bench-mixed", "k": 10, "mark_shown": False}
+            headers = {"Authorization": f"Bearer {key}"}  # embeds the 1,000 voted papers
+            httpx.post(f"{url}/recommend", json=warm, headers=headers, timeout=600)
+            print(f"mixed load: {per_client} requests per client, 8 clients", flush=True)
+            job = service_mixed.mixed_load(url, key, "bench-mixed", rows, to_vote, per_client)
+            service_mixed.report(asyncio.run(job))
+        finally:
+            stop(server)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,102 @@
+"""The mixed mode of bench/service.py: /score, /recommend and /feedback together.
+
+Eight clients on 127.0.0.1 (concurrency 8, a fixed number of requests each): three send
+one-abstract /score requests, two ask /recommend for a user with 1,000 stored votes, three
+vote on /feedback. Printed: p50 and p99 latency per endpoint, and the targets of issue 13
+(/feedback p99 < 100 ms, /recommend p50 < 300 ms) beside the measured values. Run it
+through ``python bench/service.py --mixed`` (same --home and --data as the other modes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+
+VOTES_PER_USER = 1000
+TARGET_FEEDBACK_P99_MS = 100.0
+TARGET_RECOMMEND_P50_MS = 300.0
+CLIENTS = {"/score": 3, "/recommend": 2, "/feedback": 3}
+
+
+def prepare_user(home, name: str = "bench-mixed") -> tuple[str, list[str]]:
+    """A user with ``VOTES_PER_USER`` votes on stored papers, and an admin key; returns the
+    key and the ids of papers left to vote on."""
+    from paperrec.config import Settings
+    from paperrec.schema import FeedbackSource
+    from paperrec.store import Store
+    from paperrec.users.profiles import add_user
+
+    store = Store(Settings(home=home))
+    ids = [p.id for p in store.papers.iter_papers()]
+    if len(ids) < VOTES_PER_USER + 200:
+        raise SystemExit(f"the home holds {len(ids)} papers; the mixed mode needs 1,200")
+    add_user(store, name, f"{name}@example.org")
+    signals = ("up", "down", "saved", "dismissed")
+    for i, pid in enumerate(ids[:VOTES_PER_USER]):
+        store.users.add_feedback(name, pid, signals[i % 4], FeedbackSource.CLI)
+    return store.users.create_key(None), ids[VOTES_PER_USER:]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+async def mixed_load(
+    url: str, key: str, user: str, rows: list[dict], to_vote: list[str], per_client: int
+) -> dict[str, dict]:
+    """Run every client to its ``per_client`` requests; latency summary per endpoint."""
+    latencies: dict[str, list[float]] = {path: [] for path in CLIENTS}
+    errors = dict.fromkeys(CLIENTS, 0)
+    votes = iter(to_vote)
+    headers = {"Authorization": f"Bearer {key}"}
+
+    def body(path: str, i: int) -> dict:
+        if path == "/score":
+            row = rows[i % len(rows)]
+            return {"papers": [{**row, "title": f"{row['title']} mixed {i}"}]}
+        if path == "/recommend":
+            return {"user": user, "k": 10, "mark_shown": False}
+        return {"user": user, "paper_id": next(votes), "signal": "up"}
+
+    async def client(path: str, offset: int) -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=120, headers=headers) as http:
+            for i in range(per_client):
+                start = time.perf_counter()
+                answer = await http.post(path, json=body(path, offset + i))
+                latencies[path].append((time.perf_counter() - start) * 1000)
+                errors[path] += answer.status_code != 200
+
+    jobs = [client(path, n * per_client) for path, count in CLIENTS.items() for n in range(count)]
+    await asyncio.gather(*jobs)
+    return {
+        path: {
+            "requests": len(ms), "p50": percentile(ms, 50), "p99": percentile(ms, 99),
+            "errors": errors[path],
+        }
+        for path, ms in latencies.items()
+    }  # fmt: skip
+
+
+def report(results: dict[str, dict]) -> None:
+    print(f"\n| mixed load, concurrency 8 | {'requests':>8} | p50 ms | p99 ms | non-200 |")
+    print("|---------------------------|----------|--------|--------|---------|")
+    for path, r in results.items():
+        print(
+            f"| {path:<25} | {r['requests']:>8} | {r['p50']:6.1f} | {r['p99']:6.1f} | "
+            f"{r['errors']:>7} |"
+        )
+    feedback, recommend = results["/feedback"]["p99"], results["/recommend"]["p50"]
+    checks = [
+        (f"/feedback p99 = {feedback:.1f} ms", "< 100 ms", feedback < TARGET_FEEDBACK_P99_MS),
+        (
+            f"/recommend p50 ({VOTES_PER_USER} votes) = {recommend:.1f} ms",
+            "< 300 ms",
+            recommend < TARGET_RECOMMEND_P50_MS,
+        ),
+    ]
+    print()
+    for text, target, ok in checks:
+        print(f"{text:<52} target {target:<9} {'met' if ok else 'MISSED'}")
