@@ -18,6 +18,7 @@ from paperrec.recommend.model import RankingModel
 from paperrec.recommend.rank import CandidateSet, RankedPaper, Recommender
 from paperrec.runtime import Runtime
 from paperrec.schema import Paper
+from paperrec.serving.arrays import MemoEmbedder, MemoLexical, MemoTopics
 from paperrec.topics.model import TopicModel
 from paperrec.train import registry
 from paperrec.users.profiles import UserProfile, user_profile
@@ -31,6 +32,8 @@ class Engine:
     topic_model: TopicModel | None = None
     ranking_model: RankingModel | None = None
     versions: dict[str, str] = field(default_factory=dict)
+    # Rows per in-memory memo of paper arrays for ranking; 0 (the CLI, the digest): none.
+    memo_rows: int = 0
     # (embedder, ranking model, topic model, Recommender built from them): see recommender()
     _recommender: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -66,9 +69,21 @@ class Engine:
         parts = (self.runtime.embedder, self.ranking_model, self.topic_model)
         cached = self._recommender
         if cached is None or any(a is not b for a, b in zip(cached[:3], parts, strict=True)):
-            cached = (*parts, Recommender(*parts))
+            cached = (*parts, Recommender(*self._memoised(*parts)))
             self._recommender = cached
         return cached[3]
+
+    def _memoised(self, embedder, ranking_model, topic_model) -> tuple:
+        """With ``memo_rows`` set (the service sets it), parts that keep each paper's
+        embedding, TF-IDF and topic rows in memory (`paperrec.serving.arrays`)."""
+        if not self.memo_rows:
+            return embedder, ranking_model, topic_model
+        lexical = MemoLexical(ranking_model.lexical, self.memo_rows)
+        return (
+            MemoEmbedder(embedder, self.memo_rows),
+            replace(ranking_model, lexical=lexical),
+            MemoTopics(topic_model, self.memo_rows) if topic_model is not None else None,
+        )
 
     # -- score ---------------------------------------------------------------------------
     def score(self, papers: Sequence[InputPaper]) -> list[dict]:

@@ -50,6 +50,7 @@ from paperrec.users.tokens import authorize
 log = logging.getLogger(__name__)
 
 DEFAULT_CHECK_SECONDS = 30.0
+MEMO_ROWS = 20_000  # papers whose ranking arrays stay in memory (about 4 kB each)
 MEMO_SIZE = 4096  # topic rows kept for repeated abstracts (about 5 kB each)
 SERVICE = "service:PaperrecService"
 # The BentoML service lives beside the package in a source checkout: <repo>/service.
@@ -180,6 +181,7 @@ class EngineHolder:
         replaced by the one of ``current`` (if any) and named in the returned message.
         """
         engine = self.loader(self.runtime, topics=True, ranker=False)
+        engine.memo_rows = MEMO_ROWS  # ranking keeps each paper's arrays (serving/arrays.py)
         # A bundle can load and still be unusable; find out before it serves anyone.
         engine.topic_model.predict_proba(np.zeros((1, EMBEDDING_DIM), dtype=np.float32))
         if "ranker" not in wanted:

@@ -1,0 +1,127 @@
+"""Per-paper arrays the serving process keeps in memory: embedding, TF-IDF and topic rows.
+
+A user with 1,000 votes brings 1,000 liked and disliked papers to every ``/recommend``;
+embedding them (even from the SQLite cache), vectorising their text and predicting their
+topics again each time costs seconds. The rows of a paper depend only on its text and the
+models, so the service keeps them, keyed by the paper's content hash, in bounded LRU
+memos that live as long as the models do (`Engine.recommender` builds new ones with a new
+model). The ranking code is unchanged: it is handed an embedder, a TF-IDF encoder and a
+topic model that answer from the memo and ask the real one only for what is missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+DEFAULT_ROWS = 50_000  # papers per memo (about 2 kB of embedding each, less of the rest)
+
+
+class RowMemo:
+    """A thread-safe LRU map from a key to one row (any object), at most ``size`` rows."""
+
+    def __init__(self, size: int = DEFAULT_ROWS):
+        self.size = size
+        self._rows: OrderedDict[Hashable, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def rows(self, keys: Sequence[Hashable], compute: Callable[[list[int]], Sequence]) -> list:
+        """The row of every key, in order; ``compute(positions)`` makes the missing ones."""
+        with self._lock:
+            found = [self._rows.get(key) for key in keys]
+            for key, row in zip(keys, found, strict=True):
+                if row is not None:
+                    self._rows.move_to_end(key)
+        missing = [i for i, row in enumerate(found) if row is None]
+        if missing:
+            fresh = compute(missing)
+            with self._lock:
+                for i, row in zip(missing, fresh, strict=True):
+                    found[i] = row
+                    self._rows[keys[i]] = row
+                while len(self._rows) > self.size:
+                    self._rows.popitem(last=False)
+        return found
+
+
+class MemoEmbedder:
+    """An `Embedder` whose ``embed`` answers repeated papers from memory."""
+
+    def __init__(self, embedder, size: int = DEFAULT_ROWS):
+        self.inner = embedder
+        self.memo = RowMemo(size)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def embed(self, papers: Sequence, progress=None) -> np.ndarray:
+        papers = list(papers)
+        if not papers:
+            return self.inner.embed(papers)
+
+        def compute(missing: list[int]) -> list[np.ndarray]:
+            return list(self.inner.embed([papers[i] for i in missing], progress))
+
+        rows = self.memo.rows([p.content_hash for p in papers], compute)
+        return np.vstack(rows).astype(np.float32, copy=False)
+
+
+class MemoLexical:
+    """A `LexicalEncoder` whose ``transform`` answers repeated papers from memory."""
+
+    def __init__(self, lexical, size: int = DEFAULT_ROWS):
+        self.inner = lexical
+        self.memo = RowMemo(size)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def transform(self, papers: Sequence) -> sp.csr_matrix:
+        papers = list(papers)
+        if not papers:
+            return self.inner.transform(papers)
+
+        def compute(missing: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+            block = self.inner.transform([papers[i] for i in missing]).tocsr()
+            return [
+                (block.indices[a:b].copy(), block.data[a:b].copy())
+                for a, b in zip(block.indptr[:-1], block.indptr[1:], strict=True)
+            ]
+
+        rows = self.memo.rows([p.content_hash for p in papers], compute)
+        indptr = np.concatenate([[0], np.cumsum([len(i) for i, _ in rows])])
+        indices = np.concatenate([i for i, _ in rows])
+        data = np.concatenate([d for _, d in rows])
+        shape = (len(rows), self.inner.vocabulary_size)
+        return sp.csr_matrix((data, indices, indptr), shape=shape)
+
+
+class MemoTopics:
+    """A `TopicModel` whose ``predict_proba`` answers repeated embeddings from memory
+    (keyed by a hash of the embedding's bytes)."""
+
+    def __init__(self, topic_model, size: int = DEFAULT_ROWS):
+        self.inner = topic_model
+        self.memo = RowMemo(size)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        if not len(X):
+            return self.inner.predict_proba(X)
+        keys = [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in X]
+
+        def compute(missing: list[int]) -> list[np.ndarray]:
+            return list(self.inner.predict_proba(X[missing]))
+
+        return np.vstack(self.memo.rows(keys, compute))
