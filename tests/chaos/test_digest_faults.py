@@ -22,7 +22,7 @@ from paperrec.config import Settings
 from paperrec.store import NewEntry, Store
 from paperrec.users.profiles import add_user
 
-pytestmark = [pytest.mark.chaos, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.chaos, pytest.mark.timeout(600)]
 
 D = dt.date(2024, 3, 8)
 USERS = ("ada", "bob", "cy")
@@ -36,7 +36,7 @@ def _entry(user: str) -> NewEntry:
     )  # fmt: skip
 
 
-def _wait(event: threading.Event | None, predicate=None, seconds: float = 90) -> bool:
+def _wait(event: threading.Event | None, predicate=None, seconds: float = 300) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if (event is not None and event.is_set()) or (predicate is not None and predicate()):

@@ -16,7 +16,7 @@ from chaos_common import Tally
 from paperrec.serving.process import free_port
 from service_helpers import copy_home, environment, start
 
-pytestmark = [pytest.mark.chaos, pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.chaos, pytest.mark.slow, pytest.mark.timeout(900)]
 
 CLIENTS = 8
 VOTERS = 5  # of the 8 clients; the others score and rank
