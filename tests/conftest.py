@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from pool_helpers import SMALL_POOL, slice_pool
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -77,16 +79,6 @@ def embedder(session_cache):
 
 
 # -- a small trained installation, shared by tests of ranking, the CLI and the service --------
-SMALL_POOL = 1500  # pool papers in the trained fixture: enough for every topic model path
-
-
-def _slice_pool(shared: Path, target: Path, n: int) -> Path:
-    with (shared / "data" / "arxiv_pool.jsonl").open(encoding="utf-8") as source:
-        lines = [line for _, line in zip(range(n), source, strict=False)]
-    target.write_text("".join(lines), encoding="utf-8")
-    return target
-
-
 @pytest.fixture(scope="session")
 def trained_home(tmp_path_factory, shared_dir, session_cache) -> Path:
     """A PAPERREC_HOME with the seed pages and 1,500 pool papers ingested, embedded, and a
@@ -109,7 +101,7 @@ def trained_home(tmp_path_factory, shared_dir, session_cache) -> Path:
     runtime = Runtime(settings)
     runtime.embedder = Embedder.from_settings(settings, session_cache)  # share the session cache
     pages = sorted((shared_dir / "seeds").glob("*.txt"))
-    pool = _slice_pool(shared_dir, home.parent / "pool.jsonl", SMALL_POOL)
+    pool = slice_pool(shared_dir, home.parent / "pool.jsonl", SMALL_POOL)
     ingest_paths(runtime.store.papers, [*pages, pool])
     train_topics(runtime, config=TopicTrainingConfig(classifier={"n_estimators": 40}))
     train_ranker(runtime, pages=pages, config=RankerTrainingConfig(repeats=1), draws=1)

@@ -21,7 +21,6 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from conftest import SMALL_POOL, _slice_pool
 from paperrec.cli import app
 from paperrec.config import Settings
 from paperrec.evaluate.topics import evaluate_topics
@@ -38,6 +37,7 @@ from paperrec.train.ranker_pipeline import build_corpus, split_pool_users
 from paperrec.train.retrain import EXPERIMENT, PAIR_TAG, evaluation_data, gate_and_promote, retrain
 from paperrec.train.retrain_config import load_retrain_config
 from paperrec.train.tracking import tracked_run
+from pool_helpers import SMALL_POOL, slice_pool
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +57,7 @@ def lifecycle(shared_dir, embedder, session_cache, tmp_path_factory):
     """A store with the pool slice and two retrains of it: the first on an empty registry,
     the second forced, with the same data, config and seed."""
     root = tmp_path_factory.mktemp("lifecycle")
-    _slice_pool(shared_dir, root / "pool.jsonl", SMALL_POOL)
+    slice_pool(shared_dir, root / "pool.jsonl", SMALL_POOL)
     with (shared_dir / "data" / "arxiv_dev.jsonl").open(encoding="utf-8") as source:
         (root / "dev.jsonl").write_text("".join(next(source) for _ in range(DEV_PAPERS)))
     (root / "retrain.yaml").write_text(CONFIG, encoding="utf-8")
