@@ -81,7 +81,10 @@ def test_file_paths_are_relative_to_the_file_and_seed_reaches_both_models(tmp_pa
         ("- a\n- b\n", "a mapping of fields"),
         ("tolerence: 0.1\n", "tolerence: Extra inputs are not permitted; available: sources"),
         ("tolerance: -1\n", "tolerance: Input should be greater than or equal to 0"),
-        ("ranker: {trees: 5}\n", "ranker: unknown field(s) trees; available: repeats"),
+        (
+            "ranker: {trees: 5}\n",
+            "ranker: unknown field(s) trees; available: author_repeats, author_negatives",
+        ),
         ("topics: {random_state: 3}\n", "random_state comes from seed"),
     ],
 )
