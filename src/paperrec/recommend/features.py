@@ -24,6 +24,8 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
+from paperrec.recommend import baselines
+
 FEATURE_NAMES = (
     "sim_max",
     "sim_mean",
@@ -141,7 +143,7 @@ def zotero_weights(liked_weights: np.ndarray) -> np.ndarray:
     normalised to sum to 1."""
     order = np.argsort(-np.asarray(liked_weights), kind="stable")
     weights = np.empty(len(order))
-    weights[order] = 1.0 / (1.0 + np.log10(np.arange(len(order)) + 1.0))
+    weights[order] = baselines.zotero_weights(len(order))
     return weights / weights.sum()
 
 
