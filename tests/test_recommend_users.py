@@ -97,11 +97,6 @@ def test_dry_run_does_not_mark_papers_as_shown(cli, seeds):
     assert sorted(s["paper_id"] for s in exported["shown"]) == sorted(r["id"] for r in preview)
 
 
-@pytest.mark.xfail(
-    reason="known regression (issue 11, open): the dislike term of the "
-    "background-standardised prior is weaker; similar papers do not yet lose ground",
-    strict=False,
-)
 def test_feedback_down_excludes_the_paper_and_lowers_similar_ones(cli, seeds, store, embedder):
     add_ada(cli, seeds)
     everything = recommend(cli, "--dry-run", "-k", "1000")

@@ -37,6 +37,15 @@ FALLBACKS = {
     "max-similarity": "sim_max",
 }
 _COLUMN = {name: i for i, name in enumerate(FEATURE_NAMES)}
+# Dislikes act on the learned score directly, outside the trees: almost no training query
+# carries a dislike, and trees fitted to a handful of synthetic ones pushed papers close to
+# a freshly disliked paper up, not down. A candidate loses DISLIKE_WEIGHT for each unit of
+# cosine by which it is nearer to a disliked paper than DISLIKE_MARGIN below its nearest
+# liked paper; the learned score's unit is about one background standard deviation of
+# the nearest-liked similarity (the prior's unit), roughly 0.1 of cosine. Profiles without
+# dislikes (every evaluation protocol) score exactly as the ranker says.
+DISLIKE_WEIGHT = 10.0
+DISLIKE_MARGIN = 0.1
 
 
 @dataclass
@@ -60,10 +69,11 @@ class RankingModel:
 
     def score_features(self, features: np.ndarray) -> np.ndarray:
         """Scores (n_rows,) from featurizer rows (n_rows, n_features), higher is better."""
-        if self.scorer == LEARNED:
-            return self.ranker.predict(features)
-        base = np.nan_to_num(features[:, _COLUMN[FALLBACKS[self.scorer]]].astype(np.float64))
         excess = features[:, _COLUMN["dis_max"]] - features[:, _COLUMN["sim_max"]]
+        if self.scorer == LEARNED:
+            near = np.maximum(np.nan_to_num(excess + DISLIKE_MARGIN, nan=0.0), 0.0)
+            return self.ranker.predict(features) - DISLIKE_WEIGHT * near
+        base = np.nan_to_num(features[:, _COLUMN[FALLBACKS[self.scorer]]].astype(np.float64))
         return base - np.maximum(np.nan_to_num(excess), 0.0)
 
     def score(self, profile: ProfileArrays, candidates: CandidateArrays) -> np.ndarray:
