@@ -117,11 +117,6 @@ def test_send_then_rerun_sends_nothing_twice(day, smtp, monkeypatch):
     assert following is not None and not set(following.paper_ids) & set(papers_in(ada))
 
 
-@pytest.mark.xfail(
-    reason="known failure after the unconfirmed-digest reporting change "
-    "(issue 13, open): not yet diagnosed",
-    strict=False,
-)
 def test_a_refused_user_is_retried_by_the_next_run_with_the_same_digest(day, smtp, monkeypatch):
     inbox, port = smtp(Inbox(refuse={"bob@example.org"}))
     monkeypatch.setenv("PAPERREC_SMTP_PORT", str(port))
@@ -130,9 +125,15 @@ def test_a_refused_user_is_retried_by_the_next_run_with_the_same_digest(day, smt
     result = cli("digest", "--date", day)
     assert result.exit_code == 1
     assert "failed bob <bob@example.org>" in result.stderr and "550 5.1.1" in result.stderr
-    assert "1 digest(s) not sent yet; they stay in the outbox" in result.stderr
+    assert (
+        "error: 1 digest(s) not sent yet (they stay in the outbox); "
+        "paperrec digest --status lists them" in result.stderr
+    )
     assert "Traceback" not in result.output
     assert statuses() == {"ada": "sent", "bob": "pending"}
+    listed = cli("digest", "--status")  # what the error points to lists bob as failed
+    assert listed.exit_code == 1 and "1 failed digest(s) not delivered" in listed.stderr
+    assert "bob" in listed.stdout and "failed" in listed.stdout
     assert store().users.shown_ids("bob") == set()
     recorded = store().outbox.get("bob", dt.date.fromisoformat(day))
     inbox.refuse.clear()
@@ -140,6 +141,7 @@ def test_a_refused_user_is_retried_by_the_next_run_with_the_same_digest(day, smt
     assert soon.exit_code == 1 and inbox.to("bob@example.org") == []
     assert f"waiting: bob ({day}) until " in soon.stderr
     assert f"to try now: paperrec digest --user bob --date {day} --resend" in soon.stderr
+    assert "1 digest(s) not sent yet" in soon.stderr
     again = cli("digest", "--date", day, "--user", "bob", "--resend")
     assert again.exit_code == 0, again.stderr
     (bob,) = inbox.to("bob@example.org")
