@@ -5,8 +5,6 @@ so this gate reads POST bodies itself, refuses one over ``max_bytes`` with a 413
 draining a moderate excess, so the client reads the answer instead of a reset), refuses
 non-JSON bodies with a 415 (a form post only on the feedback-link pages), and hands the
 buffered body on. A body that stalls for ``idle_seconds`` between two chunks gets a 408.
-Paths in ``internal_paths`` (the batching core behind /score) answer 404 to everyone
-but the service's own in-process client, which marks its calls with `internal_call`.
 It also answers ``GET /healthz`` and ``GET /readyz`` with JSON, which BentoML's own probes
 (plain text, at the same paths) cannot carry; readiness and model versions come from the
 service. The router's plain-text 404 and 405 answers are turned into the same JSON error
@@ -15,10 +13,8 @@ shape.
 
 from __future__ import annotations
 
-import contextvars
 import json
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 
 import anyio
 
@@ -30,20 +26,6 @@ Send = Callable[[Message], Awaitable[None]]
 JSON_TYPES = ("application/json", "")
 FORM_TYPE = "application/x-www-form-urlencoded"
 FORM_PATHS = ("/feedback/",)  # the confirmation page's button posts a form here
-# Set by the service around its own in-process calls (see `internal_call`). A request from
-# the network runs in a context of its own, where it is never set.
-_INTERNAL = contextvars.ContextVar("paperrec_internal_call", default=False)
-
-
-@contextmanager
-def internal_call() -> Iterator[None]:
-    """``with internal_call():`` requests made inside may reach ``internal_paths``."""
-    token = _INTERNAL.set(True)
-    try:
-        yield
-    finally:
-        _INTERNAL.reset(token)
-
 
 # Beyond this many times the limit the excess is not drained; the connection is closed.
 DRAIN_FACTOR = 4
@@ -69,13 +51,11 @@ class Gate:
         *,
         max_bytes: int,
         probes: Callable[[], tuple[bool, dict] | None],
-        internal_paths: tuple[str, ...] = (),
         idle_seconds: float = 20.0,
     ):
         self.app = app
         self.max_bytes = max_bytes
         self.probes = probes
-        self.internal_paths = internal_paths
         self.idle_seconds = idle_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -84,9 +64,6 @@ class Gate:
         method, path = scope["method"], scope["path"]
         if method in ("GET", "HEAD") and path in ("/healthz", "/readyz"):
             return await self._probe(path, send)
-        if path in self.internal_paths and not _INTERNAL.get():
-            await self._drain(receive, self.max_bytes)
-            return await send_json(send, 404, {"error": f"no such endpoint: {method} {path}"})
         send = _json_routing_errors(send, method, path)
         if method != "POST":
             return await self.app(scope, receive, send)

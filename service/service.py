@@ -5,9 +5,10 @@ registry's champions (see `paperrec.serving.holder.EngineHolder`); the store, th
 and the registry are those of ``PAPERREC_HOME``. docs/service.md describes the API.
 
 Concurrent ``/score`` requests share one encode: ``/score`` validates its body, answers
-repeated abstracts from memory, and sends the rest to the batchable ``/score_batch`` through
-the service's own client, where BentoML's adaptive batching merges the papers of requests
-that arrive together into one ``Engine.score``. A request that is alone skips that hop.
+repeated abstracts from memory, and hands the rest to a greedy batcher
+(`paperrec.serving.batcher`): each ``Engine.score`` call takes every paper that queued
+while the previous one ran. There is no batching endpoint: nothing reaches the model
+without passing ``/score``'s limits.
 """
 
 # ruff: noqa: E402  (the environment is set before any import loads OpenMP)
@@ -26,8 +27,9 @@ import logging
 import anyio
 import bentoml
 from fastapi import FastAPI
-from gate import Gate, internal_call
+from gate import Gate
 from idle import install as install_idle_timeout
+from prometheus_client import Counter
 from pydantic import ValidationError
 from schemas import (
     LIMITS,
@@ -42,7 +44,6 @@ from schemas import (
     ReloadResponse,
     ScoreRequest,
     ScoreResponse,
-    TopicScores,
 )
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
@@ -51,15 +52,17 @@ from paperrec.errors import AuthError, ForbiddenError, InputError, NotFoundError
 from paperrec.runtime import Runtime
 from paperrec.schema import FeedbackEvent, FeedbackSource
 from paperrec.serving import links as link_pages
+from paperrec.serving.batcher import GreedyBatcher
 from paperrec.serving.holder import EngineHolder, authorize_admin, authorize_key
 from paperrec.store.users import UnknownUserError
 from paperrec.users.profiles import record_feedback
 from paperrec.users.tokens import check_secret
 
-# Papers per merged /score batch, and how long a batch may wait for company (ms). The wait
-# is only an upper bound: BentoML releases a batch as soon as waiting stops paying off.
+# The most papers merged into one encode (a single larger /score request is not split).
 MAX_BATCH_PAPERS = 64
-MAX_BATCH_WAIT_MS = 300_000
+# On /metrics: how many encodes /score's batcher made and how many requests they served.
+SCORE_BATCHES = Counter("paperrec_score_batches", "model calls made by the /score batcher")
+SCORE_BATCHED = Counter("paperrec_score_batched_requests", "/score requests those calls served")
 # Threads that record votes (/feedback): SQLite writes, never behind a ranking.
 VOTE_THREADS = 4
 
@@ -157,6 +160,11 @@ def _probes() -> tuple[bool, dict] | None:
     return service.readiness()
 
 
+def _count_batch(requests: int) -> None:
+    SCORE_BATCHES.inc()
+    SCORE_BATCHED.inc(requests)
+
+
 links = FastAPI(title="paperrec feedback links", docs_url=None, redoc_url=None, openapi_url=None)
 
 
@@ -165,14 +173,10 @@ links = FastAPI(title="paperrec feedback links", docs_url=None, redoc_url=None, 
     workers=1,
     threads=1,  # sync APIs one at a time; model calls are serialised by the holder anyway
     traffic={"timeout": 300},
-    # /score reaches /score_batch through the service's own in-process client. BentoML
-    # replaces that client's session every 100 requests by default and closes it under the
-    # requests still in flight (a 500 for each); in-process there is nothing to refresh.
-    runner_connection={"max_requests": 2**31 - 1, "max_age": 10.0**9},
     logging={
         "access": {
             "enabled": True,
-            "skip_paths": ["/metrics", "/healthz", "/livez", "/readyz", "/score_batch"],
+            "skip_paths": ["/metrics", "/healthz", "/livez", "/readyz"],
         }
     },
 )
@@ -185,7 +189,7 @@ class PaperrecService:
         if self.runtime.settings.token_secret is not None:
             check_secret(self.runtime.settings.token_secret)  # a weak secret: refuse to start
         self.holder = EngineHolder.load(self.runtime)
-        self._scoring = 0  # /score requests being scored (read and written on the event loop)
+        self.batcher = GreedyBatcher(self.holder.score, MAX_BATCH_PAPERS, _count_batch)
         self._limiters: dict[str, anyio.CapacityLimiter] = {}
         self.holder.watch(self.runtime.settings.reload_interval)
 
@@ -202,25 +206,10 @@ class PaperrecService:
         """Topic probabilities and labels for each paper, as `paperrec score` gives them."""
         rows = self.holder.recall([p.to_input() for p in papers])
         missing = [paper for paper, row in zip(papers, rows, strict=True) if row is None]
-        if missing:  # only papers not answered from memory are scored
-            self._scoring += 1
-            try:
-                if self._scoring == 1:  # alone: nothing to batch with, skip the batcher's hop
-                    inputs = [p.to_input() for p in missing]
-                    fresh = iter(await anyio.to_thread.run_sync(self.holder.score, inputs))
-                else:
-                    with internal_call():  # /score_batch answers 404 to anyone else
-                        fresh = iter(await self.to_async.score_batch(papers=missing))
-            finally:
-                self._scoring -= 1
+        if missing:  # only papers not answered from memory are scored, with other requests'
+            fresh = iter(await self.batcher.submit([p.to_input() for p in missing]))
             rows = [next(fresh) if row is None else row for row in rows]
         return ScoreResponse(results=rows)
-
-    @bentoml.api(batchable=True, max_batch_size=MAX_BATCH_PAPERS, max_latency_ms=MAX_BATCH_WAIT_MS)
-    def score_batch(self, papers: list[PaperIn]) -> list[TopicScores]:
-        """The batched core of /score: a bare list of rows. Not reachable from outside
-        (the gate answers 404): /score validates and bounds every paper sent here."""
-        return self.holder.score([p.to_input() for p in papers])
 
     @bentoml.api(input_spec=RankRequest)
     @answers_errors
@@ -329,14 +318,10 @@ class PaperrecService:
         return body
 
 
-# BentoML works out the media type of a bare-list answer by building its JSON schema on
-# every request (a sixth of the CPU of a cached /score); it is always JSON.
-PaperrecService.apis["score_batch"].output_spec.media_type = "application/json"
 PaperrecService.add_asgi_middleware(
     Gate,
     max_bytes=LIMITS.max_request_bytes,
     probes=_probes,
-    internal_paths=("/score_batch",),  # reached only through /score (same limits)
     idle_seconds=LIMITS.idle_seconds,
 )
 # A connection that sends no complete request for that long is closed.
