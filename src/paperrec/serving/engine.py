@@ -139,7 +139,8 @@ class Engine:
         if end is None:
             raise InputError("the store holds no dated papers; ingest some (paperrec ingest)")
         window = store.papers.iter_papers(since=end - dt.timedelta(days=days - 1), until=end)
-        candidates = [p for p in window if p.id not in profile.seen_ids]
+        seen = profile.seen_ids  # a set built per access: once, not once per candidate
+        candidates = [p for p in window if p.id not in seen]
         if not candidates:
             raise InputError(
                 f"no new papers for {user} between {end - dt.timedelta(days=days - 1)} and {end}"

@@ -239,15 +239,24 @@ class PaperStore:
         return {raw: resolved[key] for raw, key in wanted.items() if key in resolved}
 
     def get_many(self, ids: Sequence[str]) -> list[Paper]:
-        """Papers for ``ids`` in the order given; unknown ids are left out."""
-        resolved = self.resolve_ids(ids)
-        rows: dict[str, Paper] = {}
-        targets = list(set(resolved.values()))
-        with self.engine.connect() as conn:
-            for chunk in _chunks(targets):
-                for row in conn.execute(select(papers).where(papers.c.id.in_(chunk))):
-                    rows[row.id] = _row_to_paper(row)
+        """Papers for ``ids`` in the order given; unknown ids are left out.
+
+        Ids that are row ids (the usual case: profiles hold current ids) are read in one
+        query each chunk; only the others go through `resolve_ids` (versions, aliases)."""
+        rows = self._rows(list(set(ids)))
+        others = [i for i in ids if i not in rows]
+        resolved = self.resolve_ids(others) if others else {}
+        rows.update(self._rows(list(set(resolved.values()) - set(rows))))
+        resolved.update((pid, pid) for pid in rows)
         return [rows[resolved[i]] for i in ids if i in resolved]
+
+    def _rows(self, ids: Sequence[str]) -> dict[str, Paper]:
+        found: dict[str, Paper] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(ids):
+                for row in conn.execute(select(papers).where(papers.c.id.in_(chunk))):
+                    found[row.id] = _row_to_paper(row)
+        return found
 
     def iter_papers(
         self,
