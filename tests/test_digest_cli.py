@@ -81,6 +81,18 @@ def test_dry_run_writes_every_format_and_records_nothing(day, tmp_path):
     assert store().outbox.entries() == [] and store().users.shown_ids("ada") == set()
 
 
+def test_dry_run_out_reports_only_the_files_it_wrote(day, tmp_path):
+    # issue 13, item 9: a run that composed nothing says so instead of naming files
+    out = tmp_path / "out"
+    later = (dt.date.fromisoformat(day) + dt.timedelta(days=60)).isoformat()
+    result = cli("digest", "--user", "ada", "--date", later, "--dry-run", "--out", str(out),
+                 "--format", "html")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "nothing for ada" in result.stderr and "wrote" not in result.stderr
+    assert f"no digest files written to {out.resolve()}: no digest was composed" in result.stderr
+    assert not out.exists() or list(out.iterdir()) == []
+
+
 def test_dry_run_prints_a_format_without_out(day):
     result = cli("digest", "--user", "bob", "--date", day, "--dry-run", "--format", "json")
     assert result.exit_code == 0, result.stderr
