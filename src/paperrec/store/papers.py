@@ -246,7 +246,8 @@ class PaperStore:
         rows = self._rows(list(set(ids)))
         others = [i for i in ids if i not in rows]
         resolved = self.resolve_ids(others) if others else {}
-        rows.update(self._rows(list(set(resolved.values()) - set(rows))))
+        if resolved:
+            rows.update(self._rows(list(set(resolved.values()) - set(rows))))
         resolved.update((pid, pid) for pid in rows)
         return [rows[resolved[i]] for i in ids if i in resolved]
 
