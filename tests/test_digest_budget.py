@@ -18,9 +18,9 @@ from paperrec.digest.budget import (
     format_quota,
     is_due,
     parse_quota,
-    window,
 )
 from paperrec.errors import InputError
+from paperrec.recommend.window import window
 from paperrec.store.db import (
     MIGRATIONS,
     SCHEMA_VERSION,

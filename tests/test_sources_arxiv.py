@@ -20,13 +20,11 @@ import pytest
 from paperrec.errors import InputError, NetworkError
 from paperrec.papers.ingest import ingest_paths
 from paperrec.papers.sources import detect_format, read_path
-from paperrec.papers.sources.arxiv import (
+from paperrec.papers.sources.arxiv import ordered_categories, parse_arxiv_atom, to_record
+from paperrec.papers.sources.arxiv_api import (
     build_query,
     entry_from_result,
     fetch_recent,
-    ordered_categories,
-    parse_arxiv_atom,
-    to_record,
     validate_category,
 )
 from paperrec.papers.sources.base import Problem

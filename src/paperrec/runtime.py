@@ -1,13 +1,20 @@
-"""The objects a command or the service needs, built lazily from one Settings."""
+"""The objects a command or the service needs, built lazily from one Settings.
+
+The store (SQLAlchemy) and the embedder (torch) are imported when first used, so a command
+that needs neither does not pay for them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from paperrec.config import Settings, get_settings
-from paperrec.papers.embed import Embedder
-from paperrec.store import Store
+
+if TYPE_CHECKING:
+    from paperrec.papers.embed import Embedder
+    from paperrec.store import Store
 
 
 @dataclass
@@ -16,8 +23,12 @@ class Runtime:
 
     @cached_property
     def store(self) -> Store:
+        from paperrec.store import Store
+
         return Store(self.settings)
 
     @cached_property
     def embedder(self) -> Embedder:
+        from paperrec.papers.embed import Embedder
+
         return Embedder.from_settings(self.settings, self.store.embeddings)

@@ -170,6 +170,10 @@ class Signal(StrEnum):
         return self is Signal.DOWN
 
 
+# What a user can say about a paper; ``seed`` is set only when a user is created.
+FEEDBACK_SIGNALS: tuple[Signal, ...] = (Signal.UP, Signal.DOWN, Signal.SAVED, Signal.DISMISSED)
+
+
 class FeedbackSource(StrEnum):
     CLI = "cli"
     HTTP = "http"

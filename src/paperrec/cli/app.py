@@ -1,4 +1,9 @@
-"""The typer app, its error handling and the shared runtime."""
+"""The typer app, its error handling and the shared runtime.
+
+Start-up stays fast: this module and the command modules import only typer, rich and
+small paperrec modules at the top; torch, MLflow, BentoML, scikit-learn and LightGBM are
+imported inside the commands that use them (``tests/test_cli_startup.py`` checks).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,21 @@ import functools
 import json
 import sqlite3
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
+from paperrec import __version__
 from paperrec.errors import PaperrecError
-from paperrec.runtime import Runtime
-from paperrec.store.db import describe_database_error
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from paperrec.runtime import Runtime
 
 app = typer.Typer(
     name="paperrec",
@@ -25,6 +36,24 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 out = Console()
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"paperrec {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Self-hosted arXiv paper recommender: ingest, train, evaluate, recommend, serve."""
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -48,15 +77,26 @@ def handles_errors(func):
             raise fail(str(exc)) from None
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
-        except ValidationError as exc:
-            raise fail(bad_settings(exc)) from None
         except sqlite3.Error as exc:
+            from paperrec.store.db import describe_database_error
+
             raise fail(describe_database_error(exc)) from None
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            if not _is_validation_error(exc):
+                raise
+            raise fail(bad_settings(exc)) from None
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
             raise fail(f"{where}{(exc.strerror or str(exc)).lower()}") from None
 
     return wrapper
+
+
+def _is_validation_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is pydantic's ValidationError, without importing pydantic at start-up
+    (if pydantic was never imported, nothing can have raised it)."""
+    pydantic = sys.modules.get("pydantic")
+    return pydantic is not None and isinstance(exc, pydantic.ValidationError)
 
 
 def bad_settings(exc: ValidationError) -> str:
@@ -84,7 +124,20 @@ def subgroup(name: str, help: str) -> typer.Typer:
 
 
 def runtime() -> Runtime:
+    from paperrec.runtime import Runtime
+
     return Runtime()
+
+
+@contextmanager
+def working(message: str) -> Iterator[None]:
+    """A spinner with ``message`` on stderr while slow work runs; nothing when stderr is not
+    a terminal (pipes and logs stay clean)."""
+    if not console.is_terminal:
+        yield
+        return
+    with console.status(message):
+        yield
 
 
 def print_json(data) -> None:

@@ -3,37 +3,40 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
-from rich.text import Text
 
 from paperrec.cli.app import command, console, out, print_json, runtime
 from paperrec.errors import InputError
-from paperrec.papers.ingest import IngestSummary, ingest_papers, ingest_paths
 from paperrec.papers.sources import FORMATS
 
-
-class RateColumn(ProgressColumn):
-    """Items per second, from rich's own speed estimate."""
-
-    def render(self, task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text("" if speed is None else f"{speed:,.1f}/s", style="cyan")
+if TYPE_CHECKING:
+    from paperrec.papers.ingest import IngestSummary
 
 
-def progress_bar() -> Progress:
-    """A bar with count, rate and ETA, drawn on stderr."""
+def progress_bar():
+    """A rich bar with count, rate and ETA, drawn on stderr (rich.progress loads here, not at
+    start-up)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        """Items per second, from rich's own speed estimate."""
+
+        def render(self, task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text("" if speed is None else f"{speed:,.1f}/s", style="cyan")
+
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -80,12 +83,14 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Read papers from files (HF pages, JSONL, CSV, arXiv Atom) or the arXiv API into the store."""
+    from paperrec.papers.ingest import ingest_papers, ingest_paths
+
     if format not in FORMATS:
         raise InputError(f"unknown format {format!r}; available: {', '.join(FORMATS)}")
     rt = runtime()
     store = rt.store.papers
     if sources == ["arxiv"] and not Path("arxiv").exists():
-        from paperrec.papers.sources.arxiv import fetch_recent
+        from paperrec.papers.sources.arxiv_api import fetch_recent
 
         if not category:
             raise InputError(
@@ -98,6 +103,8 @@ def ingest(
         summary.files = 0
         _report(summary, as_json)
         return
+    from rich.progress import Progress
+
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("ingesting", total=None)
         summary = ingest_paths(

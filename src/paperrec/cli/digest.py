@@ -17,21 +17,19 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from paperrec.cli.app import command, console, fail, out, print_json, runtime
-from paperrec.digest.compose import Planned, plan_digests
-from paperrec.digest.delivery import Delivery, deliver, record, recover
-from paperrec.digest.mailer import build_message, smtp_address
-from paperrec.digest.render import FORMATS, as_json, render, render_email
 from paperrec.errors import InputError, unknown_choice
-from paperrec.runtime import Runtime
-from paperrec.serving.engine import DEFAULT_WINDOW_DAYS, Engine
-from paperrec.store.files import check_output, write_output
-from paperrec.store.outbox import attention
+from paperrec.recommend.window import DEFAULT_WINDOW_DAYS
+
+if TYPE_CHECKING:
+    from paperrec.digest.compose import Planned
+    from paperrec.digest.delivery import Delivery
+    from paperrec.runtime import Runtime
 
 EXTENSIONS = {"email": ".eml", "html": ".html", "markdown": ".md", "json": ".json"}
 
@@ -49,6 +47,10 @@ def write_digest(
     planned: Planned, formats: Sequence[str], out_dir: Path, sender: str
 ) -> list[Path]:
     """``<date>-<user>.<ext>`` in ``out_dir`` per format (email: the whole .eml message)."""
+    from paperrec.digest.mailer import build_message
+    from paperrec.digest.render import render, render_email
+    from paperrec.store.files import write_output
+
     written = []
     for fmt in formats:
         path = out_dir / (_file_stem(planned.user, planned.date) + EXTENSIONS[fmt])
@@ -99,6 +101,10 @@ def _report_delivery(delivery: Delivery) -> None:
 def _compose(rt: Runtime, names, day, days, dry_run, formats, out_dir, printed) -> list[Path]:
     """Compose (and unless ``dry_run`` record) every due user's digest, reporting each;
     returns the files written to ``out_dir``."""
+    from paperrec.digest.compose import plan_digests
+    from paperrec.digest.delivery import record
+    from paperrec.serving.engine import Engine
+
     recorded = {e.user for e in rt.store.outbox.entries(names=names, date=day)}
     if not dry_run and not set(names) - recorded:
         for name in names:  # nothing to compose: no need to load the models
@@ -125,6 +131,8 @@ def _compose(rt: Runtime, names, day, days, dry_run, formats, out_dir, printed) 
 
 
 def _print_documents(planned: list[Planned], fmt: str) -> None:
+    from paperrec.digest.render import as_json, render
+
     if fmt == "json":
         print_json([as_json(p.content) for p in planned])
         return
@@ -181,6 +189,11 @@ def digest(
 ) -> None:
     """Compose, record and email each user's digest for a date; exit 1 while a digest is
     unsent or unconfirmed (see --status)."""
+    from paperrec.digest.delivery import deliver
+    from paperrec.digest.mailer import smtp_address
+    from paperrec.digest.render import FORMATS
+    from paperrec.store.files import check_output
+
     for fmt in formats:
         if fmt not in FORMATS:
             raise InputError(unknown_choice("--format", fmt, FORMATS))
@@ -254,6 +267,9 @@ def digest(
 
 def _status(rt: Runtime, names: Sequence[str]) -> None:
     """``--status``: every digest not delivered yet; exit 1 if there is one."""
+    from paperrec.digest.delivery import recover
+    from paperrec.store.outbox import attention
+
     recover(rt.store, rt.settings)  # a run that died leaves 'sending': say what it means now
     entries = rt.store.outbox.outstanding(names)
     if not entries:
@@ -293,6 +309,8 @@ def _confirm(rt: Runtime, names: Sequence[str], day: dt.date) -> None:
 def _recover(rt: Runtime, names: Sequence[str], day: dt.date, resend: bool) -> None:
     """Put back what a killed run left; then report every unconfirmed digest (of any
     run, any date) until an operator resends or confirms it."""
+    from paperrec.digest.delivery import recover
+
     retried, _ = recover(rt.store, rt.settings)
     for entry in retried:
         _say(f"{entry.user} ({entry.date}): an earlier run stopped before sending; sending now")

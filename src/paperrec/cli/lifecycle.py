@@ -13,7 +13,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from paperrec.cli.app import command, console, out, print_json, runtime, subgroup
+from paperrec.cli.app import command, console, out, print_json, runtime, subgroup, working
 from paperrec.cli.data import progress_bar
 from paperrec.errors import InputError
 
@@ -170,7 +170,8 @@ def models_list(
     """Registered versions of both models: aliases, origin, gate decision, key metric."""
     from paperrec.train.promotion import version_rows
 
-    rows = version_rows(runtime().settings, limit)
+    with working("reading the model registry ..."):
+        rows = version_rows(runtime().settings, limit)
     if as_json:
         print_json([row.as_dict() for row in rows])
         return

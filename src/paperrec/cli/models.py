@@ -11,7 +11,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from paperrec.cli.app import command, console, out, print_json, runtime, subgroup
+from paperrec.cli.app import command, console, out, print_json, runtime, subgroup, working
 from paperrec.cli.data import progress_bar
 from paperrec.errors import InputError
 
@@ -341,8 +341,11 @@ def score(
 
     check_output(output)
     papers = read_rows(input)
-    engine = Engine.load(runtime(), ranker=False)
-    write_rows(output, engine.score(papers))
+    with working("loading the topic model ..."):
+        engine = Engine.load(runtime(), ranker=False)
+    with working(f"scoring {len(papers)} papers ..."):
+        rows = engine.score(papers)
+    write_rows(output, rows)
     if str(output) != "-":
         out.print(
             f"scored {len(papers)} papers with topics v{engine.versions['topics']} -> {output}"
@@ -367,8 +370,11 @@ def rank(
     check_output(output)
     liked_rows, candidate_rows = read_rows(profile), read_rows(candidates)
     disliked_rows = read_rows(disliked) if disliked else []
-    engine = Engine.load(runtime())
-    write_rows(output, engine.rank(liked_rows, candidate_rows, disliked=disliked_rows, k=k))
+    with working("loading the models ..."):
+        engine = Engine.load(runtime())
+    with working(f"ranking {len(candidate_rows)} candidates ..."):
+        ranked = engine.rank(liked_rows, candidate_rows, disliked=disliked_rows, k=k)
+    write_rows(output, ranked)
 
 
 @command("recommend")
@@ -394,7 +400,10 @@ def recommend(
         raise InputError(f"--date {date!r} is not YYYY-MM-DD") from None
     rt = runtime()
     rt.store.users.get(name)  # an unknown user or a broken store fails before the models load
-    ranked = Engine.load(rt).recommend(name, k=k, date=day, days=days, mark_shown=not dry_run)
+    with working("loading the models ..."):
+        engine = Engine.load(rt)
+    with working(f"ranking new papers for {name} ..."):
+        ranked = engine.recommend(name, k=k, date=day, days=days, mark_shown=not dry_run)
     if as_json:
         print_json([{**r.as_dict(), "title": r.title} for r in ranked])
         return

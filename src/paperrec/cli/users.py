@@ -13,16 +13,7 @@ from rich.table import Table
 from paperrec.cli.app import command, console, fail, out, print_json, runtime, subgroup
 from paperrec.digest.budget import CADENCES, DigestSettings, describe, parse_quota
 from paperrec.errors import InputError, unknown_choice
-from paperrec.schema import FeedbackSource
-from paperrec.store.files import check_output, write_output
-from paperrec.users.profiles import (
-    FEEDBACK_SIGNALS,
-    add_user,
-    delete_user,
-    export_user,
-    list_users,
-    record_feedback,
-)
+from paperrec.schema import FEEDBACK_SIGNALS, FeedbackSource
 
 user_app = subgroup("user", "Add, list, export and delete users; create their API keys.")
 
@@ -131,6 +122,8 @@ def user_add(
     trending: TrendingOpt = None,
 ) -> None:
     """Add a user with chosen topics and seed papers; nothing is written if any part fails."""
+    from paperrec.users.profiles import add_user
+
     rt = runtime()
     options = (k, min_score, cadence, topic_quota, empty_notice, trending)
     budget = digest_settings(DigestSettings(), *options)  # checked before anything is written
@@ -179,6 +172,8 @@ def user_list(
     as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
 ) -> None:
     """List users with their number of feedback events, shown papers and API keys."""
+    from paperrec.users.profiles import list_users
+
     rows = list_users(runtime().store)
     if as_json:
         print_json(rows)
@@ -210,6 +205,9 @@ def user_export(
     ] = None,
 ) -> None:
     """Everything stored about a user as JSON: profile, feedback, shown papers, key ids."""
+    from paperrec.store.files import check_output, write_output
+    from paperrec.users.profiles import export_user
+
     check_output(output)
     data = export_user(runtime().store, name)
     if output is None or str(output) == "-":
@@ -225,6 +223,8 @@ def user_delete(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
 ) -> None:
     """Delete a user and all their feedback, shown papers and API keys."""
+    from paperrec.users.profiles import delete_user
+
     store = runtime().store
     store.users.get(name)  # an unknown name fails here, before any prompt
     if not yes and not typer.confirm(f"delete user {name} and everything stored about them?"):
@@ -317,6 +317,8 @@ def feedback(
     signal: Annotated[str, typer.Argument(help=" | ".join(s.value for s in FEEDBACK_SIGNALS))],
 ) -> None:
     """Record a user's feedback on a paper (stored with the time and source 'cli')."""
+    from paperrec.users.profiles import record_feedback
+
     event = record_feedback(runtime().store, name, paper_id, signal, FeedbackSource.CLI)
     out.print(
         f"{event.user}: {event.signal.value} {event.paper_id} "

@@ -140,20 +140,6 @@ def is_due(cadence: str, date: dt.date, last: dt.date | None) -> bool:
     return last is None or (date - last).days >= CADENCE_DAYS[cadence]
 
 
-def window(date: dt.date, last: dt.date | None, max_days: int) -> tuple[dt.date, dt.date]:
-    """First and last announcement date a digest on ``date`` covers.
-
-    From the day of the user's last digest (papers announced that day but stored after it
-    was made are not lost; those it already held are excluded by id) to ``date``, and never
-    more than ``max_days`` days: a first digest, or one after a long pause, looks back
-    ``max_days`` days.
-    """
-    if max_days < 1:
-        raise InputError(f"the look-back must be at least 1 day, got {max_days}")
-    earliest = date - dt.timedelta(days=max_days - 1)
-    return (max(last, earliest) if last is not None else earliest), date
-
-
 def apply_budget(
     ranked: Sequence,
     main_topics: Mapping[str, str | None],

@@ -1,7 +1,7 @@
 """Each user's digest for a date: which papers, ranked by the shared ranking, cut by budget.
 
 For a user due a digest on ``date`` (`paperrec.digest.budget.is_due`), the candidates are the
-papers announced from the day of their last digest to ``date`` (`paperrec.digest.budget.window`)
+papers announced from the day of their last digest to ``date`` (`paperrec.recommend.window.window`)
 that they have not been shown, rated, or been sent in an earlier digest. They are ranked
 with `Engine.rank_profile` (the same ranking as ``paperrec recommend`` and the service),
 cut by the user's `DigestSettings`, and turned into `DigestContent` with topic tags, a
@@ -26,13 +26,14 @@ from typing import Literal
 from threadpoolctl import threadpool_limits
 
 from paperrec.config import Settings
-from paperrec.digest.budget import DigestSettings, apply_budget, describe, is_due, window
+from paperrec.digest.budget import DigestSettings, apply_budget, describe, is_due
 from paperrec.digest.render import DigestContent, Trending, build_content, make_trending
 from paperrec.errors import InputError, PaperrecError
 from paperrec.recommend.rank import CandidateSet, RankedPaper
+from paperrec.recommend.window import DEFAULT_WINDOW_DAYS, window
 from paperrec.runtime import Runtime
 from paperrec.schema import Paper
-from paperrec.serving.engine import DEFAULT_WINDOW_DAYS, Engine
+from paperrec.serving.engine import Engine
 from paperrec.users.profiles import user_profile
 
 TRENDING_DAYS = 7

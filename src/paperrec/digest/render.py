@@ -25,8 +25,7 @@ import jinja2
 
 from paperrec.errors import InputError, unknown_choice
 from paperrec.recommend.rank import RankedPaper
-from paperrec.schema import Paper, Signal, split_arxiv_id
-from paperrec.users.profiles import FEEDBACK_SIGNALS
+from paperrec.schema import FEEDBACK_SIGNALS, Paper, Signal, split_arxiv_id
 from paperrec.users.tokens import DEFAULT_TTL, make_token
 
 # Where the service takes a click (service/service.py mounts the links app at /feedback and

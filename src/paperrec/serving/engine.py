@@ -16,14 +16,13 @@ from paperrec.errors import InputError, ModelNotTrainedError
 from paperrec.papers.rows import InputPaper
 from paperrec.recommend.model import RankingModel
 from paperrec.recommend.rank import CandidateSet, RankedPaper, Recommender
+from paperrec.recommend.window import DEFAULT_WINDOW_DAYS, window
 from paperrec.runtime import Runtime
 from paperrec.schema import Paper
 from paperrec.serving.arrays import MemoEmbedder, MemoLexical, MemoTopics
 from paperrec.topics.model import TopicModel
 from paperrec.train import registry
 from paperrec.users.profiles import UserProfile, user_profile
-
-DEFAULT_WINDOW_DAYS = 7
 
 
 @dataclass
@@ -138,13 +137,12 @@ class Engine:
         end = date or store.papers.latest_date()
         if end is None:
             raise InputError("the store holds no dated papers; ingest some (paperrec ingest)")
-        window = store.papers.iter_papers(since=end - dt.timedelta(days=days - 1), until=end)
+        start, end = window(end, None, days)
+        papers = store.papers.iter_papers(since=start, until=end)
         seen = profile.seen_ids  # a set built per access: once, not once per candidate
-        candidates = [p for p in window if p.id not in seen]
+        candidates = [p for p in papers if p.id not in seen]
         if not candidates:
-            raise InputError(
-                f"no new papers for {user} between {end - dt.timedelta(days=days - 1)} and {end}"
-            )
+            raise InputError(f"no new papers for {user} between {start} and {end}")
         ranked = self.rank_profile(profile, candidates, k=k)
         if mark_shown:
             store.users.mark_shown(user, [r.id for r in ranked])

@@ -85,7 +85,7 @@ def ingest_sources(
         papers = _dated_since(read_path(path, fmt), since, summary.problems)
         ingest_papers(store, papers, fmt, batch_size=batch, summary=summary)
     if sources.categories:
-        from paperrec.papers.sources.arxiv import API_SOURCE, fetch_recent
+        from paperrec.papers.sources.arxiv_api import API_SOURCE, fetch_recent
 
         start = since or store.latest_date()
         today = today or dt.datetime.now(dt.UTC).date()

@@ -16,12 +16,17 @@ from paperrec.errors import InputError, NotFoundError
 from paperrec.papers.ingest import ingest_papers
 from paperrec.papers.seeds import read_seeds
 from paperrec.papers.sources import Problem
-from paperrec.schema import FeedbackEvent, FeedbackSource, Signal, User, split_arxiv_id
+from paperrec.schema import (
+    FEEDBACK_SIGNALS,
+    FeedbackEvent,
+    FeedbackSource,
+    Signal,
+    User,
+    split_arxiv_id,
+)
 from paperrec.store import Store, UpsertCounts
 from paperrec.store.users import latest_signals
 
-# What a user can say about a paper; ``seed`` is set only when a user is created.
-FEEDBACK_SIGNALS: tuple[Signal, ...] = (Signal.UP, Signal.DOWN, Signal.SAVED, Signal.DISMISSED)
 EXPORT_VERSION = 1
 
 

@@ -1,47 +1,21 @@
-"""arXiv: Atom XML saved from the arXiv API (read offline), and the live API itself.
+"""arXiv Atom XML: a saved arXiv API response, read offline, and the record both roads share.
 
-Both roads meet in `to_record`: an Atom entry read by feedparser and an `arxiv.Result`
-from the live API are first reduced to the same `ArxivEntry`, so ids, versions, category
-order and dates are handled once. This is the only module in paperrec that opens a
-network connection.
+An Atom entry read by feedparser here and an ``arxiv.Result`` from the live API
+(`paperrec.papers.sources.arxiv_api`) are first reduced to the same `ArxivEntry`, so ids,
+versions, category order and dates are handled once, in `to_record`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import re
 import xml.sax
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import arxiv
-import feedparser
-import requests
-from requests.adapters import HTTPAdapter
-
-from paperrec.errors import InputError, NetworkError, unknown_choice
 from paperrec.papers.sources.base import Problem, Record, check_paper
 from paperrec.schema import Paper, normalize_text, split_arxiv_id
-
-log = logging.getLogger(__name__)
-
-API_HOST = "export.arxiv.org"
-API_URL = f"https://{API_HOST}/api/query"
-API_SOURCE = "arxiv-api"
-# Top-level arXiv archives (https://arxiv.org/category_taxonomy); a category is
-# "archive" or "archive.SUBJECT", e.g. hep-th, cs.LG, cond-mat.stat-mech.
-ARCHIVES = frozenset(
-    {
-        "astro-ph", "cond-mat", "cs", "econ", "eess", "gr-qc", "hep-ex", "hep-lat",
-        "hep-ph", "hep-th", "math", "math-ph", "nlin", "nucl-ex", "nucl-th", "physics",
-        "q-bio", "q-fin", "quant-ph", "stat",
-    }
-)  # fmt: skip
-_CATEGORY = re.compile(r"^(?P<archive>[a-z]+(?:-[a-z]+)?)(?:\.[A-Za-z]+(?:-[a-z]+)?)?$")
-_ENCODING_TROUBLE = (feedparser.CharacterEncodingOverride, feedparser.CharacterEncodingUnknown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +103,11 @@ def _feed_problem(feed, raw: bytes, name: str) -> Problem | None:
             f"malformed XML ({error.getMessage()}, column {error.getColumnNumber()}); "
             "nothing read from this file, re-download it or fix the XML",
         )
-    if isinstance(error, _ENCODING_TROUBLE):
+    import feedparser
+
+    if isinstance(
+        error, feedparser.CharacterEncodingOverride | feedparser.CharacterEncodingUnknown
+    ):
         return Problem(
             name,
             _first_bad_utf8_line(raw),
@@ -147,6 +125,8 @@ def parse_arxiv_atom(path: Path, source: str = "arxiv-atom") -> Iterator[Record]
 
     The file is read as bytes so feedparser never treats the name as a URL to fetch.
     """
+    import feedparser  # imported here: the CLI's start-up does not pay for it
+
     name = str(path)
     raw = path.read_bytes()
     feed = feedparser.parse(raw)
@@ -159,135 +139,3 @@ def parse_arxiv_atom(path: Path, source: str = "arxiv-atom") -> Iterator[Record]
         arxiv_entry = entry_from_feed(entry)
         line = _line_of_id(text, arxiv_entry.entry_id)
         yield to_record(arxiv_entry, source, name, line)
-
-
-# -- the live API -------------------------------------------------------------------------
-def entry_from_result(result: arxiv.Result) -> ArxivEntry:
-    """An ``arxiv.Result`` from the live API as an ArxivEntry (published is UTC)."""
-    published = result.published
-    return ArxivEntry(
-        entry_id=result.entry_id,
-        title=result.title,
-        summary=result.summary,
-        primary=result.primary_category,
-        categories=result.categories,
-        published=published.date() if published and published.year > 1 else None,
-        authors=[author.name for author in result.authors],
-    )
-
-
-def validate_category(category: str) -> str:
-    """``category`` stripped, or an InputError saying what a category looks like."""
-    text = category.strip()
-    match = _CATEGORY.match(text)
-    if match is None:
-        raise InputError(
-            f"arXiv category {category!r} is malformed; expected archive or archive.SUBJECT, "
-            "for example cs.LG, stat.ML, hep-th"
-        )
-    if match["archive"] not in ARCHIVES:
-        choice = unknown_choice("arXiv archive", match["archive"], ARCHIVES)
-        raise InputError(f"in category {category!r}: {choice}")
-    return text
-
-
-def build_query(categories: Sequence[str], days: int, now: dt.datetime) -> str:
-    """arXiv search query: any of ``categories``, submitted in the ``days`` before ``now`` (UTC)."""
-    start = now - dt.timedelta(days=days)
-    either = " OR ".join(f"cat:{category}" for category in categories)
-    return f"({either}) AND submittedDate:[{start:%Y%m%d%H%M} TO {now:%Y%m%d%H%M}]"
-
-
-class _TimeoutAdapter(HTTPAdapter):
-    """Gives every request a timeout: arxiv 4.0 calls ``session.get`` without one, so a
-    network that silently drops packets would otherwise hang the command forever."""
-
-    def __init__(self, timeout: float):
-        super().__init__()
-        self.timeout = timeout
-
-    def send(self, request, **kwargs):
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout
-        return super().send(request, **kwargs)
-
-
-def _client(api_url: str, page_size: int, timeout: float, retries: int) -> arxiv.Client:
-    # arXiv's terms of use ask for at most one request every three seconds.
-    client = arxiv.Client(page_size=page_size, delay_seconds=3.0, num_retries=retries)
-    client.query_url_format = api_url + "?{}"
-    session = getattr(client, "_session", None)  # private in arxiv 4.0; no public hook
-    if isinstance(session, requests.Session):
-        for prefix in ("https://", "http://"):
-            session.mount(prefix, _TimeoutAdapter(timeout))
-    return client
-
-
-def _reason(exc: Exception, timeout: float) -> str:
-    """A short cause for a failed request: DNS, refused, timed out, HTTP status."""
-    if isinstance(exc, arxiv.HTTPError):
-        return f"HTTP {exc.status}"
-    if isinstance(exc, requests.Timeout):
-        return f"no answer within {timeout:g} s"
-    text = str(exc)
-    if "NameResolution" in text or "Name or service not known" in text or "resolve" in text:
-        return "DNS lookup failed (no network?)"
-    if "refused" in text.lower():
-        return "connection refused"
-    if isinstance(exc, arxiv.ArxivError):
-        return exc.message
-    return type(exc).__name__
-
-
-def fetch_recent(
-    categories: list[str],
-    days: int,
-    max_results: int,
-    *,
-    timeout: float = 30.0,
-    retries: int = 3,
-    now: dt.datetime | None = None,
-    api_url: str = API_URL,
-) -> list[Paper]:
-    """Papers submitted to any of ``categories`` in the last ``days`` days, newest first.
-
-    Parameters
-    ----------
-    categories : arXiv categories such as ``cs.LG``; at least one.
-    days : how far back to look, counted from ``now`` (default: the current UTC time).
-    max_results : at most this many papers.
-    timeout : seconds to wait for each HTTP response.
-    retries : extra tries per page after a failed request.
-    api_url : the query endpoint; tests point it at a local server.
-
-    Raises
-    ------
-    InputError : a malformed category, ``days`` or ``max_results`` below 1.
-    NetworkError : the API cannot be reached or answers with an HTTP error.
-    """
-    if not categories:
-        raise InputError("give at least one arXiv category, for example cs.LG")
-    wanted = [validate_category(category) for category in categories]
-    if days < 1 or max_results < 1:
-        raise InputError(f"days and max_results must be at least 1, got {days} and {max_results}")
-    query = build_query(wanted, days, now or dt.datetime.now(dt.UTC))
-    search = arxiv.Search(
-        query=query, max_results=max_results, sort_by=arxiv.SortCriterion.SubmittedDate
-    )
-    client = _client(api_url, min(max_results, 200), timeout, retries)
-    host = urlsplit(api_url).netloc
-    try:
-        results = list(client.results(search))
-    except (requests.RequestException, arxiv.ArxivError) as exc:
-        raise NetworkError(
-            f"cannot reach the arXiv API ({host}): {_reason(exc, timeout)}; "
-            "check the network or ingest a saved Atom file with --format arxiv-atom"
-        ) from exc
-    papers = []
-    for result in results:
-        record = to_record(entry_from_result(result), API_SOURCE, f"arXiv API ({host})", None)
-        if isinstance(record, Problem):
-            log.warning("skipped %s", record)
-        else:
-            papers.append(record)
-    return papers
