@@ -361,25 +361,3 @@ def render(content: DigestContent, fmt: str) -> str:
     if fmt == "markdown":
         return env.get_template("digest.md").render(_context(content, page=True))
     return env.get_template("digest.txt").render(_context(content, page=False))
-
-
-def render_digest(
-    user: str,
-    email: str,
-    ranked: Sequence[RankedPaper],
-    *,
-    secret,
-    public_url: str,
-    date: dt.date | None = None,
-    ttl: dt.timedelta = LINK_TTL,
-    now: float | None = None,
-) -> Digest:
-    """The email of ``ranked`` papers alone (no authors, tags or trending): a shortcut for
-    callers that hold only ranking results. Needs at least one paper."""
-    if not ranked:
-        raise InputError(f"no papers to put in {user}'s digest")
-    content = build_content(
-        user, email, ranked, secret=secret, public_url=public_url,
-        date=date or dt.datetime.now(dt.UTC).date(), ttl=ttl, now=now,
-    )  # fmt: skip
-    return render_email(content)
