@@ -46,3 +46,8 @@ def test_version_prints_the_package_version():
     )
     assert result.returncode == 0
     assert result.stdout.strip() == f"paperrec {__version__}"
+
+
+def test_serving_never_imports_mlflow():
+    loaded = _modules_after("import paperrec.serving.engine, paperrec.serving.holder")
+    assert not loaded["mlflow"]

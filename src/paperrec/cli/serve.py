@@ -42,17 +42,17 @@ def serve(
     BENTOML_HOME defaults to PAPERREC_HOME/bentoml. The API is described at http://HOST:PORT/
     and in docs/service.md.
     """
+    from paperrec import bundles
     from paperrec.errors import ModelNotTrainedError
     from paperrec.serving.holder import serve_command, serve_environment
-    from paperrec.train import registry
 
     check_port_free(host, port)  # before anything loads: a port in use is one line
     settings = runtime().settings
     if settings.token_secret is not None:
         check_secret(settings.token_secret)  # the service refuses a weak one too; say it now
-    topics = registry.champion_version(settings, registry.TOPICS_MODEL)  # no model: one clear line
+    topics = bundles.champion(settings, "topics")[1]  # no model: one clear line
     try:
-        ranker = f"ranker v{registry.champion_version(settings, registry.RANKER_MODEL)}"
+        ranker = f"ranker v{bundles.champion(settings, 'ranker')[1]}"
     except ModelNotTrainedError:
         ranker = "no ranker (/rank and /recommend answer 503 until `paperrec train ranker`)"
     args = serve_command(host, port)

@@ -9,14 +9,13 @@ disliked paper than to any liked one loses the excess similarity."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import joblib
 import numpy as np
 
-from paperrec.errors import ModelNotTrainedError, PaperrecError
+from paperrec import bundles
+from paperrec.errors import PaperrecError
 from paperrec.recommend.features import (
     FEATURE_NAMES,
     CandidateArrays,
@@ -81,44 +80,23 @@ class RankingModel:
         return self.score_features(self.featurizer.transform(profile, candidates))
 
     def save(self, directory: Path) -> Path:
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        joblib.dump(
-            {"featurizer": self.featurizer, "lexical": self.lexical, "ranker": self.ranker},
-            directory / "ranker.joblib",
-        )
+        """Write the bundle to ``directory`` (atomically, through `paperrec.bundles`)."""
+        parts = {"featurizer": self.featurizer, "lexical": self.lexical, "ranker": self.ranker}
         meta = {
-            "format_version": FORMAT_VERSION,
-            "kind": "paperrec-ranker",
             "embedding_model_id": self.embedding_model_id,
             "topic_ids": list(self.topic_ids),
             "features": list(FEATURE_NAMES),
             "scorer": self.scorer,
             "summary": self.summary,
         }
-        (directory / "meta.json").write_text(
-            json.dumps(meta, indent=2, default=str), encoding="utf-8"
-        )
-        return directory
+        files = {"ranker.joblib": parts}
+        return bundles.save(directory, "ranker", meta, files, version=FORMAT_VERSION)
 
     @classmethod
     def load(cls, directory: Path) -> RankingModel:
-        directory = Path(directory)
-        meta_path = directory / "meta.json"
-        if not meta_path.is_file():
-            raise ModelNotTrainedError(
-                f"no ranking model at {directory}; run `paperrec train ranker`"
-            )
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("kind") != "paperrec-ranker" or meta.get("format_version") != FORMAT_VERSION:
-            raise PaperrecError(
-                f"{directory} is not a paperrec ranking model of format {FORMAT_VERSION}"
-            )
-        if tuple(meta["features"]) != FEATURE_NAMES:
-            raise PaperrecError(
-                f"{directory} was trained with other features; retrain with `paperrec train ranker`"
-            )
-        parts = joblib.load(directory / "ranker.joblib")
+        required = {"features": list(FEATURE_NAMES)}
+        bundle = bundles.load(directory, "ranker", version=FORMAT_VERSION, require=required)
+        parts, meta = bundle.parts["ranker.joblib"], bundle.meta
         return cls(
             featurizer=parts["featurizer"],
             lexical=parts["lexical"],

@@ -1,6 +1,6 @@
 """Engine: the public API that the CLI, the service and the digest share.
 
-It holds the embedder and the champion models from the registry and answers the three
+It holds the embedder and the champion models (exported at promotion) and answers the three
 questions paperrec exists for: which topics is this paper about (``score``), how should
 these candidates be ordered for this profile (``rank``), and what should this stored user
 read next (``recommend``).
@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from paperrec import bundles
 from paperrec.errors import InputError, ModelNotTrainedError
 from paperrec.papers.rows import InputPaper
 from paperrec.recommend.model import RankingModel
@@ -21,7 +22,6 @@ from paperrec.runtime import Runtime
 from paperrec.schema import Paper
 from paperrec.serving.arrays import MemoEmbedder, MemoLexical, MemoTopics
 from paperrec.topics.model import TopicModel
-from paperrec.train import registry
 from paperrec.users.profiles import UserProfile, user_profile
 
 
@@ -40,15 +40,16 @@ class Engine:
     def load(
         cls, runtime: Runtime | None = None, *, topics: bool = True, ranker: bool = True
     ) -> Engine:
-        """Champion models from the registry; raises ModelNotTrainedError for a missing one."""
+        """The exported champion models (`paperrec.bundles.champion`); raises
+        ModelNotTrainedError for a missing one."""
         runtime = runtime or Runtime()
         engine = cls(runtime)
         if topics:
-            path, version = registry.fetch_bundle(runtime.settings, registry.TOPICS_MODEL)
+            path, version = bundles.champion(runtime.settings, "topics")
             engine.topic_model = TopicModel.load(path)
             engine.versions["topics"] = version
         if ranker:
-            path, version = registry.fetch_bundle(runtime.settings, registry.RANKER_MODEL)
+            path, version = bundles.champion(runtime.settings, "ranker")
             engine.ranking_model = RankingModel.load(path)
             engine.versions["ranker"] = version
         engine.versions["embedding_model"] = runtime.embedder.model_id

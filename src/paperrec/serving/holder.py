@@ -1,7 +1,8 @@
 """What the HTTP service needs that is not HTTP: the engine in use and who may act.
 
 `EngineHolder` owns the `Engine` that requests use and swaps in a new one when the
-registry's champion changes (on demand, or from a background thread every few seconds).
+exported champion changes (`paperrec.bundles`; on demand, or from a background thread every
+few seconds).
 Model calls go through ``holder.using()``, one at a time. Its `score` is ``Engine.score``
 with the rows of recently scored abstracts kept in memory (keyed by topic model version and
 content hash), so a repeated abstract costs neither a cache read nor a classifier call.
@@ -32,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from paperrec import bundles
 from paperrec.config import Settings
 from paperrec.errors import (  # ForbiddenError: re-exported for the service
     AuthError,
@@ -44,7 +46,6 @@ from paperrec.papers.rows import InputPaper
 from paperrec.runtime import Runtime
 from paperrec.serving.engine import Engine
 from paperrec.store import Store
-from paperrec.train import registry
 from paperrec.users.tokens import authorize
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ MEMO_SIZE = 4096  # topic rows kept for repeated abstracts (about 5 kB each)
 SERVICE = "service:PaperrecService"
 # The BentoML service lives beside the package in a source checkout: <repo>/service.
 SERVICE_DIR = Path(__file__).resolve().parents[3] / "service"
-_MODELS = {"topics": registry.TOPICS_MODEL, "ranker": registry.RANKER_MODEL}
+_MODELS = ("topics", "ranker")
 # The warm-up text: encoding it at start-up loads the model and tokenizer before traffic.
 _WARM_UP = "Warm-up. Loads the embedding model before the first request."
 
@@ -96,7 +97,7 @@ class EngineHolder:
 
     @classmethod
     def load(cls, runtime: Runtime, **kwargs) -> EngineHolder:
-        """The champions of the registry, checked and warmed up.
+        """The exported champions, checked and warmed up.
 
         Raises when there is no loadable topic model. A ranker that cannot be loaded is
         reported in ``last_error``; /score works and ranking waits for a loadable one.
@@ -162,16 +163,13 @@ class EngineHolder:
         return rows
 
     def champions(self) -> dict[str, str]:
-        """Registered champion versions: topics always, ranker when one was trained.
+        """Exported champion versions: topics always, ranker when one was trained.
 
         Raises ModelNotTrainedError when there is no topic model champion.
         """
-        settings = self.runtime.settings
-        found = {"topics": registry.champion_version(settings, registry.TOPICS_MODEL)}
-        try:
-            found["ranker"] = registry.champion_version(settings, registry.RANKER_MODEL)
-        except ModelNotTrainedError:
-            pass
+        found = bundles.champion_versions(self.runtime.settings)
+        if "topics" not in found:
+            bundles.champion(self.runtime.settings, "topics")  # raises, saying what to do
         return found
 
     def _build(self, wanted: dict[str, str], current: Engine | None) -> tuple[Engine, str | None]:
@@ -210,7 +208,7 @@ class EngineHolder:
             try:
                 wanted = self.champions()
             except PaperrecError as exc:
-                return self._keep(current, f"cannot read the model registry: {exc}")
+                return self._keep(current, f"cannot read the champions: {exc}")
             in_use = {name: current.versions.get(name) for name in _MODELS}
             if all(in_use[name] == wanted.get(name) for name in _MODELS):
                 self._failed, self.last_error = None, None
@@ -239,7 +237,7 @@ class EngineHolder:
         return ReloadOutcome(False, dict(current.versions), self.last_error)
 
     def watch(self, every_seconds: float = DEFAULT_CHECK_SECONDS) -> None:
-        """Check the registry every ``every_seconds`` in a daemon thread until `stop`."""
+        """Check the exported champions every ``every_seconds`` in a daemon thread until `stop`."""
         if every_seconds <= 0 or self._watcher is not None:
             return
 

@@ -9,15 +9,13 @@ sentence-transformer body (by reference) plus a scikit-learn head.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import joblib
 import numpy as np
 
-from paperrec.errors import ModelNotTrainedError, PaperrecError
+from paperrec import bundles
 from paperrec.topics.classify import TopicClassifier
 from paperrec.topics.taxonomy import Taxonomy, parse_taxonomy
 
@@ -79,53 +77,33 @@ class TopicModel:
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, directory: Path) -> Path:
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        joblib.dump(
-            {
-                "classifier": self.classifier,
-                "topic_vectors": self.topic_vectors,
-                "view_mean": self.view_mean,
-                "view_scale": self.view_scale,
-            },
-            directory / "classifier.joblib",
-        )
-        (directory / "taxonomy.yaml").write_text(self.taxonomy.text, encoding="utf-8")
+        """Write the bundle to ``directory`` (atomically, through `paperrec.bundles`)."""
+        parts = {
+            "classifier": self.classifier,
+            "topic_vectors": self.topic_vectors,
+            "view_mean": self.view_mean,
+            "view_scale": self.view_scale,
+        }
         meta = {
-            "format_version": FORMAT_VERSION,
-            "kind": "paperrec-topics",
             "embedding_model_id": self.embedding_model_id,
             "topics": list(self.topic_ids),
             "thresholds": [round(float(t), 6) for t in self.classifier.thresholds_],
             "taxonomy_sha256": self.taxonomy.sha256,
             "summary": self.summary,
         }
-        (directory / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        return directory
+        files = {"classifier.joblib": parts, "taxonomy.yaml": self.taxonomy.text}
+        return bundles.save(directory, "topics", meta, files, version=FORMAT_VERSION)
 
     @classmethod
     def load(cls, directory: Path) -> TopicModel:
-        directory = Path(directory)
-        meta_path = directory / "meta.json"
-        if not meta_path.is_file():
-            raise ModelNotTrainedError(
-                f"no topic model at {directory}; run `paperrec train topics`"
-            )
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("kind") != "paperrec-topics" or meta.get("format_version") != FORMAT_VERSION:
-            raise PaperrecError(
-                f"{directory} is not a paperrec topic model of format {FORMAT_VERSION}"
-            )
-        parts = joblib.load(directory / "classifier.joblib")
-        taxonomy = parse_taxonomy(
-            (directory / "taxonomy.yaml").read_text(encoding="utf-8"), str(directory)
-        )
+        bundle = bundles.load(directory, "topics", version=FORMAT_VERSION)
+        parts = bundle.parts["classifier.joblib"]
         return cls(
-            taxonomy=taxonomy,
+            taxonomy=parse_taxonomy(bundle.text("taxonomy.yaml"), str(directory)),
             classifier=parts["classifier"],
-            embedding_model_id=meta["embedding_model_id"],
+            embedding_model_id=bundle.meta["embedding_model_id"],
             topic_vectors=parts["topic_vectors"],
             view_mean=parts["view_mean"],
             view_scale=parts["view_scale"],
-            summary=meta.get("summary", {}),
+            summary=bundle.meta.get("summary", {}),
         )

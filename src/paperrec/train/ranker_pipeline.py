@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from paperrec import bundles
 from paperrec.errors import InputError, ModelNotTrainedError
 from paperrec.evaluate.ranking import (
     author_queries,
@@ -89,7 +90,7 @@ class RankerRunResult:
 def load_topic_model(runtime: Runtime) -> TopicModel | None:
     """The champion topic model, or None when none is trained yet."""
     try:
-        return TopicModel.load(registry.fetch_bundle(runtime.settings, registry.TOPICS_MODEL)[0])
+        return TopicModel.load(bundles.champion(runtime.settings, "topics")[0])
     except ModelNotTrainedError:
         return None
 
@@ -269,4 +270,4 @@ def train_ranker(
 
 
 def load_ranking_model(runtime: Runtime) -> RankingModel:
-    return RankingModel.load(registry.fetch_bundle(runtime.settings, registry.RANKER_MODEL)[0])
+    return RankingModel.load(bundles.champion(runtime.settings, "ranker")[0])

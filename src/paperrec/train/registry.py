@@ -2,9 +2,11 @@
 
 A bundle (a TopicModel or RankingModel directory) is logged as a pyfunc model whose only
 artifact is that directory, registered under ``paperrec-topics`` or ``paperrec-ranker``
-with a new version per run. The version the service and the CLI use carries the alias
-``champion``; the newest output of ``paperrec retrain`` carries ``candidate``. Fetching
-downloads the bundle once per version into PAPERREC_HOME.
+with a new version per run. The champion carries the alias ``champion``; the newest output
+of ``paperrec retrain`` carries ``candidate``. Fetching downloads the bundle once per version
+into PAPERREC_HOME. Each promotion and rollback exports the new champion's bundle
+(`paperrec.bundles.export_champion`) into the plain directory that the service and the CLI
+read, so they never import MLflow; the registry stays the source of truth.
 
 Every promotion is remembered: the registered model's tag ``paperrec.champion_history``
 lists the champions in the order they were promoted (the current one last, each with the
@@ -22,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from paperrec import bundles
 from paperrec.config import Settings
 from paperrec.errors import ModelNotTrainedError, NotFoundError, PaperrecError
 
@@ -120,6 +123,7 @@ def promote(
     _save_history(client, registered_name, history)
     if current is not None and current != version:
         client.set_registered_model_alias(registered_name, PREVIOUS, current)
+    export_champion(settings, registered_name)
     return current
 
 
@@ -145,7 +149,16 @@ def rollback(settings: Settings, registered_name: str) -> tuple[str, str]:
         client.set_registered_model_alias(registered_name, PREVIOUS, history[-2].version)
     else:
         client.delete_registered_model_alias(registered_name, PREVIOUS)
+    export_champion(settings, registered_name)
     return current, history[-1].version
+
+
+def export_champion(settings: Settings, registered_name: str) -> Path:
+    """Copy the registry's champion of ``registered_name`` into the directory serving reads
+    (`paperrec.bundles.champion`); returns the exported bundle's path."""
+    path, version = fetch_bundle(settings, registered_name)
+    key = next(k for k, name in MODELS.items() if name == registered_name)
+    return bundles.export_champion(settings, key, path, version)
 
 
 def rollback_last(settings: Settings) -> dict[str, tuple[str, str]]:
