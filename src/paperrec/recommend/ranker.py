@@ -8,6 +8,7 @@ from lightgbm import LGBMRanker
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from paperrec.boosting import lgbm_params
 from paperrec.recommend.features import FEATURE_NAMES, PRIOR_FEATURE
 
 PRIOR_COLUMN = FEATURE_NAMES.index(PRIOR_FEATURE)
@@ -66,19 +67,9 @@ class PaperRanker(BaseEstimator):
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float32)
         if np.sum(group) != len(X):
             raise ValueError(f"group sizes sum to {np.sum(group)}, but X has {len(X)} rows")
-        self.model_ = LGBMRanker(
-            objective="lambdarank",
-            n_estimators=self.n_estimators,
-            learning_rate=self.learning_rate,
-            num_leaves=self.num_leaves,
-            min_child_samples=self.min_child_samples,
-            colsample_bytree=self.colsample_bytree,
-            subsample=self.subsample,
-            subsample_freq=1 if self.subsample < 1 else 0,
-            n_jobs=self.n_jobs,
-            random_state=self.random_state,
-            verbose=-1,
-        ).fit(X, y, group=group, init_score=self._prior(X))
+        self.model_ = LGBMRanker(objective="lambdarank", **lgbm_params(self)).fit(
+            X, y, group=group, init_score=self._prior(X)
+        )
         return self
 
     def predict(self, X) -> np.ndarray:

@@ -20,6 +20,8 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from paperrec.boosting import lgbm_params
+
 MIN_POSITIVES = 5
 SINGLE_THREAD_BELOW = 64  # rows  # fewer weak positives than this: the topic keeps its base rate
 
@@ -88,22 +90,13 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def _booster_params(self) -> dict:
-        return dict(
-            n_estimators=self.n_estimators,
-            learning_rate=self.learning_rate,
-            num_leaves=self.num_leaves,
-            min_child_samples=self.min_child_samples,
-            colsample_bytree=self.colsample_bytree,
-            subsample=self.subsample,
-            subsample_freq=1 if self.subsample < 1 else 0,
+        return lgbm_params(
+            self,
             reg_lambda=self.reg_lambda,
             max_bin=self.max_bin,
             # Bin edges from a sample: building the histogram bins on every row costs as
             # much as boosting itself, for each of dozens of topics.
             bin_construct_sample_cnt=5000,
-            n_jobs=self.n_jobs,
-            random_state=self.random_state,
-            verbose=-1,
         )
 
     def fit(self, X, Y):
