@@ -33,9 +33,9 @@ import threading
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from paperrec import offline  # first: the flags are set before any model library loads
+
+offline.set_defaults()
 
 import numpy as np  # noqa: E402
 from _memory import reset_peak_rss, rss_mib  # noqa: E402  (bench/ is on sys.path)

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from paperrec import offline
 from pool_helpers import SMALL_POOL, slice_pool
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+offline.set_defaults()
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PAPERREC_SHARED_DIR", REPO.parent / "shared"))

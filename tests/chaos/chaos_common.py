@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from paperrec import offline
+
 # Rows of the chaos table, printed at the end of the run (see conftest.py).
 ROWS: list[Tally] = []
 
@@ -42,10 +44,7 @@ def environment(home: Path, **extra: str) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("PAPERREC_", "MLFLOW_", "BENTOML_"))
     }
-    env.update(
-        PAPERREC_HOME=str(home), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-        TOKENIZERS_PARALLELISM="false", **extra,
-    )  # fmt: skip
+    env.update(offline.PROCESS, PAPERREC_HOME=str(home), **extra)
     return env
 
 

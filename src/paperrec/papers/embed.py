@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from paperrec import offline
 from paperrec.config import DEFAULT_MODEL, Settings
 from paperrec.schema import Paper
 from paperrec.store.cache import EmbeddingCache
@@ -51,8 +52,7 @@ def resolve_model_path(name: str) -> str:
 
 
 def load_sentence_transformer(name: str, precision: str, max_seq_length: int | None):
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    offline.set_defaults(offline.OFFLINE)
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     import torch
     import transformers

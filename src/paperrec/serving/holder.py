@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from paperrec import bundles
+from paperrec import bundles, offline
 from paperrec.config import Settings
 from paperrec.errors import (  # ForbiddenError: re-exported for the service
     AuthError,
@@ -310,8 +310,6 @@ def serve_environment(settings: Settings, base: dict[str, str] | None = None) ->
     env = dict(os.environ if base is None else base)
     env["PAPERREC_HOME"] = str(settings.home)
     env["BENTOML_HOME"] = str(settings.resolved_bentoml_home)
-    env.setdefault("HF_HUB_OFFLINE", "1")
-    env.setdefault("TRANSFORMERS_OFFLINE", "1")
-    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    offline.set_defaults(offline.PROCESS, env)
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see service/service.py
     return env
