@@ -42,9 +42,7 @@ def combine(
     learn their accuracy like any other function's).
     """
     columns = lfs_by_topic(lfs, topics)
-    n = len(L)
-    probabilities = np.zeros((n, len(topics)))
-    majority = np.zeros((n, len(topics)))
+    probabilities = np.zeros((len(L), len(topics)))
     accuracy = np.full(len(lfs), np.nan)
     models: dict[str, LabelModel] = {}
     for t, topic in enumerate(topics):
@@ -58,8 +56,8 @@ def combine(
         model = LabelModel(anchors=anchors, **model_params).fit(votes)
         models[topic] = model
         probabilities[:, t] = model.predict_proba(votes)[:, 1]
-        majority[:, t] = MajorityVote().predict_proba(votes)[:, 1]
         accuracy[cols] = model.lf_accuracies_
+    majority = majority_vote(L, lfs, topics)
     return WeakLabels(tuple(topics), probabilities, majority, accuracy, models)
 
 
