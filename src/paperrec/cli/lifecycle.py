@@ -173,7 +173,7 @@ def models_list(
     with working("reading the model registry ..."):
         rows = version_rows(runtime().settings, limit)
     if as_json:
-        print_json([row.as_dict() for row in rows])
+        print_json(rows)
         return
     if not rows:
         out.print("no registered models yet; run `paperrec retrain`")
@@ -188,9 +188,9 @@ def models_list(
         table.add_column(name, justify=justify, no_wrap=name == "created")
     for row in rows:
         table.add_row(
-            row.model, row.version, " ".join(_ALIASES.get(a, a) for a in row.aliases),
-            row.created, row.origin.split(" ")[0], row.pair and f"v{row.pair}", row.gate,
-            "" if row.value is None else f"{row.value:.3f}",
+            row["model"], row["version"], " ".join(_ALIASES.get(a, a) for a in row["aliases"]),
+            row["created"], row["origin"].split(" ")[0], row["pair"] and f"v{row['pair']}",
+            row["gate"], "" if row["value"] is None else f"{row['value']:.3f}",
         )  # fmt: skip
     out.print(table)
 

@@ -9,7 +9,6 @@ that ``rollback`` (which undoes the last event) brings both back together.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from paperrec.config import Settings
 from paperrec.errors import InputError, unknown_choice
@@ -31,25 +30,10 @@ def model_key(model: str) -> str:
     return model
 
 
-@dataclass(frozen=True)
-class VersionRow:
-    model: str
-    version: str
-    aliases: tuple[str, ...]
-    created: str
-    origin: str
-    gate: str
-    pair: str
-    data_hash: str
-    metric: str
-    value: float | None
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__)
-
-
-def version_rows(settings: Settings, limit: int = 10) -> list[VersionRow]:
-    """The newest ``limit`` versions of each model, with aliases, origin and key metric."""
+def version_rows(settings: Settings, limit: int = 10) -> list[dict]:
+    """The newest ``limit`` versions of each model as rows for ``paperrec models list``:
+    the registry's `registry.VersionInfo` read out (aliases, origin, gate, pair, data hash)
+    with the model's key metric."""
     from mlflow import MlflowClient
 
     registry.use_tracking(settings)
@@ -64,18 +48,18 @@ def version_rows(settings: Settings, limit: int = 10) -> list[VersionRow]:
             run = info.tags.get(RUN_TAG)
             created = dt.datetime.fromtimestamp(info.created_ms / 1000).strftime("%m-%d %H:%M")
             rows.append(
-                VersionRow(
-                    model=key,
-                    version=info.version,
-                    aliases=info.aliases,
-                    created=created,
-                    origin=f"retrain {run}" if run else "train",
-                    gate=info.tags.get(GATE_TAG, ""),
-                    pair=info.tags.get(PAIR_TAG, ""),
-                    data_hash=info.tags.get(DATA_TAG, "")[:12],
-                    metric=label,
-                    value=value,
-                )
+                {
+                    "model": key,
+                    "version": info.version,
+                    "aliases": info.aliases,
+                    "created": created,
+                    "origin": f"retrain {run}" if run else "train",
+                    "gate": info.tags.get(GATE_TAG, ""),
+                    "pair": info.tags.get(PAIR_TAG, ""),
+                    "data_hash": info.tags.get(DATA_TAG, "")[:12],
+                    "metric": label,
+                    "value": value,
+                }
             )
     return rows
 
