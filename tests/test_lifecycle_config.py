@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -39,6 +40,36 @@ def paper_row(n: int, date: str | None = "2026-05-01", **extra) -> dict:
 
 
 # -- config file --------------------------------------------------------------------------
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_paths_may_name_environment_variables(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DEV", "dev.jsonl")
+    path = write(tmp_path / "retrain.yaml", "sources: ['${DATA_DIR}/*.jsonl']\ntopics_eval: $DEV\n")
+    config = load_retrain_config(path)
+    assert config.sources == [str(tmp_path / "data" / "*.jsonl")]
+    assert config.topics_eval == str(tmp_path / "dev.jsonl")
+    monkeypatch.delenv("DEV")
+    with pytest.raises(InputError, match=r"retrain.yaml: '\$DEV' names \$DEV, which is not set"):
+        load_retrain_config(path)
+
+
+def test_the_demo_configs_in_training_load(tmp_path, monkeypatch):
+    monkeypatch.setenv("PAPERREC_SHARED_DIR", str(tmp_path / "shared"))
+    monkeypatch.setenv("PAPERREC_DEMO_DIR", str(tmp_path / "demo"))
+    demo = load_retrain_config(REPO / "training" / "demo.yaml")
+    assert demo.sources == [
+        str(tmp_path / "shared" / "seeds" / "*.txt"),
+        str(tmp_path / "demo" / "arxiv_pool_slice.jsonl"),
+    ]
+    assert demo.topics_eval == str(tmp_path / "demo" / "arxiv_dev_slice.jsonl")
+    assert demo.draws == 2
+    arxiv = load_retrain_config(REPO / "training" / "demo-arxiv.yaml")
+    assert arxiv.sources == ["arxiv:cs.LG", "arxiv:cs.CL", "arxiv:cs.CV", "arxiv:cs.AI"]
+    assert arxiv.arxiv_max_results == 3000
+
+
 def test_no_file_means_the_defaults_and_settings_fill_the_gaps(settings):
     config = load_retrain_config(None)
     assert config == RetrainConfig()

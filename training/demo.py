@@ -2,7 +2,8 @@
 
 1. ingest the seed pages and a slice of the arXiv pool from ../shared (or, without
    ../shared, recent papers from the live arXiv API, which needs the network), embed them;
-2. `paperrec retrain`: train and evaluate the topic classifier and the ranker, gate them
+2. `paperrec retrain --config training/demo.yaml` (training/demo-arxiv.yaml without
+   ../shared): train and evaluate the topic classifier and the ranker, gate them
    against the champions (logged to the local MLflow store) and promote them;
 3. one demo user per seed page, seeded with the page's first papers;
 4. start the HTTP service and score a few abstracts through it;
@@ -31,7 +32,9 @@ DEMO = HOME / "demo"
 POOL_PAPERS = int(os.environ.get("PAPERREC_DEMO_POOL", "6000"))
 EVAL_PAPERS = 1000  # arXiv dev papers the gate measures the topic classifier on
 SEED_PAPERS = 10  # papers of a seed page its demo user starts from
-ARXIV_CATEGORIES = ("cs.LG", "cs.CL", "cs.CV", "cs.AI")
+# The retrain configurations (with ../shared, and without it: the live arXiv API)
+CONFIG = REPO / "training" / "demo.yaml"
+CONFIG_ARXIV = REPO / "training" / "demo-arxiv.yaml"
 READY_SECONDS = 240
 
 timings: list[tuple[str, float]] = []
@@ -63,23 +66,10 @@ def head(source: Path, target: Path, n: int) -> Path:
     return target
 
 
-def write_config(shared: bool) -> Path:
-    """The retrain config: what to ingest, what the gate measures topics on."""
-    if shared:
-        pool = head(
-            SHARED / "data" / "arxiv_pool.jsonl", DEMO / "arxiv_pool_slice.jsonl", POOL_PAPERS
-        )
-        dev = head(SHARED / "data" / "arxiv_dev.jsonl", DEMO / "arxiv_dev_slice.jsonl", EVAL_PAPERS)
-        config = {
-            "sources": [str(SHARED / "seeds" / "*.txt"), str(pool)],
-            "topics_eval": str(dev),
-            "draws": 2,
-        }
-    else:
-        config = {"sources": [f"arxiv:{c}" for c in ARXIV_CATEGORIES], "arxiv_max_results": 3000}
-    path = DEMO / "retrain.yaml"
-    path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")  # JSON is YAML
-    return path
+def cut_slices() -> None:
+    """The pool and dev slices that training/demo.yaml names, in DEMO."""
+    head(SHARED / "data" / "arxiv_pool.jsonl", DEMO / "arxiv_pool_slice.jsonl", POOL_PAPERS)
+    head(SHARED / "data" / "arxiv_dev.jsonl", DEMO / "arxiv_dev_slice.jsonl", EVAL_PAPERS)
 
 
 def seed_file(page: Path) -> Path:
@@ -219,7 +209,8 @@ def summary(started: float, digests: Path, config: Path) -> None:
         f"  models:                       paperrec models list\n"
         f"  the service:                  PAPERREC_HOME={HOME} paperrec serve\n"
         "                                -> http://127.0.0.1:3000 (API docs at /docs)\n"
-        f"  retrain (new data, gate):     paperrec retrain --config {config}\n"
+        f"  retrain (new data, gate):     PAPERREC_SHARED_DIR={SHARED} PAPERREC_DEMO_DIR={DEMO} "
+        f"paperrec retrain --config {config}\n"
         f"  state:                        {HOME}",
         highlight=False,
         soft_wrap=True,
@@ -237,11 +228,13 @@ def main() -> None:
             "(network needed)"
         )
     pages = sorted((SHARED / "seeds").glob("*.txt")) if shared else []
-    config = write_config(shared)
+    config = CONFIG if shared else CONFIG_ARXIV
     if shared:
+        cut_slices()
         paperrec("ingest", *map(str, pages), str(DEMO / "arxiv_pool_slice.jsonl"))
         paperrec("embed")
-    paperrec("retrain", "--config", str(config))
+    config_env = {**os.environ, "PAPERREC_SHARED_DIR": str(SHARED), "PAPERREC_DEMO_DIR": str(DEMO)}
+    paperrec("retrain", "--config", str(config), env=config_env)
     paperrec("models", "list", "--limit", "3")
     users = create_users(pages)
     env = {**os.environ, "PAPERREC_HOME": str(HOME), "PAPERREC_TOKEN_SECRET": token_secret()}

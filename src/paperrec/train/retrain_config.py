@@ -1,8 +1,9 @@
 """What one ``paperrec retrain`` does: sources, evaluation data, gate, seed, training knobs.
 
 Read from a YAML file (``paperrec retrain --config FILE``); every field has a default, so
-no file at all is a valid configuration. Relative paths in the file are relative to the
-file. Example::
+no file at all is a valid configuration. Paths may name environment variables
+(``${PAPERREC_SHARED_DIR}/seeds/*.txt``; an unset one is an error naming it); relative paths
+are relative to the file. ``training/demo.yaml`` is the one ``make demo`` uses. Example::
 
     sources: [seeds/*.txt, pool.jsonl, "arxiv:cs.LG"]  # default: PAPERREC_RETRAIN_SOURCES
     pages: [seeds/000.txt]          # seed pages for the ranker; default: the HF-page sources
@@ -19,6 +20,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+import re
 from pathlib import Path
 
 import yaml
@@ -96,10 +99,25 @@ def _training(cls, fields: dict, seed: int, section: str):
     return cls(**values, random_state=seed)
 
 
-def _resolve(entry: str, base: Path) -> str:
+_VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+
+
+def _expand(entry: str, config: Path) -> str:
+    """``entry`` with each ``$NAME`` / ``${NAME}`` replaced by the environment's value."""
+
+    def value(match: re.Match) -> str:
+        name = match.group(1) or match.group(2)
+        if name not in os.environ:
+            raise InputError(f"{entry!r} names ${name}, which is not set", path=str(config))
+        return os.environ[name]
+
+    return _VARIABLE.sub(value, entry)
+
+
+def _resolve(entry: str, base: Path, config: Path) -> str:
     if entry.startswith(ARXIV_PREFIX):
         return entry
-    path = Path(entry).expanduser()
+    path = Path(_expand(entry, config)).expanduser()
     return str(path if path.is_absolute() else base / path)
 
 
@@ -133,12 +151,14 @@ def load_retrain_config(path: Path | None) -> RetrainConfig:
         raise InputError(f"{where}: {error['msg']}{hint}", path=str(path)) from None
     base = path.resolve().parent
     resolved = {
-        "sources": [_resolve(s, base) for s in config.sources]
+        "sources": [_resolve(s, base, path) for s in config.sources]
         if config.sources is not None
         else None,
-        "pages": [_resolve(p, base) for p in config.pages] if config.pages is not None else None,
-        "topics_eval": _resolve(config.topics_eval, base) if config.topics_eval else None,
-        "taxonomy": _resolve(config.taxonomy, base) if config.taxonomy else None,
+        "pages": [_resolve(p, base, path) for p in config.pages]
+        if config.pages is not None
+        else None,
+        "topics_eval": _resolve(config.topics_eval, base, path) if config.topics_eval else None,
+        "taxonomy": _resolve(config.taxonomy, base, path) if config.taxonomy else None,
     }
     config = config.model_copy(update=resolved)
     try:
