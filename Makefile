@@ -25,8 +25,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# The demo's promotions rewrite the committed model cards (models/README.md).
 demo: install
-	$(BIN)/python training/demo.py
+	PAPERREC_MODEL_CARDS=$${PAPERREC_MODEL_CARDS:-$(CURDIR)/models/cards} $(BIN)/python training/demo.py
 
 # tests/test_digest_chromium.py renders the digest in Debian's headless Chromium. Installed
 # here once, with apt-get (as root or through sudo), only when it is missing; without apt-get

@@ -45,6 +45,7 @@ def home(tmp_path, monkeypatch) -> Path:
     monkeypatch.delenv("PAPERREC_DATABASE_URL", raising=False)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("BENTOML_HOME", raising=False)
+    monkeypatch.delenv("PAPERREC_MODEL_CARDS", raising=False)  # never the committed cards
     return path
 
 

@@ -113,6 +113,12 @@ def read_meta(directory: Path, key: str, *, version: int, require: dict | None =
     return meta
 
 
+def describe(directory: Path) -> dict:
+    """``meta.json`` of the bundle at ``directory`` as it is, unchecked (for documents such as
+    the model cards; `load` is what checks it)."""
+    return json.loads((Path(directory) / _META).read_text(encoding="utf-8"))
+
+
 # -- the exported champions ----------------------------------------------------------------
 def champions_dir(settings: Settings) -> Path:
     return settings.home / "champions"

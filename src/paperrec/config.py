@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     bentoml_home: Path | None = Field(
         None, validation_alias="BENTOML_HOME", description="BentoML store; default under home"
     )
+    model_cards: Path | None = Field(
+        None,
+        description="folder whose model cards are rewritten at each promotion; default "
+        "home/cards (make demo: models/cards of the checkout)",
+    )
     token_secret: SecretStr | None = Field(
         None, description="HMAC secret for digest feedback links (PAPERREC_TOKEN_SECRET)"
     )
@@ -187,6 +192,10 @@ class Settings(BaseSettings):
     @property
     def resolved_bentoml_home(self) -> Path:
         return self.bentoml_home or self.home / "bentoml"
+
+    @property
+    def resolved_model_cards(self) -> Path:
+        return self.model_cards or self.home / "cards"
 
     def ensure_home(self) -> Path:
         """``home``, created if missing; StoreError (one line) when it cannot be."""

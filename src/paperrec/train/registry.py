@@ -155,10 +155,15 @@ def rollback(settings: Settings, registered_name: str) -> tuple[str, str]:
 
 def export_champion(settings: Settings, registered_name: str) -> Path:
     """Copy the registry's champion of ``registered_name`` into the directory serving reads
-    (`paperrec.bundles.champion`); returns the exported bundle's path."""
+    (`paperrec.bundles.champion`) and rewrite its model card (`paperrec.train.cards`);
+    returns the exported bundle's path."""
+    from paperrec.train.cards import write_card
+
     path, version = fetch_bundle(settings, registered_name)
     key = next(k for k, name in MODELS.items() if name == registered_name)
-    return bundles.export_champion(settings, key, path, version)
+    exported = bundles.export_champion(settings, key, path, version)
+    write_card(settings, key)
+    return exported
 
 
 def rollback_last(settings: Settings) -> dict[str, tuple[str, str]]:
