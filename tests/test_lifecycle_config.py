@@ -12,11 +12,16 @@ from pathlib import Path
 import pytest
 
 from paperrec.errors import InputError
+from paperrec.papers.sources import expand
 from paperrec.runtime import Runtime
 from paperrec.train import snapshot as snapshot_module
-from paperrec.train.refresh import expand_sources, ingest_sources
+from paperrec.train.refresh import ingest_sources
 from paperrec.train.retrain_config import RetrainConfig, load_retrain_config
 from paperrec.train.snapshot import provenance, take_snapshot
+
+
+def expand_retrain(entries):
+    return expand(entries, noun="retrain source")
 
 
 def write(path, text: str):
@@ -142,7 +147,7 @@ def test_sources_expand_globs_and_find_the_seed_pages(tmp_path):
     jsonl(tmp_path / "a.jsonl", [paper_row(1)])
     jsonl(tmp_path / "b.jsonl", [paper_row(2)])
     page = write(tmp_path / "page.txt", "Trending Papers\nSubscribe\n")
-    sources = expand_sources([str(tmp_path / "*.jsonl"), str(page), "arxiv:cs.LG"])
+    sources = expand_retrain([str(tmp_path / "*.jsonl"), str(page), "arxiv:cs.LG"])
     assert [p.name for p, _ in sources.files] == ["a.jsonl", "b.jsonl", "page.txt"]
     assert sources.pages == [page] and sources.categories == ["cs.LG"]
 
@@ -151,18 +156,18 @@ def test_sources_expand_globs_and_find_the_seed_pages(tmp_path):
     ("entry", "says"),
     [
         ("missing/*.jsonl", "matches no file"),
-        ("nothing.jsonl", "matches no file"),
+        ("nothing.jsonl", "no such retrain source file or folder"),
         ("arxiv:", "names no category"),
     ],
 )
 def test_bad_sources_are_named(tmp_path, entry, says):
     with pytest.raises(InputError, match=says):
-        expand_sources([str(tmp_path / entry) if not entry.startswith("arxiv") else entry])
+        expand_retrain([str(tmp_path / entry) if not entry.startswith("arxiv") else entry])
 
 
 def test_since_keeps_newer_and_undated_papers_and_a_rerun_adds_nothing(settings, tmp_path):
     rows = [paper_row(1, "2026-04-30"), paper_row(2, "2026-05-01"), paper_row(3, None)]
-    sources = expand_sources([str(jsonl(tmp_path / "papers.jsonl", rows))])
+    sources = expand_retrain([str(jsonl(tmp_path / "papers.jsonl", rows))])
     runtime = Runtime(settings)
     first = ingest_sources(runtime, sources, since=dt.date(2026, 5, 1))
     assert first.counts.added == 2
@@ -187,7 +192,7 @@ def test_snapshot_changes_with_papers_votes_and_evaluation_data(settings, tmp_pa
     runtime = Runtime(settings)
     runtime.embedder = _Embedder()
     rows = [paper_row(n) for n in range(1, 14)]
-    ingest_sources(runtime, expand_sources([str(jsonl(tmp_path / "a.jsonl", rows))]))
+    ingest_sources(runtime, expand_retrain([str(jsonl(tmp_path / "a.jsonl", rows))]))
     first = _snapshot(runtime)
     assert (first.papers, first.papers_with_categories, first.users, first.votes) == (13, 13, 0, 0)
     assert _snapshot(runtime).content_hash == first.content_hash  # same data, same hash
@@ -208,7 +213,7 @@ def test_snapshot_changes_with_papers_votes_and_evaluation_data(settings, tmp_pa
 
     papers = runtime.store.papers.iter_papers()
     assert _snapshot(runtime, papers[:1]).content_hash != _snapshot(runtime).content_hash
-    ingest_sources(runtime, expand_sources([str(jsonl(tmp_path / "b.jsonl", [paper_row(20)]))]))
+    ingest_sources(runtime, expand_retrain([str(jsonl(tmp_path / "b.jsonl", [paper_row(20)]))]))
     assert _snapshot(runtime).papers == 14
 
 

@@ -74,9 +74,9 @@ def cut_slices() -> None:
 
 def seed_file(page: Path) -> Path:
     """A JSONL file with the first SEED_PAPERS papers of a seed page: a user's start."""
-    from paperrec.papers.sources import Problem, read_path
+    from paperrec.papers.sources import read
 
-    papers = [p for p in read_path(page) if not isinstance(p, Problem)][:SEED_PAPERS]
+    papers = read(page).papers[:SEED_PAPERS]
     target = DEMO / "seeds" / f"{page.stem}.jsonl"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(

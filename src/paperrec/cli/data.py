@@ -83,24 +83,21 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Read papers from files (HF pages, JSONL, CSV, arXiv Atom) or the arXiv API into the store."""
-    from paperrec.papers.ingest import ingest_papers, ingest_paths
+    from paperrec.papers.ingest import ingest_arxiv, ingest_paths
 
     if format not in FORMATS:
         raise InputError(f"unknown format {format!r}; available: {', '.join(FORMATS)}")
     rt = runtime()
     store = rt.store.papers
     if sources == ["arxiv"] and not Path("arxiv").exists():
-        from paperrec.papers.sources.arxiv_api import fetch_recent
-
         if not category:
             raise InputError(
                 "ingest arxiv needs at least one --category, for example --category cs.LG"
             )
-        papers = fetch_recent(category, days=days, max_results=max_results)
-        summary = ingest_papers(
-            store, papers, "arxiv-api", batch_size=rt.settings.ingest_batch_size
+        batch = rt.settings.ingest_batch_size
+        summary = ingest_arxiv(
+            store, category, days=days, max_results=max_results, batch_size=batch
         )
-        summary.files = 0
         _report(summary, as_json)
         return
     from rich.progress import Progress

@@ -25,11 +25,10 @@ evaluate_app = typer.Typer(
 
 def _papers_with_categories(path: Path):
     from paperrec.papers.ingest import check_readable
-    from paperrec.papers.sources import Problem, read_path
+    from paperrec.papers.sources import read
 
     check_readable(Path(path))
-    records = list(read_path(Path(path)))
-    papers = [r for r in records if not isinstance(r, Problem) and r.categories]
+    papers = [p for p in read(path).papers if p.categories]
     if not papers:
         raise InputError("no papers with arXiv categories to measure against", path=str(path))
     return papers
@@ -37,18 +36,9 @@ def _papers_with_categories(path: Path):
 
 def _page_files(pages: list[Path]) -> list[Path]:
     """--pages values as page files: a folder stands for the .txt pages in it, sorted."""
-    files = []
-    for page in pages:
-        if page.is_dir():
-            found = sorted(page.glob("*.txt"))
-            if not found:
-                raise InputError("no .txt pages in this folder", path=str(page))
-            files += found
-        elif page.is_file():
-            files.append(page)
-        else:
-            raise InputError("no such page file or folder", path=str(page))
-    return files
+    from paperrec.papers.sources import expand
+
+    return expand(pages, "hf-page", noun="page").pages
 
 
 def _embed_with_bar(rt, papers, label: str):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from paperrec.errors import InputError
-from paperrec.papers.sources import Problem, detect_format, read_path
+from paperrec.papers.sources import Problem, detect_format, papers_of, read_path
 from paperrec.schema import Paper
 from paperrec.store import PaperStore, UpsertCounts
 
@@ -95,7 +95,7 @@ def ingest_paths(
             )
         return summary
     for path, source in jobs:
-        papers = _collect_problems(read_path(path, source), summary.problems)
+        papers = papers_of(read_path(path, source), summary.problems)
         ingest_papers(
             store, papers, source, batch_size=batch_size, summary=summary, on_batch=on_batch
         )
@@ -119,9 +119,22 @@ def _format_of(path: Path, fmt: str) -> str:
     return fmt if fmt != "auto" else detect_format(path)
 
 
-def _collect_problems(records, sink: list[Problem]):
-    for record in records:
-        if isinstance(record, Problem):
-            sink.append(record)
-        else:
-            yield record
+def ingest_arxiv(
+    store: PaperStore,
+    categories: Sequence[str],
+    *,
+    days: int,
+    max_results: int,
+    keep: Callable[[Paper], bool] | None = None,
+    batch_size: int = 500,
+    summary: IngestSummary | None = None,
+) -> IngestSummary:
+    """Ingest the papers of ``categories`` from the last ``days`` days from the live arXiv
+    API (at most ``max_results``; those ``keep`` accepts, when given), as source
+    ``arxiv-api``: ``paperrec ingest arxiv`` and retrain's ``arxiv:`` sources."""
+    from paperrec.papers.sources.arxiv_api import API_SOURCE, fetch_recent
+
+    papers = fetch_recent(list(categories), days=days, max_results=max_results)
+    if keep is not None:
+        papers = [p for p in papers if keep(p)]
+    return ingest_papers(store, papers, API_SOURCE, batch_size=batch_size, summary=summary)

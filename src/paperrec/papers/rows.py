@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paperrec.errors import InputError
-from paperrec.papers.sources import Problem
+from paperrec.papers.sources import Problem, papers_of
 from paperrec.papers.sources.tabular import parse_jsonl
 from paperrec.schema import Paper, has_visible_text
 from paperrec.store.files import write_output
@@ -48,8 +48,8 @@ def read_rows(path: Path) -> list[InputPaper]:
                 raw_ids.append(str(row.get("id", "")) if isinstance(row, dict) else "")
             except (json.JSONDecodeError, UnicodeDecodeError):
                 raw_ids.append("")
-    records = list(parse_jsonl(path, source="input"))
-    problems = [r for r in records if isinstance(r, Problem)]
+    problems: list[Problem] = []
+    records = list(papers_of(parse_jsonl(path, source="input"), problems))
     if problems:
         shown = "; ".join(str(p) for p in problems[:MAX_SHOWN_PROBLEMS])
         more = (

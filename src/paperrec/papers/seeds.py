@@ -20,13 +20,13 @@ import bibtexparser
 from bibtexparser.middlewares import LatexDecodingMiddleware, NormalizeFieldKeys
 
 from paperrec.errors import InputError
-from paperrec.papers.sources import Problem, read_path
+from paperrec.papers.sources import SUFFIXES, Problem, read_path
 from paperrec.schema import Paper, split_arxiv_id
 
 BIBTEX_SUFFIXES = (".bib", ".bibtex")
 # Suffixes that mark a seed spec as a file name, so a typo in a path is reported as a
 # missing file rather than as an unknown paper id.
-_FILE_SUFFIXES = (*BIBTEX_SUFFIXES, ".jsonl", ".ndjson", ".json", ".csv", ".xml", ".atom", ".txt")
+_FILE_SUFFIXES = (*BIBTEX_SUFFIXES, *SUFFIXES)
 _ID_SPLIT = re.compile(r"[\s,]+")
 # arXiv ids inside free-text fields: abs/pdf URLs, "arXiv:2401.01234", DOIs "10.48550/arXiv.X".
 _ARXIV_IN_TEXT = re.compile(

@@ -30,7 +30,7 @@ from paperrec.config import Settings
 from paperrec.errors import InputError
 from paperrec.evaluate.ranking import author_queries, evaluate_queries
 from paperrec.evaluate.topics import evaluate_topics
-from paperrec.papers.sources import Problem, read_path
+from paperrec.papers.sources import read
 from paperrec.recommend.corpus import Corpus
 from paperrec.recommend.model import RankingModel
 from paperrec.recommend.pseudo_users import PseudoUser, Query
@@ -102,7 +102,7 @@ def read_gold(path: Path) -> list[Paper]:
     """Papers with arXiv categories from ``path``; InputError when it holds none."""
     if not Path(path).is_file():
         raise InputError("no such topics_eval file", path=str(path))
-    papers = [r for r in read_path(Path(path)) if not isinstance(r, Problem) and r.categories]
+    papers = [p for p in read(path, noun="topics_eval").papers if p.categories]
     if not papers:
         raise InputError("no papers with arXiv categories to evaluate topics on", path=str(path))
     return papers

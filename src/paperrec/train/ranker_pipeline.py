@@ -22,7 +22,7 @@ from paperrec.evaluate.ranking import (
     relative_gain,
     seed_page_queries,
 )
-from paperrec.papers.sources import Problem, read_path
+from paperrec.papers.sources import read
 from paperrec.recommend.authors import AuthorUser, author_users, split_authors
 from paperrec.recommend.corpus import Corpus
 from paperrec.recommend.features import FEATURE_NAMES
@@ -100,7 +100,7 @@ def page_users(papers: Sequence, pages: Sequence[Path]) -> list[PseudoUser]:
     index = {p.title_key: i for i, p in enumerate(papers)}
     users = []
     for path in pages:
-        found = [r for r in read_path(Path(path), "hf-page") if not isinstance(r, Problem)]
+        found = read(path, "hf-page", noun="page").papers
         members = sorted({index[p.title_key] for p in found if p.title_key in index})
         if len(members) < 15:
             raise InputError(

@@ -22,6 +22,7 @@ from typing import Literal
 
 from paperrec.errors import InputError
 from paperrec.papers.ingest import IngestSummary
+from paperrec.papers.sources import expand
 from paperrec.runtime import Runtime
 from paperrec.schema import Paper
 from paperrec.topics.taxonomy import load_taxonomy
@@ -37,7 +38,7 @@ from paperrec.train.gate import (
 )
 from paperrec.train.pipeline import TopicRunResult, train_topics
 from paperrec.train.ranker_pipeline import RankerRunResult, page_users, train_ranker
-from paperrec.train.refresh import embed_missing, expand_sources, ingest_sources
+from paperrec.train.refresh import embed_missing, ingest_sources
 from paperrec.train.retrain_config import RetrainConfig
 from paperrec.train.snapshot import DataSnapshot, provenance, take_snapshot
 
@@ -108,7 +109,7 @@ def retrain(
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     reporter.stage("ingesting sources")
-    sources = expand_sources(config.source_list(settings))
+    sources = expand(config.source_list(settings), noun="retrain source")
     ingest = ingest_sources(runtime, sources, since=since, max_results=config.arxiv_max_results)
     papers = runtime.store.papers.iter_papers()
     if not papers:
@@ -132,7 +133,9 @@ def retrain(
         return RetrainOutcome(
             "nothing-new", message, ingest, embedded, snapshot, digest, seconds=seconds
         )
-    pages = [Path(p) for p in config.pages] if config.pages is not None else sources.pages
+    pages = sources.pages
+    if config.pages is not None:
+        pages = expand(config.pages, "hf-page", noun="page").pages
     outcome = RetrainOutcome("rejected", "", ingest, embedded, snapshot, digest, seconds=seconds)
     with tracking.tracked_run(settings, EXPERIMENT, "retrain") as parent:
         outcome.run_id = parent.info.run_id

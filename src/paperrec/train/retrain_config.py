@@ -29,10 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from paperrec.config import Settings
 from paperrec.errors import InputError
+from paperrec.papers.sources import ARXIV_PREFIX
 from paperrec.train.ranker import RankerTrainingConfig
 from paperrec.train.topics import TopicTrainingConfig
-
-ARXIV_PREFIX = "arxiv:"
 
 
 class RetrainConfig(BaseModel):
