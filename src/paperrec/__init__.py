@@ -10,9 +10,13 @@ One package per concept; arrows point down (nothing imports ``cli``)::
     users/      profiles, seeds and feedback; signed feedback links and API keys
     recommend/  profile features, the learned ranker, baselines, ranking, explanations
     topics/     the taxonomy, weak labeling, the topic classifier and its saved bundle
-    papers/     reading papers (sources/), ingesting them, seed lists, input rows, embedding
+    papers/     reading papers (sources/: one parser per format, one road from a spec),
+                ingesting them, seed lists, input rows, embedding
     store/      the database and the disk: papers, users, digest outbox, embedding cache
-    schema.py, config.py, errors.py, runtime.py   data types, settings, errors, shared objects
+    bundles.py  the model boundary: saves, checks and loads bundles; the exported champions
+    boosting.py LightGBM arguments shared by the topic classifier and the ranker
+    schema.py, config.py, errors.py, runtime.py, offline.py   data types, settings, errors,
+                shared objects, the offline environment flags
 """
 
 __version__ = "0.1.0"
