@@ -7,7 +7,10 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("torch", "mlflow", "bentoml", "sentence_transformers", "lightgbm", "sklearn")
+HEAVY = (
+    "torch", "mlflow", "bentoml", "sentence_transformers", "lightgbm", "sklearn",
+    "numpy", "sqlalchemy", "pydantic_settings",
+)  # fmt: skip
 
 
 def _modules_after(code: str) -> dict[str, bool]:

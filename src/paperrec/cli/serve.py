@@ -11,7 +11,6 @@ import typer
 
 from paperrec.cli.app import command, console, runtime
 from paperrec.errors import InputError
-from paperrec.users.tokens import check_secret
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -45,6 +44,7 @@ def serve(
     from paperrec import bundles
     from paperrec.errors import ModelNotTrainedError
     from paperrec.serving.holder import serve_command, serve_environment
+    from paperrec.users.tokens import check_secret
 
     check_port_free(host, port)  # before anything loads: a port in use is one line
     settings = runtime().settings
