@@ -6,6 +6,7 @@ that teardown ends BentoML's arbiter and its workers together.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -13,6 +14,8 @@ import sqlite3
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 from paperrec.serving.process import (
     ServerExited,
@@ -51,9 +54,18 @@ class Server:
         stop(self.process)
 
     def kill(self) -> None:
-        """SIGKILL to the whole process group (the arbiter and its workers), at once."""
+        """SIGKILL to the whole process group and to every descendant, at once: BentoML
+        starts its workers in a session of their own, outside the group, and a worker
+        left alive would keep serving (and keep the votes) through the "crash"."""
         if self.process.poll() is None:
+            tree = psutil.Process(self.process.pid).children(recursive=True)
             os.killpg(self.process.pid, signal.SIGKILL)
+            for child in tree:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    child.kill()
+            _, alive = psutil.wait_procs(tree, timeout=30)
+            if alive:
+                raise RuntimeError(f"server processes survived SIGKILL: {alive}")
         self.process.wait(timeout=30)
 
     def log_tail(self, lines: int = 40) -> str:
