@@ -166,8 +166,8 @@ def champion(settings: Settings, key: str) -> tuple[Path, str]:
         raise ModelNotTrainedError(
             f"no champion {_NAMES[key]} model in {champions_dir(settings)}; "
             f"run `paperrec train {key}` "
-            f"or `paperrec retrain` (or `paperrec models promote {key} VERSION` to export a "
-            "registered one)"
+            f"or `paperrec retrain` (or `paperrec models promote VERSION --model {key}` to "
+            "export a registered one)"
         ) from None
     except (OSError, ValueError) as exc:
         raise PaperrecError(f"cannot read {path}: {exc}") from exc
