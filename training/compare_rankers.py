@@ -47,6 +47,7 @@ from paperrec.train.ranker import (
 )
 from paperrec.train.ranker_pipeline import (
     build_corpus,
+    in_pages,
     page_users,
     pool_queries,
     split_corpus_authors,
@@ -78,9 +79,10 @@ def cached_corpus(runtime: Runtime, pages: list[Path]):
     keep = [i for i, ok in enumerate(found) if ok]
     papers, X = [papers[i] for i in keep], X[keep]
     page_list = page_users(papers, pages)
-    in_pages = {int(i) for page in page_list for i in page.members}
+    on_page = in_pages(len(papers), page_list)
     config = RankerTrainingConfig()
-    lexical = fit_lexical([p for i, p in enumerate(papers) if i not in in_pages], config)
+    background = [p for p, paged in zip(papers, on_page, strict=True) if not paged]
+    lexical = fit_lexical(background, config)
     return build_corpus(runtime, None, page_list, papers, X, lexical), page_list, lexical
 
 

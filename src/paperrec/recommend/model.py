@@ -47,6 +47,13 @@ DISLIKE_WEIGHT = 10.0
 DISLIKE_MARGIN = 0.1
 
 
+def _nearer_to_disliked(features: np.ndarray, margin: float = 0.0) -> np.ndarray:
+    """(n_rows,) how much nearer each candidate is to a disliked paper than ``margin``
+    below its nearest liked paper, in cosine; 0 where it is not, or without dislikes."""
+    excess = features[:, _COLUMN["dis_max"]] - features[:, _COLUMN["sim_max"]] + margin
+    return np.maximum(np.nan_to_num(excess), 0.0)
+
+
 @dataclass
 class RankingModel:
     """``topic_ids`` are the topics whose probabilities the ranker was trained with."""
@@ -68,12 +75,11 @@ class RankingModel:
 
     def score_features(self, features: np.ndarray) -> np.ndarray:
         """Scores (n_rows,) from featurizer rows (n_rows, n_features), higher is better."""
-        excess = features[:, _COLUMN["dis_max"]] - features[:, _COLUMN["sim_max"]]
         if self.scorer == LEARNED:
-            near = np.maximum(np.nan_to_num(excess + DISLIKE_MARGIN, nan=0.0), 0.0)
+            near = _nearer_to_disliked(features, DISLIKE_MARGIN)
             return self.ranker.predict(features) - DISLIKE_WEIGHT * near
         base = np.nan_to_num(features[:, _COLUMN[FALLBACKS[self.scorer]]].astype(np.float64))
-        return base - np.maximum(np.nan_to_num(excess), 0.0)
+        return base - _nearer_to_disliked(features)
 
     def score(self, profile: ProfileArrays, candidates: CandidateArrays) -> np.ndarray:
         """Scores (n_candidates,) of ``candidates`` for ``profile``."""

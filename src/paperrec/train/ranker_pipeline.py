@@ -110,6 +110,14 @@ def page_users(papers: Sequence, pages: Sequence[Path]) -> list[PseudoUser]:
     return users
 
 
+def in_pages(n_papers: int, pages: Sequence[PseudoUser]) -> np.ndarray:
+    """(n_papers,) bool: which corpus papers are members of a seed page."""
+    member = np.zeros(n_papers, bool)
+    for page in pages:
+        member[page.members] = True
+    return member
+
+
 def build_corpus(
     runtime: Runtime,
     topic_model: TopicModel | None,
@@ -118,15 +126,13 @@ def build_corpus(
     X,
     lexical,
 ) -> Corpus:
-    in_pages = np.zeros(len(papers), bool)
-    for page in pages:
-        in_pages[page.members] = True
+    on_page = in_pages(len(papers), pages)
     topics = (
         topic_model.predict_proba(X).astype(np.float32)
         if topic_model
         else np.zeros((len(papers), 0), np.float32)
     )
-    return Corpus(list(papers), X, lexical.transform(papers), topics, np.flatnonzero(~in_pages))
+    return Corpus(list(papers), X, lexical.transform(papers), topics, np.flatnonzero(~on_page))
 
 
 def split_pool_users(
@@ -190,9 +196,8 @@ def train_ranker(
     papers, X = corpus(runtime, progress)
     topic_model = topic_model or load_topic_model(runtime)
     page_list = page_users(papers, pages)
-    background_papers = [
-        p for i, p in enumerate(papers) if not any(i in set(u.members.tolist()) for u in page_list)
-    ]
+    on_page = in_pages(len(papers), page_list)
+    background_papers = [p for p, paged in zip(papers, on_page, strict=True) if not paged]
     lexical = fit_lexical(background_papers, config)
     data = build_corpus(runtime, topic_model, page_list, papers, X, lexical)
     topic_ids = topic_model.topic_ids if topic_model else ()
