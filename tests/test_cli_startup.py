@@ -10,6 +10,10 @@ import sys
 HEAVY = (
     "torch", "mlflow", "bentoml", "sentence_transformers", "lightgbm", "sklearn",
     "numpy", "sqlalchemy", "pydantic_settings",
+    # typer's rich help panels pull rich's Markdown and traceback machinery (~0.1 s);
+    # tables and progress bars load in the commands that draw them
+    "typer.rich_utils", "rich.markdown", "rich.traceback", "rich.table", "rich.progress",
+    "requests", "arxiv",
 )  # fmt: skip
 
 

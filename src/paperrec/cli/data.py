@@ -6,47 +6,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from paperrec.cli.app import command, console, out, print_json, runtime
+from paperrec.cli.app import command, console, new_table, out, print_json, progress_bar, runtime
 from paperrec.errors import InputError
 from paperrec.papers.sources import FORMATS
 
 if TYPE_CHECKING:
     from paperrec.papers.ingest import IngestSummary
-
-
-def progress_bar():
-    """A rich bar with count, rate and ETA, drawn on stderr (rich.progress loads here, not at
-    start-up)."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        ProgressColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-    from rich.text import Text
-
-    class RateColumn(ProgressColumn):
-        """Items per second, from rich's own speed estimate."""
-
-        def render(self, task) -> Text:
-            speed = task.finished_speed or task.speed
-            return Text("" if speed is None else f"{speed:,.1f}/s", style="cyan")
-
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        RateColumn(),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-        console=console,
-    )
 
 
 def _report(summary: IngestSummary, as_json: bool) -> None:
@@ -131,7 +97,7 @@ def stats(
         ("by_primary_category", "primary category"),
         ("by_month", "month"),
     ):
-        table = Table(title=f"papers by {title}", title_justify="left")
+        table = new_table(title=f"papers by {title}", title_justify="left")
         table.add_column(title)
         table.add_column("papers", justify="right")
         rows = list(data[key].items())

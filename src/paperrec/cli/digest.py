@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from paperrec.cli.app import command, console, fail, out, print_json, runtime
+from paperrec.cli.app import command, console, fail, new_table, out, print_json, runtime
 from paperrec.errors import InputError, unknown_choice
 from paperrec.recommend.window import DEFAULT_WINDOW_DAYS
 
@@ -275,7 +274,7 @@ def _status(rt: Runtime, names: Sequence[str]) -> None:
     if not entries:
         out.print("every recorded digest was delivered", highlight=False)
         return
-    table = Table(title="digests not delivered yet", title_justify="left")
+    table = new_table(title="digests not delivered yet", title_justify="left")
     for column in ("state", "user", "date", "attempts", "detail", "what to do"):
         table.add_column(column, overflow="fold")
     for entry in entries:

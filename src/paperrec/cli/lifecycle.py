@@ -10,11 +10,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich import box
-from rich.table import Table
 
-from paperrec.cli.app import command, console, out, print_json, runtime, subgroup, working
-from paperrec.cli.data import progress_bar
+from paperrec.cli.app import (
+    command,
+    console,
+    new_table,
+    out,
+    print_json,
+    progress_bar,
+    runtime,
+    subgroup,
+    working,
+)
 from paperrec.errors import InputError
 
 models_app = subgroup("models", "List registered model versions, promote one, roll back.")
@@ -128,10 +135,10 @@ def print_gate(gate) -> None:
         else f"{key} v{candidate[key]} (first)"
         for key in candidate
     )
-    table = Table(
+    table = new_table(
         title=f"promotion gate: {versions}; tolerance {gate.tolerance:g}",
         title_justify="left",
-        box=box.SIMPLE_HEAD,
+        simple=True,
     )
     for name in ("model", "metric", "champion", "candidate", "change", "best baseline", "verdict"):
         table.add_column(
@@ -182,7 +189,7 @@ def models_list(
         "registered models, newest first; metric: topics area macro-F1, ranker pool-user "
         "nDCG@10, each from its own training run (the gate compares on shared data)"
     )
-    table = Table(box=box.SIMPLE_HEAD)
+    table = new_table(simple=True)
     for name in ("model", "version", "aliases", "created", "origin", "pair", "gate", "metric"):
         justify = "right" if name in ("version", "metric") else "left"
         table.add_column(name, justify=justify, no_wrap=name == "created")

@@ -8,18 +8,26 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich import box
-from rich.table import Table
 
-from paperrec.cli.app import command, console, out, print_json, runtime, subgroup, working
-from paperrec.cli.data import progress_bar
+from paperrec.cli.app import (
+    command,
+    console,
+    new_table,
+    out,
+    print_json,
+    progress_bar,
+    runtime,
+    subgroup,
+    working,
+)
 from paperrec.errors import InputError
 
 train_app = subgroup(
     "train", "Train the topic classifier or the ranker (logged to MLflow, registered)."
 )
 evaluate_app = typer.Typer(
-    help="Measure the topic classifier (--gold FILE) or the ranker (evaluate ranker)."
+    rich_markup_mode=None,
+    help="Measure the topic classifier (--gold FILE) or the ranker (evaluate ranker).",
 )
 
 
@@ -99,10 +107,10 @@ def label(
         return
     # On a narrow terminal (or a pipe: 80 columns) the LF names must stay whole, or the
     # report says nothing: a light box, short numeric headers, and names that wrap.
-    table = Table(
+    table = new_table(
         title=f"labeling functions ({len(report)}) on {len(papers)} papers",
         title_justify="left",
-        box=box.SIMPLE_HEAD,
+        simple=True,
     )
     columns = ["lf", "coverage", "overlap", "conflict", "learned_accuracy"] + (
         ["dev_accuracy"] if dev else []
@@ -221,7 +229,7 @@ def _with_interval(value: dict) -> str:
 def _print_ranking(evaluation: dict) -> None:
     metrics = (("ndcg@10", "nDCG@10"), ("pairwise", "pairwise"), ("recall@50", "recall@50"))
     for protocol, result in evaluation.items():
-        table = Table(
+        table = new_table(
             title=f"{protocol}: {result['n_queries']} queries (mean [95 % interval])",
             title_justify="left",
         )
@@ -281,7 +289,7 @@ def _evaluate_topics(gold: Path | None, ceiling: bool, as_json: bool) -> None:
         print_json(result)
         return
     methods = list(result["macro_f1"])
-    table = Table(
+    table = new_table(
         title=f"topics v{engine.versions['topics']} on {gold} (F1 per area)", title_justify="left"
     )
     table.add_column("area")

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from paperrec.cli.app import command, console, fail, out, print_json, runtime, subgroup
+from paperrec.cli.app import command, console, fail, new_table, out, print_json, runtime, subgroup
 from paperrec.digest.budget import CADENCES, DigestSettings, describe, parse_quota
 from paperrec.errors import InputError, unknown_choice
 from paperrec.schema import FEEDBACK_SIGNALS, FeedbackSource
@@ -181,7 +180,7 @@ def user_list(
     if not rows:
         out.print("no users yet (paperrec user add NAME --email ADDR)")
         return
-    table = Table()
+    table = new_table()
     for column in ("name", "email", "topics", "feedback", "shown", "api keys", "created"):
         table.add_column(column)
     for row in rows:
@@ -301,7 +300,7 @@ def _print_keys(keys, whose: str) -> None:
     if not keys:
         out.print(f"no {whose}s", highlight=False)
         return
-    table = Table()
+    table = new_table()
     for column in ("id", "created", "expires", "last used"):
         table.add_column(column)
     for key in keys:
