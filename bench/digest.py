@@ -2,11 +2,11 @@
 
     python bench/digest.py [--users 1000] [--papers 500] [--workers N] [--json]
 
-What a ``paperrec digest`` run does before it talks to SMTP, through the same functions:
-compose every user's digest (`paperrec.digest.compose.plan_digests`: the day's papers prepared
-once, each user ranked by `Engine.rank_profile`, cut by their budget, topic tags, why-line,
-signed feedback links, trending), render the email (HTML + text), and record it in the
-outbox. Target: under 30 s on 2 cores. Loading the models is timed on its own.
+What a ``paperrec digest`` run does before it talks to SMTP, through the same entry point
+(`paperrec.digest.run.run_digests` with ``send=False``): compose every user's digest (the
+day's papers prepared once, each user ranked by `Engine.rank_profile`, cut by their budget,
+topic tags, why-line, signed feedback links, trending), render the email (HTML + text), and
+record it in the outbox. Target: under 30 s on 2 cores. Loading the models is timed on its own.
 
 Needs a trained ranker and topic model in PAPERREC_HOME (``make demo`` trains them). The
 users, their likes and the day's papers go into a temporary database (the home's store is
@@ -151,34 +151,22 @@ def stock(runtime, papers, n_papers: int, n_users: int, day: dt.date, seed: int)
 
 
 def run(runtime, engine, names: list[str], day: dt.date) -> dict:
-    """Compose, render and record every user's digest; wall and CPU seconds per step."""
-    from paperrec.digest.compose import plan_digests
-    from paperrec.digest.delivery import record
+    """Compose, render and record every user's digest, as ``paperrec digest`` does
+    (`paperrec.digest.run.run_digests`), without sending; wall and CPU seconds."""
+    from paperrec.digest.run import Composed, run_digests
 
-    steps = {"compose": 0.0, "record": 0.0}
-    cpu = dict(steps)
     counts: dict[str, int] = {}
     items = 0
-    workers = runtime.settings.resolved_digest_workers
-    plans = plan_digests(engine, names, day, workers=workers)  # workers join when it ends
-    while True:
-        wall0, cpu0 = time.perf_counter(), time.process_time()
-        planned = next(plans, None)
-        steps["compose"] += time.perf_counter() - wall0
-        cpu["compose"] += time.process_time() - cpu0
-        if planned is None:
-            break
-        counts[planned.status] = counts.get(planned.status, 0) + 1
-        if planned.status != "ready":
-            continue
-        items += len(planned.content.items)
-        wall0, cpu0 = time.perf_counter(), time.process_time()
-        record(runtime.store, planned, runtime.settings)  # renders the email, then writes
-        steps["record"] += time.perf_counter() - wall0
-        cpu["record"] += time.process_time() - cpu0
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    for event in run_digests(runtime, names, day, send=False, engine=engine):
+        if isinstance(event, Composed):
+            counts[event.planned.status] = counts.get(event.planned.status, 0) + 1
+            if event.planned.status == "ready":
+                items += len(event.planned.content.items)
     return {
-        "wall": steps, "cpu": cpu, "counts": counts, "papers_in_digests": items,
-        "workers": workers,
+        "wall": time.perf_counter() - wall0, "cpu": time.process_time() - cpu0,
+        "counts": counts, "papers_in_digests": items,
+        "workers": runtime.settings.resolved_digest_workers,
     }  # fmt: skip
 
 
@@ -252,10 +240,9 @@ def report(r: dict) -> None:
                 f"{r['load_models_seconds']:.1f} s (not counted)",
                 f"{r['users']} users x {r['papers']} new papers, one day: {counts}; "
                 f"{r['papers_in_digests']} papers in the digests",
-                f"  compose {w['compose']:.2f} s (CPU here {c['compose']:.2f} s, in worker "
-                f"processes {r['worker_cpu_seconds']:.2f} s; {r['workers']} allowed) + render "
-                f"the email and record it in the outbox {w['record']:.2f} s "
-                f"(CPU {c['record']:.2f} s)",
+                f"  compose, render the email and record it in the outbox: {w:.2f} s (CPU "
+                f"here {c:.2f} s, in worker processes {r['worker_cpu_seconds']:.2f} s; "
+                f"{r['workers']} allowed)",
                 f"  total {r['total_seconds']:.2f} s ({1000 * r['total_seconds'] / r['users']:.1f} "
                 f"ms/user); target < {r['target_seconds']:.0f} s: "
                 + ("met" if r["within_target"] else "MISSED"),

@@ -185,13 +185,13 @@ def test_user_names_follow_one_rule(name, home):
 def test_digest_file_names_of_different_users_never_collide():
     import datetime as dt
 
-    from paperrec.cli.digest import _file_stem
+    from paperrec.digest.files import file_stem
 
     day = dt.date(2024, 3, 8)
     names = ["zoë", "zo_", "zo", "Ada", "ada", "a.b", "a@b", "a+b"]
-    stems = {_file_stem(name, day) for name in names}
+    stems = {file_stem(name, day) for name in names}
     assert len(stems) == len(names)
-    assert _file_stem("ada", day) == "2024-03-08-ada"
+    assert file_stem("ada", day) == "2024-03-08-ada"
 
 
 def test_output_to_a_device_a_fifo_or_a_symlink_never_replaces_it(tmp_path):

@@ -1,19 +1,14 @@
 """``paperrec digest``: each user's new papers by email, through the outbox.
 
-One run: put back what a killed run left half-sent (`paperrec.digest.delivery.recover`), compose
-each due user's digest for the date (`paperrec.digest.compose.plan_digests`), record it in the
-outbox, then send every due outbox entry with retries (`paperrec.digest.delivery.deliver`). A
-rerun for the same date sends nothing twice; run it from cron or a systemd timer as often
-as you like. ``--dry-run`` composes and shows, records and sends nothing. One user's failed
-send does not stop the others; the exit code is 1 only if a digest is still unsent at the
-end of the run (it stays in the outbox for the next run).
+The run is `paperrec.digest.run.run_digests` (recover, compose, record, send); this module
+checks the options and prints the events it yields. ``--status`` and ``--confirm`` read and
+mark the outbox. The exit code is 1 only if a digest is still unsent at the end of the run
+(it stays in the outbox for the next run).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,38 +23,8 @@ from paperrec.recommend.window import DEFAULT_WINDOW_DAYS
 if TYPE_CHECKING:
     from paperrec.digest.compose import Planned
     from paperrec.digest.delivery import Delivery
+    from paperrec.digest.run import Event
     from paperrec.runtime import Runtime
-
-EXTENSIONS = {"email": ".eml", "html": ".html", "markdown": ".md", "json": ".json"}
-
-
-def _file_stem(user: str, date: dt.date) -> str:
-    """``DATE-USER``; a name that had to be changed to be a file name (``a/b``, ``zoë``)
-    gets a short hash of the real name, so two users never share a file."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", user).lstrip(".") or "user"
-    if safe != user:
-        safe += "-" + hashlib.sha256(user.encode("utf-8")).hexdigest()[:8]
-    return f"{date.isoformat()}-{safe}"
-
-
-def write_digest(
-    planned: Planned, formats: Sequence[str], out_dir: Path, sender: str
-) -> list[Path]:
-    """``<date>-<user>.<ext>`` in ``out_dir`` per format (email: the whole .eml message)."""
-    from paperrec.digest.mailer import build_message
-    from paperrec.digest.render import render, render_email
-    from paperrec.store.files import write_output
-
-    written = []
-    for fmt in formats:
-        path = out_dir / (_file_stem(planned.user, planned.date) + EXTENSIONS[fmt])
-        if fmt == "email":
-            data = build_message(render_email(planned.content), sender).as_bytes()
-        else:
-            data = render(planned.content, fmt).encode("utf-8")
-        write_output(path, data)
-        written.append(path)
-    return written
 
 
 def _say(text: str, style: str = "") -> None:
@@ -95,38 +60,6 @@ def _report_delivery(delivery: Delivery) -> None:
         _say(
             f"failed {who}: {delivery.detail}; kept in the outbox, next try after {at}", "bold red"
         )
-
-
-def _compose(rt: Runtime, names, day, days, dry_run, formats, out_dir, printed) -> list[Path]:
-    """Compose (and unless ``dry_run`` record) every due user's digest, reporting each;
-    returns the files written to ``out_dir``."""
-    from paperrec.digest.compose import plan_digests
-    from paperrec.digest.delivery import record
-    from paperrec.serving.engine import Engine
-
-    recorded = {e.user for e in rt.store.outbox.entries(names=names, date=day)}
-    if not dry_run and not set(names) - recorded:
-        for name in names:  # nothing to compose: no need to load the models
-            _say(f"recorded: {name} (already recorded for {day})")
-        return []
-    written: list[Path] = []
-    engine = Engine.load(rt)
-    workers = rt.settings.resolved_digest_workers
-    for planned in plan_digests(engine, names, day, max_days=days, workers=workers):
-        files: list[Path] = []
-        if planned.status in ("ready", "empty") and not dry_run:
-            entry, created = record(rt.store, planned, rt.settings)
-            if not created:  # another run recorded it between our check and now
-                _say(f"recorded: {planned.user} (by another run, {entry.status})")
-                continue
-        if planned.status == "ready" and out_dir is not None:
-            files = write_digest(planned, formats, out_dir, rt.settings.smtp_from)
-            written += files
-        if planned.status == "ready" and printed is not None:
-            printed.append(planned)
-        else:
-            _report_plan(planned, dry_run, files)
-    return written
 
 
 def _print_documents(planned: list[Planned], fmt: str) -> None:
@@ -188,9 +121,8 @@ def digest(
 ) -> None:
     """Compose, record and email each user's digest for a date; exit 1 while a digest is
     unsent or unconfirmed (see --status)."""
-    from paperrec.digest.delivery import deliver
-    from paperrec.digest.mailer import smtp_address
     from paperrec.digest.render import FORMATS
+    from paperrec.digest.run import Composed, run_digests
     from paperrec.store.files import check_output
 
     for fmt in formats:
@@ -223,45 +155,75 @@ def digest(
         return _status(rt, names)
     if confirm:
         return _confirm(rt, names, day)
-    if not dry_run:
-        host, port = smtp_address(rt.settings)
-        _say(f"sending through SMTP {host}:{port} ({rt.settings.smtp_security})")
-        _recover(rt, names, day, resend)
-    printed: list[Planned] | None = (
-        [] if dry_run and out_dir is None and formats != ["email"] else None
-    )
-    written = _compose(rt, names, day, days, dry_run, formats, out_dir, printed)
-    if printed is not None:
+    printing = dry_run and out_dir is None and formats != ["email"]
+    printed: list[Planned] = []
+    events = run_digests(
+        rt, names, day, max_days=days, dry_run=dry_run, resend=resend, out_dir=out_dir,
+        formats=formats,
+    )  # fmt: skip
+    for event in events:
+        if printing and isinstance(event, Composed) and event.planned.status == "ready":
+            printed.append(event.planned)
+        else:
+            _report(event, dry_run)
+    if printing:
         _print_documents(printed, formats[0])
-    if out_dir is not None:
-        where = out_dir.resolve()
+
+
+def _report(event: Event, dry_run: bool) -> None:
+    """One event of the run, as a line (or, at the end, the exit)."""
+    from paperrec.digest.delivery import Delivery
+    from paperrec.digest.run import (
+        Composed,
+        FilesWritten,
+        Finished,
+        Resumed,
+        Sending,
+        Unconfirmed,
+        Waiting,
+    )  # fmt: skip
+
+    if isinstance(event, Sending):
+        _say(f"sending through SMTP {event.host}:{event.port} ({event.security})")
+    elif isinstance(event, Resumed):
+        entry = event.entry
+        _say(f"{entry.user} ({entry.date}): an earlier run stopped before sending; sending now")
+    elif isinstance(event, Unconfirmed):
+        _report_unconfirmed(event.entry)
+    elif isinstance(event, Composed):
+        _report_plan(event.planned, dry_run, list(event.files))
+    elif isinstance(event, FilesWritten):
+        where = event.out_dir.resolve()
         _say(
-            f"wrote {len(written)} digest file(s) to {where}"
-            if written
+            f"wrote {event.files} digest file(s) to {where}"
+            if event.files
             else f"no digest files written to {where}: no digest was composed in this run"
         )
-    if dry_run:
-        return
-    failed = set()
-    for delivery in deliver(rt.store, rt.settings, names):
-        _report_delivery(delivery)
-        if delivery.status == "failed":
-            failed.add(delivery.entry.id)
-    waiting = [e for e in rt.store.outbox.entries(names=names, status="pending")]
-    for entry in waiting:
-        if entry.id not in failed:  # failed earlier, its next attempt not due yet
-            _say(
-                f"waiting: {entry.user} ({entry.date}) until {entry.next_attempt_at[:19]} UTC "
-                f"after {entry.attempts} failed attempt(s), last: {entry.last_error}; to try now: "
-                f"paperrec digest --user {entry.user} --date {entry.date} --resend",
-                "yellow",
-            )
-    unconfirmed = [e for e in rt.store.outbox.outstanding(names) if e.status == "unconfirmed"]
-    if waiting or unconfirmed:
-        parts = [f"{len(waiting)} digest(s) not sent yet (they stay in the outbox)"] * bool(
-            waiting
-        ) + [f"{len(unconfirmed)} unconfirmed (see above)"] * bool(unconfirmed)
+    elif isinstance(event, Delivery):
+        _report_delivery(event)
+    elif isinstance(event, Waiting):
+        entry = event.entry
+        _say(
+            f"waiting: {entry.user} ({entry.date}) until {entry.next_attempt_at[:19]} UTC "
+            f"after {entry.attempts} failed attempt(s), last: {entry.last_error}; to try now: "
+            f"paperrec digest --user {entry.user} --date {entry.date} --resend",
+            "yellow",
+        )
+    elif isinstance(event, Finished) and (event.waiting or event.unconfirmed):
+        parts = [f"{event.waiting} digest(s) not sent yet (they stay in the outbox)"] * bool(
+            event.waiting
+        ) + [f"{event.unconfirmed} unconfirmed (see above)"] * bool(event.unconfirmed)
         raise fail("; ".join(parts) + "; paperrec digest --status lists them")
+
+
+def _report_unconfirmed(entry) -> None:
+    command = f"paperrec digest --user {entry.user} --date {entry.date}"
+    _say(
+        f"unconfirmed: {entry.user} <{entry.email}> ({entry.date}): a run stopped while the "
+        "SMTP server was taking the message; it may have arrived, so it is not sent again. "
+        f"Check the mailbox, then: {command} --confirm (it arrived) or {command} --resend",
+        "bold yellow",
+    )
 
 
 def _status(rt: Runtime, names: Sequence[str]) -> None:
@@ -303,27 +265,3 @@ def _confirm(rt: Runtime, names: Sequence[str], day: dt.date) -> None:
             state = f"it is {entry.status}" if entry else "there is none"
             raise InputError(f"{name} has no unconfirmed digest for {day} ({state})")
         out.print(f"confirmed: {name} ({day}) marked sent", highlight=False, soft_wrap=True)
-
-
-def _recover(rt: Runtime, names: Sequence[str], day: dt.date, resend: bool) -> None:
-    """Put back what a killed run left; then report every unconfirmed digest (of any
-    run, any date) until an operator resends or confirms it."""
-    from paperrec.digest.delivery import recover
-
-    retried, _ = recover(rt.store, rt.settings)
-    for entry in retried:
-        _say(f"{entry.user} ({entry.date}): an earlier run stopped before sending; sending now")
-    if resend:
-        for name in names:
-            if rt.store.outbox.requeue(name, day) is None:
-                raise InputError(f"{name} has no digest recorded for {day} to send again")
-    for entry in rt.store.outbox.outstanding(names):
-        if entry.status != "unconfirmed":
-            continue
-        command = f"paperrec digest --user {entry.user} --date {entry.date}"
-        _say(
-            f"unconfirmed: {entry.user} <{entry.email}> ({entry.date}): a run stopped while the "
-            "SMTP server was taking the message; it may have arrived, so it is not sent again. "
-            f"Check the mailbox, then: {command} --confirm (it arrived) or {command} --resend",
-            "bold yellow",
-        )

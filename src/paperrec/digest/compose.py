@@ -34,6 +34,7 @@ from paperrec.recommend.window import DEFAULT_WINDOW_DAYS, window
 from paperrec.runtime import Runtime
 from paperrec.schema import Paper
 from paperrec.serving.engine import Engine
+from paperrec.store import Store
 from paperrec.users.profiles import user_profile
 
 TRENDING_DAYS = 7
@@ -83,8 +84,8 @@ class _Window:
 
 
 @dataclass(frozen=True)
-class _Job:
-    """One user to compose for: everything about them that the main process looks up."""
+class Due:
+    """A user due a digest: everything about them that the main process looks up."""
 
     name: str
     email: str
@@ -104,14 +105,15 @@ def plan_digests(
     now: float | None = None,
     workers: int = 1,
 ) -> Iterator[Planned]:
-    """Compose the digest of each user in ``names`` for ``date``, in that order.
+    """Compose the digest of each user in ``names`` for ``date``: first those with nothing to
+    compose (`settle`), then the due ones (`compose_due`).
 
     Parameters
     ----------
     engine
         Loaded champion models; its store supplies users, papers and the outbox.
     names
-        Users to compose for, in the order results are wanted.
+        Users to compose for.
     date
         The digest's date: the last announcement date it covers.
     max_days
@@ -122,28 +124,40 @@ def plan_digests(
         Processes that compose in parallel (ranking one user is Python-bound work that
         threads cannot share); used only with at least `MIN_USERS_PER_WORKER` users each.
     """
-    store = engine.runtime.store
-    issued = time.time() if now is None else now
+    settled, due = settle(engine.runtime.store, names, date, max_days=max_days)
+    yield from settled
+    yield from compose_due(engine, due, date, now=now, workers=workers)
+
+
+def settle(
+    store: Store, names: Sequence[str], date: dt.date, *, max_days: int = DEFAULT_WINDOW_DAYS
+) -> tuple[list[Planned], list[Due]]:
+    """Split ``names`` into users with nothing to compose for ``date`` (``recorded`` already,
+    or ``not_due``), in the order of ``names``, and the users due a digest, each with what
+    the store says about them, in the order their windows start. Needs no model."""
     accounts = {u.name: u for u in store.users.all()}
     recorded = {e.user for e in store.outbox.entries(names=names, date=date)}
     last = store.outbox.last_dates(names, before=date)
     budgets = store.users.digest_settings_many(names)
+    settled: list[Planned] = []
     due: list[tuple[str, dt.date]] = []
     for name in names:
         email = accounts[name].email
         if name in recorded:
-            yield Planned(name, email, date, "recorded", detail=f"already recorded for {date}")
+            settled.append(
+                Planned(name, email, date, "recorded", detail=f"already recorded for {date}")
+            )
         elif not is_due(budgets[name].cadence, date, last.get(name)):
             detail = f"{budgets[name].cadence} digest, last one on {last[name]}"
-            yield Planned(name, email, date, "not_due", detail=detail)
+            settled.append(Planned(name, email, date, "not_due", detail=detail))
         else:
             due.append((name, window(date, last.get(name), max_days)[0]))
     if not due:
-        return
+        return settled, []
     held = store.outbox.held_ids([n for n, _ in due], since=min(s for _, s in due))
     jobs = sorted(
         (
-            _Job(
+            Due(
                 n,
                 accounts[n].email,
                 budgets[n],
@@ -156,6 +170,21 @@ def plan_digests(
         ),
         key=lambda job: job.since,  # stable: users sharing a window stay in order
     )
+    return settled, jobs
+
+
+def compose_due(
+    engine: Engine,
+    jobs: Sequence[Due],
+    date: dt.date,
+    *,
+    now: float | None = None,
+    workers: int = 1,
+) -> Iterator[Planned]:
+    """Compose the digest of each due user (from `settle`) for ``date``, in order."""
+    if not jobs:
+        return
+    issued = time.time() if now is None else now
     liked = _liked_lately(engine, date) if any(j.budget.trending for j in jobs) else []
     workers = min(workers, len(jobs) // MIN_USERS_PER_WORKER)
     if workers > 1:
@@ -272,7 +301,7 @@ def _select(
 
 def _compose_one(
     engine: Engine,
-    job: _Job,
+    job: Due,
     shared: _Window,
     date: dt.date,
     liked_lately: Sequence[tuple[Paper, int]],
