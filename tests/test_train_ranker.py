@@ -134,6 +134,29 @@ def test_train_ranker_logs_evaluates_and_registers(runtime, seed_pages, tmp_path
     assert fetched == result.version and (path / "meta.json").is_file()
 
 
+def test_evaluate_ranker_registers_only_when_asked(runtime, seed_pages, session_cache):
+    """Without --register nothing is registered and the output says so (--register passes
+    register=True, the default the test above covers)."""
+    from typer.testing import CliRunner
+
+    from paperrec.cli import app
+
+    settings = runtime.settings
+    with (
+        sqlite3.connect(session_cache.path) as source,
+        sqlite3.connect(settings.home / "embeddings.sqlite") as copy,
+    ):
+        source.backup(copy)  # the command's own runtime reads the home's cache
+    before = [v.version for v in registry.list_versions(settings, registry.RANKER_MODEL)]
+    champion = registry.champion_version(settings, registry.RANKER_MODEL)
+    args = ["evaluate", "ranker", "--draws", "1", "--pages", str(seed_pages[0])]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "not registered (MLflow run " in result.stdout and "--register" in result.stdout
+    assert [v.version for v in registry.list_versions(settings, registry.RANKER_MODEL)] == before
+    assert registry.champion_version(settings, registry.RANKER_MODEL) == champion
+
+
 def _author_result(ranker: dict, **baselines: dict) -> dict:
     methods = {"ranker": ranker, **{k.replace("_", "-"): v for k, v in baselines.items()}}
     return {

@@ -311,13 +311,33 @@ def evaluate_ranker(
         ),
     ] = [],  # noqa: B006
     draws: Annotated[int, typer.Option(help="random profiles per seed page")] = 5,
+    register: Annotated[
+        bool,
+        typer.Option(
+            "--register", help="also register the ranker trained here (it is not promoted)"
+        ),
+    ] = False,
 ) -> None:
-    """Retrain (without promoting) and print every protocol: ranker beside the baselines."""
+    """Train a ranker and print every protocol: ranker beside the baselines (logged to
+    MLflow; registered only with --register, never promoted)."""
     from paperrec.train.ranker_pipeline import train_ranker as run
 
-    result = run(runtime(), pages=_page_files(pages), draws=draws, promote=False)
+    rt = runtime()
+    with working("building pseudo-users, training, evaluating"):
+        result = run(rt, pages=_page_files(pages), draws=draws, register=register, promote=False)
     _print_ranking(result.evaluation)
     _print_scorer(result.model.scorer)
+    if result.version is None:
+        out.print(
+            f"not registered (MLflow run {result.run_id}); add --register to keep it as a version",
+            highlight=False,
+        )
+    else:
+        out.print(
+            f"registered paperrec-ranker version {result.version} (MLflow run {result.run_id}), "
+            f"not promoted: paperrec models promote {result.version} --model ranker",
+            highlight=False,
+        )
 
 
 from paperrec.cli.app import app  # noqa: E402

@@ -80,7 +80,7 @@ def feedback_queries(runtime: Runtime, papers: Sequence) -> list[Query]:
 @dataclass
 class RankerRunResult:
     run_id: str
-    version: str
+    version: str | None  # None: not registered
     promoted: bool
     summary: dict
     evaluation: dict
@@ -183,15 +183,19 @@ def train_ranker(
     pages: Sequence[Path] = (),
     config: RankerTrainingConfig | None = None,
     draws: int = 5,
+    register: bool = True,
     promote: bool = True,
     progress: Progress = None,
     topic_model: TopicModel | None = None,
 ) -> RankerRunResult:
-    """Train on corpus pseudo-users (+ seed pages), evaluate every protocol, log, register.
+    """Train on corpus pseudo-users (+ seed pages), evaluate every protocol, log, and unless
+    ``register`` is False register the model (and with ``promote`` make it the champion).
 
     ``topic_model`` gives the topic features (default: the champion, if there is one);
     ``paperrec retrain`` passes the topic model it has just trained.
     """
+    if promote and not register:
+        raise ValueError("a ranker that is not registered cannot be promoted")
     config = config or RankerTrainingConfig()
     papers, X = corpus(runtime, progress)
     topic_model = topic_model or load_topic_model(runtime)
@@ -265,10 +269,12 @@ def train_ranker(
             dict(zip(FEATURE_NAMES, final.ranker.feature_importances_.tolist(), strict=True)),
             "features/importance.json",
         )
-        with tempfile.TemporaryDirectory(dir=settings.ensure_home()) as tmp:
-            version = registry.register_bundle(
-                settings, final.save(Path(tmp) / "ranking-model"), registry.RANKER_MODEL
-            )
+        version = None
+        if register:
+            with tempfile.TemporaryDirectory(dir=settings.ensure_home()) as tmp:
+                version = registry.register_bundle(
+                    settings, final.save(Path(tmp) / "ranking-model"), registry.RANKER_MODEL
+                )
         if promote:
             registry.promote(settings, registry.RANKER_MODEL, version)
     return RankerRunResult(run.info.run_id, version, promote, final.summary, evaluation, final)
