@@ -38,7 +38,7 @@ from paperrec.schema import Paper  # noqa: E402
 from paperrec.store.cache import EmbeddingCache  # noqa: E402
 from paperrec.topics.classify import TopicClassifier  # noqa: E402
 from paperrec.topics.taxonomy import load_taxonomy  # noqa: E402
-from paperrec.train.topics import TopicTrainingConfig, embed_topics, weak_label  # noqa: E402
+from paperrec.train.topics_fit import TopicTrainingConfig, embed_topics, weak_label  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PAPERREC_SHARED_DIR", REPO.parent / "shared"))

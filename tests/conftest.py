@@ -96,10 +96,10 @@ def trained_home(tmp_path_factory, shared_dir, session_cache) -> Path:
     from paperrec.papers.embed import Embedder
     from paperrec.papers.ingest import ingest_paths
     from paperrec.runtime import Runtime
-    from paperrec.train.pipeline import train_topics
-    from paperrec.train.ranker import RankerTrainingConfig
-    from paperrec.train.ranker_pipeline import train_ranker
-    from paperrec.train.topics import TopicTrainingConfig
+    from paperrec.train.ranker_fit import RankerTrainingConfig
+    from paperrec.train.ranker_run import train_ranker
+    from paperrec.train.topics_fit import TopicTrainingConfig
+    from paperrec.train.topics_run import train_topics
 
     home = tmp_path_factory.mktemp("trained") / "home"
     settings = Settings(home=home)

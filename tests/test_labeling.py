@@ -24,7 +24,7 @@ from paperrec.topics.labeling import (
     majority_vote,
 )
 from paperrec.topics.taxonomy import parse_taxonomy
-from paperrec.train.topics import TopicTrainingConfig, weak_label
+from paperrec.train.topics_fit import TopicTrainingConfig, weak_label
 
 TINY = r"""
 version: 1

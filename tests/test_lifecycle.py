@@ -31,11 +31,11 @@ from paperrec.serving.holder import EngineHolder
 from paperrec.topics.classify import TopicClassifier
 from paperrec.train import registry
 from paperrec.train.gate import ModelSet, registered_set
-from paperrec.train.pipeline import corpus
-from paperrec.train.ranker import fit_lexical, fit_ranking_model
-from paperrec.train.ranker_pipeline import build_corpus, split_pool_users
+from paperrec.train.ranker_fit import fit_lexical, fit_ranking_model
+from paperrec.train.ranker_run import build_corpus, split_pool_users
 from paperrec.train.retrain import EXPERIMENT, PAIR_TAG, evaluation_data, gate_and_promote, retrain
 from paperrec.train.retrain_config import load_retrain_config
+from paperrec.train.stored import corpus
 from paperrec.train.tracking import tracked_run
 from pool_helpers import SMALL_POOL, slice_pool
 

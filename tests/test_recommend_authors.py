@@ -132,7 +132,7 @@ def test_easy_negatives_are_random_background_papers_outside_the_query():
     import scipy.sparse as sp
 
     from paperrec.recommend.corpus import Corpus
-    from paperrec.train.ranker import with_easy_negatives
+    from paperrec.train.ranker_fit import with_easy_negatives
 
     papers = corpus()
     data = Corpus(

@@ -14,8 +14,8 @@ import pytest
 from paperrec.evaluate.ranking import METHODS
 from paperrec.recommend.features import FEATURE_NAMES
 from paperrec.train import registry
-from paperrec.train.ranker import RankerTrainingConfig
-from paperrec.train.ranker_pipeline import train_ranker
+from paperrec.train.ranker_fit import RankerTrainingConfig
+from paperrec.train.ranker_run import train_ranker
 from paperrec.train.tracking import metric_name
 
 pytestmark = pytest.mark.slow
@@ -168,7 +168,7 @@ def _author_result(ranker: dict, **baselines: dict) -> dict:
 
 
 def test_the_learned_ranker_ships_only_if_it_beats_zotero_on_both_metrics():
-    from paperrec.train.ranker_pipeline import choose_scorer
+    from paperrec.train.ranker_run import choose_scorer
 
     zotero = {"ndcg@10": 0.50, "pairwise": 0.86}
     others = {
@@ -188,7 +188,7 @@ def test_a_fallback_scorer_is_the_baseline_minus_the_dislike_excess(trained_runt
     from dataclasses import replace
 
     from paperrec.recommend.features import FEATURE_NAMES
-    from paperrec.train.ranker_pipeline import load_ranking_model
+    from paperrec.train.ranker_run import load_ranking_model
 
     model = replace(load_ranking_model(trained_runtime), scorer="zotero-arxiv-daily")
     rows = np.full((3, len(FEATURE_NAMES)), np.nan, dtype=np.float32)

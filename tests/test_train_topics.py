@@ -44,8 +44,8 @@ def trained(tmp_path_factory, shared_dir, seed_pages, session_cache):
     from paperrec.papers.embed import Embedder
     from paperrec.papers.ingest import ingest_paths
     from paperrec.runtime import Runtime
-    from paperrec.train.pipeline import train_topics
-    from paperrec.train.topics import TopicTrainingConfig
+    from paperrec.train.topics_fit import TopicTrainingConfig
+    from paperrec.train.topics_run import train_topics
 
     root = tmp_path_factory.mktemp("train-topics")
     with pytest.MonkeyPatch.context() as env:  # nothing from the caller's environment

@@ -39,13 +39,13 @@ from paperrec.evaluate.ranking import (
 )
 from paperrec.recommend.features import FEATURE_NAMES
 from paperrec.runtime import Runtime
-from paperrec.train.ranker import (
+from paperrec.train.ranker_fit import (
     RankerTrainingConfig,
     fit_featurizer,
     fit_lexical,
     fit_ranking_model,
 )
-from paperrec.train.ranker_pipeline import (
+from paperrec.train.ranker_run import (
     build_corpus,
     in_pages,
     page_users,

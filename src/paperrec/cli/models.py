@@ -73,8 +73,8 @@ def label(
     from paperrec.topics.labeling import ViewBuilder, apply_lfs, generate_lfs, lf_report
     from paperrec.topics.labeling.functions import load_lf_module
     from paperrec.topics.taxonomy import load_taxonomy
-    from paperrec.train.pipeline import corpus
-    from paperrec.train.topics import TopicTrainingConfig, embed_topics, weak_label
+    from paperrec.train.stored import corpus
+    from paperrec.train.topics_fit import TopicTrainingConfig, embed_topics, weak_label
 
     rt = runtime()
     tax = load_taxonomy(taxonomy)
@@ -149,7 +149,7 @@ def train_topics(
 ) -> None:
     """Weak-label the store, train the topic classifier, evaluate, log and register it."""
     from paperrec.topics.labeling.functions import load_lf_module
-    from paperrec.train.pipeline import train_topics as run
+    from paperrec.train.topics_run import train_topics as run
 
     extra = load_lf_module(lfs) if lfs else []
     rt = runtime()
@@ -197,7 +197,7 @@ def train_ranker(
     promote: Annotated[bool, typer.Option(help="make the new version the champion")] = True,
 ) -> None:
     """Train the LambdaRank ranker on pseudo-users, evaluate against baselines, register it."""
-    from paperrec.train.ranker_pipeline import train_ranker as run
+    from paperrec.train.ranker_run import train_ranker as run
 
     rt = runtime()
     _embed_with_bar(rt, rt.store.papers.iter_papers(), "embedding corpus")
@@ -320,7 +320,7 @@ def evaluate_ranker(
 ) -> None:
     """Train a ranker and print every protocol: ranker beside the baselines (logged to
     MLflow; registered only with --register, never promoted)."""
-    from paperrec.train.ranker_pipeline import train_ranker as run
+    from paperrec.train.ranker_run import train_ranker as run
 
     rt = runtime()
     with working("building pseudo-users, training, evaluating"):

@@ -73,14 +73,14 @@ def default_config(key: str) -> dict:
     hyperparameters filled in (the classifier's, or the ranker's and the TF-IDF encoder's)."""
     if key == "topics":
         from paperrec.topics.classify import TopicClassifier
-        from paperrec.train.topics import TopicTrainingConfig
+        from paperrec.train.topics_fit import TopicTrainingConfig
 
         config = _fields(TopicTrainingConfig())
         config["classifier"] = _params(TopicClassifier)
         return config
     from paperrec.recommend.lexical import LexicalEncoder
     from paperrec.recommend.ranker import PaperRanker
-    from paperrec.train.ranker import RankerTrainingConfig
+    from paperrec.train.ranker_fit import RankerTrainingConfig
 
     config = _fields(RankerTrainingConfig())
     config["ranker"] = _params(PaperRanker)

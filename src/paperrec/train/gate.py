@@ -38,7 +38,7 @@ from paperrec.runtime import Runtime
 from paperrec.schema import Paper
 from paperrec.topics.model import TopicModel
 from paperrec.train import registry
-from paperrec.train.ranker_pipeline import (
+from paperrec.train.ranker_run import (
     FLOOR_BASELINE,
     build_corpus,
     pool_queries,

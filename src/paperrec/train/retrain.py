@@ -36,11 +36,11 @@ from paperrec.train.gate import (
     registered_set,
     run_gate,
 )
-from paperrec.train.pipeline import TopicRunResult, train_topics
-from paperrec.train.ranker_pipeline import RankerRunResult, page_users, train_ranker
+from paperrec.train.ranker_run import RankerRunResult, page_users, train_ranker
 from paperrec.train.refresh import embed_missing, ingest_sources
 from paperrec.train.retrain_config import RetrainConfig
 from paperrec.train.snapshot import DataSnapshot, provenance, take_snapshot
+from paperrec.train.topics_run import TopicRunResult, train_topics
 
 EXPERIMENT = "paperrec-retrain"
 DATA_TAG = "paperrec.data_hash"  # version tags written by a retrain

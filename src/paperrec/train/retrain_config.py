@@ -30,8 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from paperrec.config import Settings
 from paperrec.errors import InputError
 from paperrec.papers.sources import ARXIV_PREFIX
-from paperrec.train.ranker import RankerTrainingConfig
-from paperrec.train.topics import TopicTrainingConfig
+from paperrec.train.ranker_fit import RankerTrainingConfig
+from paperrec.train.topics_fit import TopicTrainingConfig
 
 
 class RetrainConfig(BaseModel):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from paperrec.runtime import Runtime
 from paperrec.schema import Paper
-from paperrec.train.ranker_pipeline import feedback_queries
+from paperrec.train.ranker_run import feedback_queries
 
 _SOURCE_DIR = Path(__file__).resolve().parent
 

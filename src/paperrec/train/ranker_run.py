@@ -1,7 +1,7 @@
-"""The run behind ``paperrec train ranker``: training queries from real authors (and
-pseudo-users), evaluation on every protocol beside the baselines, the scorer decision
-(the learned ranker, or the best plain baseline where the ranker does not beat it), and
-the registry."""
+"""The ranker's training run, behind ``paperrec train ranker``: training queries from real
+authors (and pseudo-users), the fit (`paperrec.train.ranker_fit`), evaluation on every
+protocol beside the baselines, the scorer decision (the learned ranker, or the best plain
+baseline where the ranker does not beat it), MLflow logging and the registry."""
 
 from __future__ import annotations
 
@@ -31,8 +31,7 @@ from paperrec.recommend.pseudo_users import PseudoUser, Query
 from paperrec.runtime import Runtime
 from paperrec.topics.model import TopicModel
 from paperrec.train import registry, tracking
-from paperrec.train.pipeline import Progress, corpus
-from paperrec.train.ranker import (
+from paperrec.train.ranker_fit import (
     RankerTrainingConfig,
     corpus_users,
     fit_featurizer,
@@ -40,6 +39,7 @@ from paperrec.train.ranker import (
     fit_ranking_model,
     split_users,
 )
+from paperrec.train.stored import Progress, corpus
 
 MAX_EVAL_USERS = 40
 FLOOR_BASELINE = "zotero-arxiv-daily"  # no shipped ranking may be worse than this

@@ -1,4 +1,5 @@
-"""Train the topic classifier from the taxonomy alone: label, combine, fit, evaluate.
+"""Fit the topic classifier from the taxonomy alone: label, combine, fit (the run around it,
+with evaluation, logging and the registry, is `paperrec.train.topics_run`).
 
 No gold labels: the labeling functions vote (arXiv categories among them, for papers that
 carry them), the label model turns votes into labels, and the classifier learns from

@@ -1,16 +1,16 @@
-"""The runs behind ``paperrec train``: gather data, train, evaluate, log, register, promote."""
+"""The topic classifier's training run, behind ``paperrec train topics``: the stored papers,
+the fit (`paperrec.train.topics_fit`), the evaluation on gold papers, MLflow logging, the
+registry and promotion."""
 
 from __future__ import annotations
 
-import shutil
 import tempfile
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from paperrec.errors import InputError
 from paperrec.evaluate.topics import evaluate_topics, gold_matrix
 from paperrec.runtime import Runtime
 from paperrec.schema import Paper
@@ -18,9 +18,8 @@ from paperrec.topics.labeling import LabelingFunction
 from paperrec.topics.model import TopicModel
 from paperrec.topics.taxonomy import load_taxonomy
 from paperrec.train import plots, registry, tracking
-from paperrec.train.topics import TopicTrainingConfig, train_topic_model
-
-Progress = Callable[[int], None] | None
+from paperrec.train.stored import Progress, corpus
+from paperrec.train.topics_fit import TopicTrainingConfig, train_topic_model
 
 
 @dataclass
@@ -31,14 +30,6 @@ class TopicRunResult:
     summary: dict
     evaluation: dict | None
     model: TopicModel
-
-
-def corpus(runtime: Runtime, progress: Progress = None) -> tuple[list[Paper], np.ndarray]:
-    """All stored papers and their embeddings (computed once, then from the cache)."""
-    papers = runtime.store.papers.iter_papers()
-    if not papers:
-        raise InputError("the store holds no papers; run `paperrec ingest` first")
-    return papers, runtime.embedder.embed(papers, progress)
 
 
 def _lf_metrics(report: list[dict]) -> dict[str, float]:
@@ -114,8 +105,3 @@ def train_topics(
         if promote:
             registry.promote(settings, registry.TOPICS_MODEL, version)
     return TopicRunResult(run.info.run_id, version, promote, model.summary, evaluation, model)
-
-
-def clear_fetched(runtime: Runtime) -> None:
-    """Forget downloaded bundles (they are fetched again from the registry on demand)."""
-    shutil.rmtree(runtime.settings.models_dir, ignore_errors=True)

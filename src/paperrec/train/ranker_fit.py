@@ -1,4 +1,5 @@
-"""Train the LambdaRank ranker on real interests: researchers' own next papers.
+"""Fit the LambdaRank ranker on real interests: researchers' own next papers (the run
+around it, with evaluation, logging and the registry, is `paperrec.train.ranker_run`).
 
 Queries come from ``recommend.authors`` (author continuation with hard negatives: the
 training half of the authors, split by name) and, as configured, from the synthetic
