@@ -4,7 +4,7 @@
 
 What a ``paperrec digest`` run does before it talks to SMTP, through the same entry point
 (`paperrec.digest.run.run_digests` with ``send=False``): compose every user's digest (the
-day's papers prepared once, each user ranked by `Engine.rank_profile`, cut by their budget,
+day's papers prepared once, each user ranked by `Predictor.rank_profile`, cut by their budget,
 topic tags, why-line, signed feedback links, trending), render the email (HTML + text), and
 record it in the outbox. Target: under 30 s on 2 cores. Loading the models is timed on its own.
 
@@ -95,7 +95,7 @@ def load(home: Path):
     from paperrec.config import Settings
     from paperrec.errors import ModelNotTrainedError
     from paperrec.runtime import Runtime
-    from paperrec.serving.engine import Engine
+    from paperrec.serving.predictor import Predictor
 
     source = Runtime(Settings(home=home))
     papers = source.store.papers.iter_papers()
@@ -107,13 +107,13 @@ def load(home: Path):
     runtime = Runtime(settings)
     started = time.perf_counter()
     try:
-        engine = Engine.load(runtime)
+        predictor = Predictor.load(runtime)
     except ModelNotTrainedError as exc:
         sys.exit(
             f"bench/digest.py needs a trained ranker and topic model in PAPERREC_HOME={home}: "
             f"{exc}\nRun `make demo` first, or point PAPERREC_HOME at a home that has them."
         )
-    return runtime, engine, papers, time.perf_counter() - started, workdir
+    return runtime, predictor, papers, time.perf_counter() - started, workdir
 
 
 def stock(runtime, papers, n_papers: int, n_users: int, day: dt.date, seed: int) -> list[str]:
@@ -150,7 +150,7 @@ def stock(runtime, papers, n_papers: int, n_users: int, day: dt.date, seed: int)
     return names
 
 
-def run(runtime, engine, names: list[str], day: dt.date) -> dict:
+def run(runtime, predictor, names: list[str], day: dt.date) -> dict:
     """Compose, render and record every user's digest, as ``paperrec digest`` does
     (`paperrec.digest.run.run_digests`), without sending; wall and CPU seconds."""
     from paperrec.digest.run import Composed, run_digests
@@ -158,7 +158,7 @@ def run(runtime, engine, names: list[str], day: dt.date) -> dict:
     counts: dict[str, int] = {}
     items = 0
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    for event in run_digests(runtime, names, day, send=False, engine=engine):
+    for event in run_digests(runtime, names, day, send=False, predictor=predictor):
         if isinstance(event, Composed):
             counts[event.planned.status] = counts.get(event.planned.status, 0) + 1
             if event.planned.status == "ready":
@@ -187,9 +187,9 @@ def main(argv: list[str] | None = None) -> dict:
     if args.workers is not None:
         os.environ["PAPERREC_DIGEST_WORKERS"] = str(args.workers)
     home = Settings().home
-    runtime, engine, papers, load_seconds, workdir = load(home)
+    runtime, predictor, papers, load_seconds, workdir = load(home)
     try:
-        result = measure(runtime, engine, papers, args, load_seconds)
+        result = measure(runtime, predictor, papers, args, load_seconds)
     finally:
         runtime.store.engine.dispose()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> dict:
     return result
 
 
-def measure(runtime, engine, papers, args, load_seconds: float) -> dict:
+def measure(runtime, predictor, papers, args, load_seconds: float) -> dict:
     """Stock the temporary store, then time one run over every user."""
     day = runtime.settings.today()
     print(f"stocking {args.users} users and {args.papers} papers...", file=sys.stderr)
@@ -211,7 +211,7 @@ def measure(runtime, engine, papers, args, load_seconds: float) -> dict:
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     with MemorySampler() as memory:
-        result = run(runtime, engine, names, day)
+        result = run(runtime, predictor, names, day)
     total = time.perf_counter() - started
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     worker_cpu = (children.ru_utime - children_before.ru_utime) + (

@@ -64,18 +64,18 @@ def measure_memory(call: Callable[[], object]) -> dict:
 def load(home_hint: str):
     from paperrec.errors import ModelNotTrainedError
     from paperrec.runtime import Runtime
-    from paperrec.serving.engine import Engine
+    from paperrec.serving.predictor import Predictor
 
     runtime = Runtime()
     try:
-        engine = Engine.load(runtime)
+        predictor = Predictor.load(runtime)
     except ModelNotTrainedError as exc:
         sys.exit(
             f"bench/rank.py needs a trained ranker in PAPERREC_HOME={home_hint}: {exc}\n"
             "Run `make demo` first (it trains and promotes one), or point PAPERREC_HOME at a "
             "home that has one."
         )
-    return runtime, engine
+    return runtime, predictor
 
 
 def draw_profiles(X: np.ndarray, n_users: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -199,8 +199,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
 
     home = os.environ.get("PAPERREC_HOME", "(default)")
-    runtime, engine = load(home)
-    rec = engine.recommender()
+    runtime, predictor = load(home)
+    rec = predictor.recommender()
     papers = runtime.store.papers.iter_papers()
     if len(papers) < args.candidates + 100:
         sys.exit(
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> dict:
         "home": home,
         "cpus": os.cpu_count(),
         "ranker_threads": rec.model.ranker.n_jobs,
-        "versions": engine.versions,
+        "versions": predictor.versions,
         "single_profile": bench_single(rec, liked, candidates, args.repeats),
         "batch": bench_batch(rec, runtime.embedder, candidates, pool, profiles, args.batch_repeats),
     }

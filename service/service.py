@@ -1,12 +1,12 @@
 """paperrec's HTTP service: a BentoML service that only calls the library.
 
 Start it with ``paperrec serve`` or, from this directory, ``bentoml serve``. Models are the
-registry's champions (see `paperrec.serving.holder.EngineHolder`); the store, the embedding cache
+registry's champions (see `paperrec.serving.holder.PredictorHolder`); the store, the embedding cache
 and the registry are those of ``PAPERREC_HOME``. docs/service.md describes the API.
 
 Concurrent ``/score`` requests share one encode: ``/score`` validates its body, answers
 repeated abstracts from memory, and hands the rest to a greedy batcher
-(`paperrec.serving.batcher`): each ``Engine.score`` call takes every paper that queued
+(`paperrec.serving.batcher`): each ``Predictor.score`` call takes every paper that queued
 while the previous one ran. There is no batching endpoint: nothing reaches the model
 without passing ``/score``'s limits.
 """
@@ -53,7 +53,7 @@ from paperrec.runtime import Runtime
 from paperrec.schema import FeedbackEvent, FeedbackSource
 from paperrec.serving import links as link_pages
 from paperrec.serving.batcher import GreedyBatcher
-from paperrec.serving.holder import EngineHolder, authorize_admin, authorize_key
+from paperrec.serving.holder import PredictorHolder, authorize_admin, authorize_key
 from paperrec.store.users import UnknownUserError
 from paperrec.users.profiles import record_feedback
 from paperrec.users.tokens import check_secret
@@ -188,7 +188,7 @@ class PaperrecService:
         self.runtime = Runtime()
         if self.runtime.settings.token_secret is not None:
             check_secret(self.runtime.settings.token_secret)  # a weak secret: refuse to start
-        self.holder = EngineHolder.load(self.runtime)
+        self.holder = PredictorHolder.load(self.runtime)
         self.batcher = GreedyBatcher(self.holder.score, MAX_BATCH_PAPERS, _count_batch)
         self._limiters: dict[str, anyio.CapacityLimiter] = {}
         self.holder.watch(self.runtime.settings.reload_interval)
@@ -222,8 +222,8 @@ class PaperrecService:
         k: int,
     ) -> RankResponse:
         """The best k candidates for a profile, best first, with reasons (as `paperrec rank`)."""
-        with self.holder.using() as engine:
-            rows = engine.rank(
+        with self.holder.using() as predictor:
+            rows = predictor.rank(
                 [p.to_input() for p in liked],
                 [p.to_input() for p in candidates],
                 disliked=[p.to_input() for p in disliked],
@@ -242,8 +242,8 @@ class PaperrecService:
 
         def rank() -> list:
             authorize_key(self.runtime.store, key, user)
-            with self.holder.using() as engine:
-                return engine.recommend(user, k=k, mark_shown=mark_shown)
+            with self.holder.using() as predictor:
+                return predictor.recommend(user, k=k, mark_shown=mark_shown)
 
         ranked = await anyio.to_thread.run_sync(rank, limiter=self._limiter("ranking", 1))
         return RecommendResponse(

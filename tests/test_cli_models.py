@@ -70,9 +70,9 @@ def env(cli_home, monkeypatch) -> Path:
 def champion(cli_home):
     from paperrec.config import Settings
     from paperrec.runtime import Runtime
-    from paperrec.serving.engine import Engine
+    from paperrec.serving.predictor import Predictor
 
-    return Engine.load(Runtime(Settings(home=cli_home)), ranker=False).topic_model
+    return Predictor.load(Runtime(Settings(home=cli_home)), ranker=False).topic_model
 
 
 def _jsonl(path: Path, rows) -> Path:

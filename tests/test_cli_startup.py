@@ -56,5 +56,5 @@ def test_version_prints_the_package_version():
 
 
 def test_serving_never_imports_mlflow():
-    loaded = _modules_after("import paperrec.serving.engine, paperrec.serving.holder")
+    loaded = _modules_after("import paperrec.serving.predictor, paperrec.serving.holder")
     assert not loaded["mlflow"]

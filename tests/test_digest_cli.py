@@ -26,7 +26,7 @@ from digest_helpers import (
 from paperrec.config import Settings
 from paperrec.digest.compose import plan_digests
 from paperrec.runtime import Runtime
-from paperrec.serving.engine import Engine
+from paperrec.serving.predictor import Predictor
 from paperrec.store import Store
 from paperrec.users.tokens import verify_token
 
@@ -291,16 +291,16 @@ def test_default_date_is_today_in_the_configured_timezone(day, monkeypatch):
 @pytest.mark.slow
 def test_worker_processes_compose_the_same_digests(day):
     runtime = Runtime(Settings())
-    engine = Engine.load(runtime)
+    predictor = Predictor.load(runtime)
     names = ["ada", "bob"]
     date = dt.date.fromisoformat(day)
-    here = list(plan_digests(engine, names, date, now=1.7e9))
+    here = list(plan_digests(predictor, names, date, now=1.7e9))
     import paperrec.digest.compose as compose
 
     minimum = compose.MIN_USERS_PER_WORKER
     compose.MIN_USERS_PER_WORKER = 1
     try:
-        there = list(plan_digests(engine, names, date, now=1.7e9, workers=2))
+        there = list(plan_digests(predictor, names, date, now=1.7e9, workers=2))
     finally:
         compose.MIN_USERS_PER_WORKER = minimum
     assert [p.content for p in there] == [p.content for p in here]

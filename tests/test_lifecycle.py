@@ -1,7 +1,7 @@
 """``paperrec retrain`` end to end on the 1,500-paper pool slice (small, fast models):
 the first candidate is promoted, runs nest in MLflow, the same seed gives the same
 metrics, nothing new exits 0, a model trained on shuffled labels is not promoted, and a
-rollback brings the earlier champion back into the engine the service uses.
+rollback brings the earlier champion back into the predictor the service uses.
 
 Two retrains train the models once each (a minute on 2 idle cores); embeddings come from
 the session cache.
@@ -27,7 +27,7 @@ from paperrec.evaluate.topics import evaluate_topics
 from paperrec.papers.rows import paper_from_fields
 from paperrec.recommend.pseudo_users import PseudoUser
 from paperrec.runtime import Runtime
-from paperrec.serving.holder import EngineHolder
+from paperrec.serving.holder import PredictorHolder
 from paperrec.topics.classify import TopicClassifier
 from paperrec.train import registry
 from paperrec.train.gate import ModelSet, registered_set
@@ -240,13 +240,13 @@ def _gold(lifecycle):
     return topic_gold(lifecycle.config, lifecycle.runtime.store.papers.iter_papers())
 
 
-def test_rollback_restores_the_earlier_champion_in_the_serving_engine(lifecycle, shuffled):
+def test_rollback_restores_the_earlier_champion_in_the_serving_predictor(lifecycle, shuffled):
     runtime = lifecycle.runtime
     rows = [
         json.loads(line) for line in (lifecycle.root / "dev.jsonl").read_text().splitlines()[:20]
     ]
     papers = [paper_from_fields(r["id"], r["title"], r["abstract"]) for r in rows]
-    holder = EngineHolder.load(runtime)
+    holder = PredictorHolder.load(runtime)
     good = holder.versions
     assert {k: good[k] for k in ("topics", "ranker")} == lifecycle.second.versions
     good_rows = holder.score(papers)

@@ -16,19 +16,19 @@ from paperrec.errors import InputError
 from paperrec.papers.rows import InputPaper
 from paperrec.papers.sources import Problem, read_path
 from paperrec.schema import Paper
-from paperrec.serving.engine import Engine
+from paperrec.serving.predictor import Predictor
 
 N_POOL = 180
 
 
 @pytest.fixture()
-def engine(trained_runtime) -> Engine:
-    return Engine.load(trained_runtime)
+def predictor(trained_runtime) -> Predictor:
+    return Predictor.load(trained_runtime)
 
 
 @pytest.fixture()
-def recommender(engine):
-    return engine.recommender()
+def recommender(predictor):
+    return predictor.recommender()
 
 
 @pytest.fixture(scope="module")
@@ -171,28 +171,28 @@ def rows(papers: list[Paper], ids: list[str]) -> list[InputPaper]:
     return [InputPaper(i, p) for i, p in zip(ids, papers, strict=True)]
 
 
-def test_engine_rank_echoes_the_callers_ids(engine, pages, pool):
+def test_predictor_rank_echoes_the_callers_ids(predictor, pages, pool):
     candidates = pool[:25]
     ids = [f"my/{i:02d}" for i in range(24)] + ["2401.00001v2"]
-    ranked = engine.rank(rows(pages[0][:3], ["a", "b", "c"]), rows(candidates, ids), k=5)
+    ranked = predictor.rank(rows(pages[0][:3], ["a", "b", "c"]), rows(candidates, ids), k=5)
     assert len(ranked) == 5 and {r["id"] for r in ranked} <= set(ids)
     assert all(set(r) == {"id", "score", "rank", "reasons"} for r in ranked)
-    everything = engine.rank(rows(pages[0][:3], ["a", "b", "c"]), rows(candidates, ids), k=1000)
+    everything = predictor.rank(rows(pages[0][:3], ["a", "b", "c"]), rows(candidates, ids), k=1000)
     assert sorted(r["id"] for r in everything) == sorted(ids)  # k beyond the candidates: all
     assert [r["rank"] for r in everything] == list(range(1, 26))
 
 
 @pytest.mark.parametrize("k", [0, -3])
-def test_bad_k_is_an_input_error(engine, recommender, pages, pool, k):
+def test_bad_k_is_an_input_error(predictor, recommender, pages, pool, k):
     with pytest.raises(InputError, match="k must be at least 1"):
-        engine.rank(rows(pages[0][:3], ["a", "b", "c"]), rows(pool[:5], list("vwxyz")), k=k)
+        predictor.rank(rows(pages[0][:3], ["a", "b", "c"]), rows(pool[:5], list("vwxyz")), k=k)
     with pytest.raises(InputError, match="k must be at least 1"):
         recommender.rank(pages[0][:3], pool[:5], k=k)
 
 
-def test_no_candidates_is_an_input_error(engine, pages):
+def test_no_candidates_is_an_input_error(predictor, pages):
     with pytest.raises(InputError, match="no candidates"):
-        engine.rank(rows(pages[0][:3], ["a", "b", "c"]), [])
+        predictor.rank(rows(pages[0][:3], ["a", "b", "c"]), [])
 
 
 def test_batch_scores_equal_one_profile_at_a_time(recommender, pages, pool, monkeypatch):

@@ -1,4 +1,4 @@
-"""EngineHolder's reload rules and memo with a fake loader (the real server: test_service)."""
+"""PredictorHolder's reload rules and memo with a fake loader (the real server: test_service)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from paperrec.errors import ModelNotTrainedError
 from paperrec.papers.rows import paper_from_fields
-from paperrec.serving.holder import EngineHolder
+from paperrec.serving.holder import PredictorHolder
 
 
 class FakeTopics:
@@ -22,7 +22,7 @@ class FakeTopics:
         return np.zeros((len(X), 2))
 
 
-class FakeEngine:
+class FakePredictor:
     """What the holder touches: topic_model, ranking_model, versions, recommender, score."""
 
     def __init__(self, versions, broken_topics=False):
@@ -55,22 +55,22 @@ class Registry:
             version = self.champions["topics"]
             if ("topics", version) in self.broken:
                 raise OSError(f"cannot read topics v{version}")
-            engine = FakeEngine({"topics": version, "embedding_model": "m"})
+            predictor = FakePredictor({"topics": version, "embedding_model": "m"})
         else:
-            engine = FakeEngine({"embedding_model": "m"})
+            predictor = FakePredictor({"embedding_model": "m"})
         if ranker:
             version = self.champions["ranker"]
             if ("ranker", version) in self.broken:
                 raise OSError(f"cannot read ranker v{version}")
-            engine.ranking_model = f"ranker {version}"
-            engine.versions["ranker"] = version
-        return engine
+            predictor.ranking_model = f"ranker {version}"
+            predictor.versions["ranker"] = version
+        return predictor
 
 
 @pytest.fixture()
 def registry(monkeypatch):
     fake = Registry()
-    monkeypatch.setattr(EngineHolder, "champions", lambda self: dict(fake.champions))
+    monkeypatch.setattr(PredictorHolder, "champions", lambda self: dict(fake.champions))
     return fake
 
 
@@ -81,22 +81,22 @@ def runtime():
 
 
 def test_new_champion_is_swapped_in(registry, runtime):
-    holder = EngineHolder.load(runtime, loader=registry.load)
+    holder = PredictorHolder.load(runtime, loader=registry.load)
     assert holder.versions == {"topics": "1", "ranker": "1", "embedding_model": "m"}
     assert holder.refresh().changed is False
     registry.champions["topics"] = "2"
     outcome = holder.refresh()
     assert outcome.changed and outcome.versions["topics"] == "2" and outcome.error is None
-    assert holder.engine.ranking_model == "ranker 1"
+    assert holder.predictor.ranking_model == "ranker 1"
 
 
-def test_broken_champion_keeps_the_old_engine_and_is_not_retried(registry, runtime):
-    holder = EngineHolder.load(runtime, loader=registry.load)
-    old = holder.engine
+def test_broken_champion_keeps_the_old_predictor_and_is_not_retried(registry, runtime):
+    holder = PredictorHolder.load(runtime, loader=registry.load)
+    old = holder.predictor
     registry.champions["topics"] = "2"
     registry.broken.add(("topics", "2"))
     outcome = holder.refresh()
-    assert not outcome.changed and holder.engine is old
+    assert not outcome.changed and holder.predictor is old
     assert "topics v2" in outcome.error and "still serving topics v1" in outcome.error
     loads = registry.loads
     assert holder.refresh().error == outcome.error and registry.loads == loads  # not retried
@@ -107,19 +107,19 @@ def test_broken_champion_keeps_the_old_engine_and_is_not_retried(registry, runti
 
 
 def test_model_that_loads_but_cannot_predict_is_refused(registry, runtime):
-    holder = EngineHolder.load(runtime, loader=registry.load)
+    holder = PredictorHolder.load(runtime, loader=registry.load)
     registry.champions["topics"] = "2"
-    holder.loader = lambda rt, **kw: FakeEngine({"topics": "2"}, broken_topics=True)
+    holder.loader = lambda rt, **kw: FakePredictor({"topics": "2"}, broken_topics=True)
     assert "corrupt booster" in holder.refresh().error
     assert holder.versions["topics"] == "1"
 
 
 def test_broken_ranker_leaves_scoring_up(registry, runtime):
     registry.broken.add(("ranker", "1"))
-    holder = EngineHolder.load(runtime, loader=registry.load)
+    holder = PredictorHolder.load(runtime, loader=registry.load)
     assert "ranker" not in holder.versions and "ranker v1" in holder.last_error
     with pytest.raises(ModelNotTrainedError):
-        holder.engine.recommender()
+        holder.predictor.recommender()
     registry.champions["ranker"] = "2"
     assert holder.refresh().versions["ranker"] == "2" and holder.last_error is None
     registry.champions["ranker"] = "3"
@@ -129,11 +129,11 @@ def test_broken_ranker_leaves_scoring_up(registry, runtime):
 
 
 def test_repeated_abstracts_are_scored_once_per_topic_model(registry, runtime):
-    holder = EngineHolder.load(runtime, loader=registry.load)
+    holder = PredictorHolder.load(runtime, loader=registry.load)
     papers = [paper_from_fields(str(i), f"Title {i}", "An abstract.") for i in range(3)]
     first = holder.score(papers)
     again = holder.score([paper_from_fields("other id", "Title 1", "An abstract."), *papers])
-    assert holder.engine.scored == 3
+    assert holder.predictor.scored == 3
     assert [r["id"] for r in again] == ["other id", "0", "1", "2"]
     assert again[1:] == first
     assert holder.recall(papers[:1])[0] == first[0]

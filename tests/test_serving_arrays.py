@@ -76,7 +76,7 @@ def test_recommendations_are_the_same_with_and_without_the_memo(
     from paperrec.config import Settings
     from paperrec.papers.embed import Embedder
     from paperrec.runtime import Runtime
-    from paperrec.serving.engine import Engine
+    from paperrec.serving.predictor import Predictor
     from paperrec.users.profiles import add_user
 
     settings = Settings(home=copy_trained_home(trained_home, session_cache, tmp_path / "home"))
@@ -85,8 +85,8 @@ def test_recommendations_are_the_same_with_and_without_the_memo(
     store = runtime.store
     stored = [p.id for p in store.papers.iter_papers() if p.date is not None]
     add_user(store, "memo-user", "m@example.org", seeds=[",".join(stored[:20])])
-    plain = Engine.load(runtime)
-    memo = Engine.load(runtime)
+    plain = Predictor.load(runtime)
+    memo = Predictor.load(runtime)
     memo.memo_rows = 10_000
     expected = plain.recommend("memo-user", k=10, mark_shown=False)
     for _ in range(2):  # cold, then from memory

@@ -166,12 +166,12 @@ def test_model_is_registered_and_champion(trained, client):
 
 
 def test_the_champion_loads_and_scores_papers_without_categories(trained):
-    from paperrec.serving.engine import Engine
+    from paperrec.serving.predictor import Predictor
     from paperrec.topics.taxonomy import load_taxonomy
 
     runtime, _, dev = trained
-    engine = Engine.load(runtime, ranker=False)
-    model = engine.topic_model
+    predictor = Predictor.load(runtime, ranker=False)
+    model = predictor.topic_model
     assert model.topic_ids == load_taxonomy().ids
     assert model.embedding_model_id == runtime.embedder.model_id
     blind = [Paper.create(p.title, p.abstract) for p in dev[:20]]  # no categories
@@ -200,10 +200,10 @@ def test_evaluation_reports_every_method_per_area(trained):
     "Events by Shrinking Towards Proportional Odds', statistics). Strict: drop once all pass",
 )
 def test_every_seed_abstract_gets_a_fine_topic(trained_runtime, seed_pages):
-    from paperrec.serving.engine import Engine
+    from paperrec.serving.predictor import Predictor
 
-    engine = Engine.load(trained_runtime, ranker=False)
-    model = engine.topic_model
+    predictor = Predictor.load(trained_runtime, ranker=False)
+    model = predictor.topic_model
     papers = _seed_papers(seed_pages)
     assert len(papers) == 335
     labels = model.labels(model.predict_proba(trained_runtime.embedder.embed(papers)))

@@ -6,7 +6,7 @@ One package per concept; arrows point down (nothing imports ``cli``)::
     train/      retrain pipelines, gate, promotion, the MLflow registry (the MLflow importer)
     evaluate/   topic classifier and ranker measured against baselines
     digest/     who is due, which papers (compose, budget), render, outbox delivery, SMTP
-    serving/    the engine the CLI, the HTTP service and the digest share; the service process
+    serving/    the predictor the CLI, the HTTP service and the digest share; the service process
     users/      profiles, seeds and feedback; signed feedback links and API keys
     recommend/  profile features, the learned ranker, baselines, ranking, explanations
     topics/     the taxonomy, weak labeling, the topic classifier and its saved bundle

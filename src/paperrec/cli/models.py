@@ -274,7 +274,7 @@ def evaluate(
 
 def _evaluate_topics(gold: Path | None, ceiling: bool, as_json: bool) -> None:
     from paperrec.evaluate.topics import evaluate_topics
-    from paperrec.serving.engine import Engine
+    from paperrec.serving.predictor import Predictor
 
     if gold is None:
         raise InputError(
@@ -282,15 +282,16 @@ def _evaluate_topics(gold: Path | None, ceiling: bool, as_json: bool) -> None:
         )
     rt = runtime()
     papers = _papers_with_categories(gold)  # a bad file fails before the models load
-    engine = Engine.load(rt, ranker=False)
+    predictor = Predictor.load(rt, ranker=False)
     X = _embed_with_bar(rt, papers, "embedding")
-    result = evaluate_topics(engine.topic_model, papers, X, ceiling=ceiling)
+    result = evaluate_topics(predictor.topic_model, papers, X, ceiling=ceiling)
     if as_json:
         print_json(result)
         return
     methods = list(result["macro_f1"])
     table = new_table(
-        title=f"topics v{engine.versions['topics']} on {gold} (F1 per area)", title_justify="left"
+        title=f"topics v{predictor.versions['topics']} on {gold} (F1 per area)",
+        title_justify="left",
     )
     table.add_column("area")
     table.add_column("support", justify="right")
@@ -354,19 +355,19 @@ def score(
 ) -> None:
     """Topic probabilities and labels for every paper of INPUT."""
     from paperrec.papers.rows import read_rows, write_rows
-    from paperrec.serving.engine import Engine
+    from paperrec.serving.predictor import Predictor
     from paperrec.store.files import check_output
 
     check_output(output)
     papers = read_rows(input)
     with working("loading the topic model ..."):
-        engine = Engine.load(runtime(), ranker=False)
+        predictor = Predictor.load(runtime(), ranker=False)
     with working(f"scoring {len(papers)} papers ..."):
-        rows = engine.score(papers)
+        rows = predictor.score(papers)
     write_rows(output, rows)
     if str(output) != "-":
         out.print(
-            f"scored {len(papers)} papers with topics v{engine.versions['topics']} -> {output}"
+            f"scored {len(papers)} papers with topics v{predictor.versions['topics']} -> {output}"
         )
 
 
@@ -382,16 +383,16 @@ def rank(
 ) -> None:
     """Rank CANDIDATES for the profile: best first, with reasons."""
     from paperrec.papers.rows import read_rows, write_rows
-    from paperrec.serving.engine import Engine
+    from paperrec.serving.predictor import Predictor
     from paperrec.store.files import check_output
 
     check_output(output)
     liked_rows, candidate_rows = read_rows(profile), read_rows(candidates)
     disliked_rows = read_rows(disliked) if disliked else []
     with working("loading the models ..."):
-        engine = Engine.load(runtime())
+        predictor = Predictor.load(runtime())
     with working(f"ranking {len(candidate_rows)} candidates ..."):
-        ranked = engine.rank(liked_rows, candidate_rows, disliked=disliked_rows, k=k)
+        ranked = predictor.rank(liked_rows, candidate_rows, disliked=disliked_rows, k=k)
     write_rows(output, ranked)
 
 
@@ -410,7 +411,7 @@ def recommend(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON rows")] = False,
 ) -> None:
     """Papers NAME has not seen yet, best first, with reasons."""
-    from paperrec.serving.engine import Engine
+    from paperrec.serving.predictor import Predictor
 
     try:
         day = dt.date.fromisoformat(date) if date else None
@@ -419,9 +420,9 @@ def recommend(
     rt = runtime()
     rt.store.users.get(name)  # an unknown user or a broken store fails before the models load
     with working("loading the models ..."):
-        engine = Engine.load(rt)
+        predictor = Predictor.load(rt)
     with working(f"ranking new papers for {name} ..."):
-        ranked = engine.recommend(name, k=k, date=day, days=days, mark_shown=not dry_run)
+        ranked = predictor.recommend(name, k=k, date=day, days=days, mark_shown=not dry_run)
     if as_json:
         print_json([{**r.as_dict(), "title": r.title} for r in ranked])
         return

@@ -3,7 +3,7 @@
 For a user due a digest on ``date`` (`paperrec.digest.budget.is_due`), the candidates are the
 papers announced from the day of their last digest to ``date`` (`paperrec.recommend.window.window`)
 that they have not been shown, rated, or been sent in an earlier digest. They are ranked
-with `Engine.rank_profile` (the same ranking as ``paperrec recommend`` and the service),
+with `Predictor.rank_profile` (the same ranking as ``paperrec recommend`` and the service),
 cut by the user's `DigestSettings`, and turned into `DigestContent` with topic tags, a
 "why" line, signed feedback links and, if wanted, a trending section.
 
@@ -33,7 +33,7 @@ from paperrec.recommend.rank import CandidateSet, RankedPaper
 from paperrec.recommend.window import DEFAULT_WINDOW_DAYS, window
 from paperrec.runtime import Runtime
 from paperrec.schema import Paper
-from paperrec.serving.engine import Engine
+from paperrec.serving.predictor import Predictor
 from paperrec.store import Store
 from paperrec.users.profiles import user_profile
 
@@ -97,7 +97,7 @@ class Due:
 
 
 def plan_digests(
-    engine: Engine,
+    predictor: Predictor,
     names: Sequence[str],
     date: dt.date,
     *,
@@ -110,7 +110,7 @@ def plan_digests(
 
     Parameters
     ----------
-    engine
+    predictor
         Loaded champion models; its store supplies users, papers and the outbox.
     names
         Users to compose for.
@@ -124,9 +124,9 @@ def plan_digests(
         Processes that compose in parallel (ranking one user is Python-bound work that
         threads cannot share); used only with at least `MIN_USERS_PER_WORKER` users each.
     """
-    settled, due = settle(engine.runtime.store, names, date, max_days=max_days)
+    settled, due = settle(predictor.runtime.store, names, date, max_days=max_days)
     yield from settled
-    yield from compose_due(engine, due, date, now=now, workers=workers)
+    yield from compose_due(predictor, due, date, now=now, workers=workers)
 
 
 def settle(
@@ -174,7 +174,7 @@ def settle(
 
 
 def compose_due(
-    engine: Engine,
+    predictor: Predictor,
     jobs: Sequence[Due],
     date: dt.date,
     *,
@@ -185,15 +185,17 @@ def compose_due(
     if not jobs:
         return
     issued = time.time() if now is None else now
-    liked = _liked_lately(engine, date) if any(j.budget.trending for j in jobs) else []
+    liked = _liked_lately(predictor, date) if any(j.budget.trending for j in jobs) else []
     workers = min(workers, len(jobs) // MIN_USERS_PER_WORKER)
     if workers > 1:
-        yield from _in_workers(engine, jobs, date, liked, issued, workers)
+        yield from _in_workers(predictor, jobs, date, liked, issued, workers)
     else:
-        yield from _in_process(engine, jobs, date, liked, issued)
+        yield from _in_process(predictor, jobs, date, liked, issued)
 
 
-def _in_process(engine: Engine, jobs, date: dt.date, liked, issued: float) -> Iterator[Planned]:
+def _in_process(
+    predictor: Predictor, jobs, date: dt.date, liked, issued: float
+) -> Iterator[Planned]:
     """Compose ``jobs`` here, one window prepared at a time (jobs come sorted by window).
 
     BLAS and OpenMP run on one thread: the arrays of one user are small, and a second
@@ -202,22 +204,22 @@ def _in_process(engine: Engine, jobs, date: dt.date, liked, issued: float) -> It
     with threadpool_limits(limits=1):
         for job in jobs:
             if shared is None or shared.since != job.since:
-                shared = _prepare(engine, job.since, date)
-            yield _compose_one(engine, job, shared, date, liked, issued)
+                shared = _prepare(predictor, job.since, date)
+            yield _compose_one(predictor, job, shared, date, liked, issued)
 
 
 def _in_workers(
-    engine: Engine, jobs, date: dt.date, liked, issued: float, workers: int
+    predictor: Predictor, jobs, date: dt.date, liked, issued: float, workers: int
 ) -> Iterator[Planned]:
     """Compose ``jobs`` in ``workers`` fresh processes, in chunks, results in order."""
-    store, embedder = engine.runtime.store, engine.runtime.embedder
+    store, embedder = predictor.runtime.store, predictor.runtime.embedder
     for since in sorted({job.since for job in jobs}):
         embedder.embed(store.papers.iter_papers(since=since, until=date))  # once, not per worker
     chunks = [jobs[i : i + CHUNK_USERS] for i in range(0, len(jobs), CHUNK_USERS)]
     context = multiprocessing.get_context("spawn")  # no forked copies of threads or sockets
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=_start_worker,
-        initargs=(engine.runtime.settings, engine.versions),
+        initargs=(predictor.runtime.settings, predictor.versions),
     ) as pool:  # fmt: skip
         n = len(chunks)
         for planned in pool.map(_compose_chunk, chunks, [date] * n, [liked] * n, [issued] * n):
@@ -230,36 +232,36 @@ _WORKER: dict = {}
 def _start_worker(settings: Settings, versions: dict[str, str]) -> None:
     """In a worker process: load the same champion models, one thread per process."""
     _WORKER["limits"] = threadpool_limits(limits=1)
-    engine = Engine.load(Runtime(settings))
-    if engine.versions != versions:
+    predictor = Predictor.load(Runtime(settings))
+    if predictor.versions != versions:
         raise PaperrecError(
             f"the champion models changed during the digest run ({versions} -> "
-            f"{engine.versions}); run paperrec digest again"
+            f"{predictor.versions}); run paperrec digest again"
         )
-    _WORKER["engine"] = engine
+    _WORKER["predictor"] = predictor
     _WORKER["window"] = None
 
 
 def _compose_chunk(jobs, date: dt.date, liked, issued: float) -> list[Planned]:
-    engine, shared = _WORKER["engine"], _WORKER["window"]
+    predictor, shared = _WORKER["predictor"], _WORKER["window"]
     planned = []
     for job in jobs:
         if shared is None or shared.since != job.since or shared.until != date:
-            shared = _WORKER["window"] = _prepare(engine, job.since, date)
-        planned.append(_compose_one(engine, job, shared, date, liked, issued))
+            shared = _WORKER["window"] = _prepare(predictor, job.since, date)
+        planned.append(_compose_one(predictor, job, shared, date, liked, issued))
     return planned
 
 
-def _prepare(engine: Engine, since: dt.date, until: dt.date) -> _Window:
+def _prepare(predictor: Predictor, since: dt.date, until: dt.date) -> _Window:
     """The window's papers with their ranking arrays and topic tags, computed once."""
-    papers = engine.runtime.store.papers.iter_papers(since=since, until=until)
+    papers = predictor.runtime.store.papers.iter_papers(since=since, until=until)
     if not papers:
         return _Window(since, until, [], None, {}, {}, {})
-    recommender = engine.recommender()
+    recommender = predictor.recommender()
     prepared = recommender.prepare(papers)
     tags: dict[str, tuple[tuple[str, str, float], ...]] = {}
     main: dict[str, str | None] = {}
-    model = engine.topic_model
+    model = predictor.topic_model
     names: dict[str, str] = {}
     if model is not None:
         probabilities = prepared.arrays.topics
@@ -279,7 +281,7 @@ def _prepare(engine: Engine, since: dt.date, until: dt.date) -> _Window:
 
 
 def _select(
-    engine: Engine, profile, shared: _Window, excluded: set[str], budget: DigestSettings
+    predictor: Predictor, profile, shared: _Window, excluded: set[str], budget: DigestSettings
 ) -> list[RankedPaper]:
     """The best papers of the window that fit the budget, ranked 1..n.
 
@@ -290,7 +292,7 @@ def _select(
     want = budget.k * (3 if budget.topic_quota else 1)
     while True:
         fetch = min(n, want + n_excluded)
-        ranked = engine.rank_profile(profile, shared.prepared, k=fetch)
+        ranked = predictor.rank_profile(profile, shared.prepared, k=fetch)
         fresh = [r for r in ranked if r.id not in excluded]
         kept = apply_budget(fresh, shared.main_topic, budget)
         if len(kept) >= budget.k or fetch >= n:
@@ -300,7 +302,7 @@ def _select(
 
 
 def _compose_one(
-    engine: Engine,
+    predictor: Predictor,
     job: Due,
     shared: _Window,
     date: dt.date,
@@ -308,13 +310,13 @@ def _compose_one(
     issued: float,
 ) -> Planned:
     name, email, budget, since = job.name, job.email, job.budget, job.since
-    store, settings = engine.runtime.store, engine.runtime.settings
+    store, settings = predictor.runtime.store, predictor.runtime.settings
     profile = user_profile(store, name)
     excluded = set(profile.seen_ids) | job.held
     chosen: list[RankedPaper] = []
     if shared.prepared is not None and any(p.id not in excluded for p in shared.papers):
         try:
-            chosen = _select(engine, profile, shared, excluded, budget)
+            chosen = _select(predictor, profile, shared, excluded, budget)
         except InputError as exc:  # e.g. no liked papers and no topics yet
             return Planned(name, email, date, "skipped", since=since, detail=str(exc))
     if not chosen and not budget.empty_notice:
@@ -335,10 +337,10 @@ def _compose_one(
     return Planned(name, email, date, "ready", content, since=since)
 
 
-def _liked_lately(engine: Engine, date: dt.date) -> list[tuple[Paper, int]]:
+def _liked_lately(predictor: Predictor, date: dt.date) -> list[tuple[Paper, int]]:
     """Papers most liked across users in the week up to ``date``, with their like counts
     (a margin beyond `TRENDING_SIZE`, since each user's own papers are left out)."""
-    store = engine.runtime.store
+    store = predictor.runtime.store
     end = dt.datetime.combine(date + dt.timedelta(days=1), dt.time(), dt.UTC)
     counts = store.users.most_liked(end - dt.timedelta(days=TRENDING_DAYS), TRENDING_SIZE * 10)
     papers = {p.id: p for p in store.papers.get_many([pid for pid, _ in counts])}

@@ -1,9 +1,10 @@
 """A user's digest, rendered: the email (HTML + plain text), an HTML page, Markdown, JSON.
 
 Pure: no network, no store, no disk beyond reading the packaged templates
-(``paperrec/digest/templates/``). `build_content` turns ranked papers (from the shared ranking,
-`paperrec.serving.engine.Engine`) into `DigestContent`; `render_email` and `render` turn that into
-text. Choosing the papers is `paperrec.digest.compose`'s job, sending `paperrec.digest.mailer`'s.
+(``paperrec/digest/templates/``). `build_content` turns ranked papers (from the shared
+ranking, `paperrec.serving.predictor.Predictor`) into `DigestContent`; `render_email` and
+`render` turn that into text. Choosing the papers is `paperrec.digest.compose`'s job,
+sending `paperrec.digest.mailer`'s.
 
 Every paper carries one feedback link per signal (up, down, saved, dismissed). A link is
 ``{public_url}`` + `FEEDBACK_PATH` with a token from `paperrec.users.tokens.make_token` that says

@@ -23,7 +23,7 @@ from paperrec.digest.mailer import smtp_address
 from paperrec.errors import InputError
 from paperrec.recommend.window import DEFAULT_WINDOW_DAYS
 from paperrec.runtime import Runtime
-from paperrec.serving.engine import Engine
+from paperrec.serving.predictor import Predictor
 from paperrec.store import OutboxEntry
 
 
@@ -97,7 +97,7 @@ def run_digests(
     resend: bool = False,
     out_dir: Path | None = None,
     formats: Sequence[str] = ("email",),
-    engine: Engine | None = None,
+    predictor: Predictor | None = None,
 ) -> Iterator[Event]:
     """Compose, record and send the digests of ``names`` for ``date``, yielding each event.
 
@@ -119,7 +119,7 @@ def run_digests(
         Send the users' recorded digests for ``date`` again.
     out_dir, formats
         Also write each composed digest to this folder, once per format.
-    engine
+    predictor
         Loaded champion models (default: loaded here, and only if someone is due).
     """
     sending = send and not dry_run
@@ -127,7 +127,7 @@ def run_digests(
         yield Sending(*smtp_address(rt.settings), rt.settings.smtp_security)
         yield from _recover(rt, names, date, resend)
     written = 0
-    for event in _compose(rt, names, date, max_days, dry_run, out_dir, formats, engine):
+    for event in _compose(rt, names, date, max_days, dry_run, out_dir, formats, predictor):
         written += len(event.files)
         yield event
     if out_dir is not None:
@@ -151,7 +151,7 @@ def _recover(rt: Runtime, names: Sequence[str], date: dt.date, resend: bool) -> 
             yield Unconfirmed(entry)
 
 
-def _compose(rt, names, date, max_days, dry_run, out_dir, formats, engine) -> Iterator[Composed]:
+def _compose(rt, names, date, max_days, dry_run, out_dir, formats, predictor) -> Iterator[Composed]:
     """Compose (and unless ``dry_run`` record) every due user's digest; the models load
     only when someone is due."""
     settled, due = settle(rt.store, names, date, max_days=max_days)
@@ -159,9 +159,9 @@ def _compose(rt, names, date, max_days, dry_run, out_dir, formats, engine) -> It
         yield Composed(planned)
     if not due:
         return
-    engine = engine or Engine.load(rt)
+    predictor = predictor or Predictor.load(rt)
     workers = rt.settings.resolved_digest_workers
-    for planned in compose_due(engine, due, date, workers=workers):
+    for planned in compose_due(predictor, due, date, workers=workers):
         if planned.status in ("ready", "empty") and not dry_run:
             entry, created = record(rt.store, planned, rt.settings)
             if not created:  # another run recorded it between settling and now

@@ -1,4 +1,5 @@
-"""Serving: the engine that the CLI, the HTTP service and the digest share (``engine.py``),
-what the HTTP service needs that is not HTTP (``holder.py``: the engine in use, reloads,
+"""Serving: the predictor that the CLI, the HTTP service and the digest share
+(``predictor.py``: the champion models loaded, answering score, rank and recommend), what
+the HTTP service needs that is not HTTP (``holder.py``: the predictor in use, reloads,
 authorization) and the service as a child process (``process.py``).
 """

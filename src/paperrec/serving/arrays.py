@@ -4,7 +4,7 @@ A user with 1,000 votes brings 1,000 liked and disliked papers to every ``/recom
 embedding them (even from the SQLite cache), vectorising their text and predicting their
 topics again each time costs seconds. The rows of a paper depend only on its text and the
 models, so the service keeps them, keyed by the paper's content hash, in bounded LRU
-memos that live as long as the models do (`Engine.recommender` builds new ones with a new
+memos that live as long as the models do (`Predictor.recommender` builds new ones with a new
 model). The ranking code is unchanged: it is handed an embedder, a TF-IDF encoder and a
 topic model that answer from the memo and ask the real one only for what is missing.
 """

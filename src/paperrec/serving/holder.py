@@ -1,14 +1,14 @@
-"""What the HTTP service needs that is not HTTP: the engine in use and who may act.
+"""What the HTTP service needs that is not HTTP: the predictor in use and who may act.
 
-`EngineHolder` owns the `Engine` that requests use and swaps in a new one when the
+`PredictorHolder` owns the `Predictor` that requests use and swaps in a new one when the
 exported champion changes (`paperrec.bundles`; on demand, or from a background thread every
 few seconds).
-Model calls go through ``holder.using()``, one at a time. Its `score` is ``Engine.score``
+Model calls go through ``holder.using()``, one at a time. Its `score` is ``Predictor.score``
 with the rows of recently scored abstracts kept in memory (keyed by topic model version and
 content hash), so a repeated abstract costs neither a cache read nor a classifier call.
-A request takes ``holder.engine`` once and uses that object to the end, so a swap never
+A request takes ``holder.predictor`` once and uses that object to the end, so a swap never
 changes models under a running request and no request is dropped. A champion that fails to
-load or to predict leaves the old engine serving; the failure is kept for ``/readyz`` and
+load or to predict leaves the old predictor serving; the failure is kept for ``/readyz`` and
 that version is not retried until the champion changes again (or a reload is forced).
 
 `serve_command` and `serve_environment` say how to start the BentoML service in
@@ -44,7 +44,7 @@ from paperrec.errors import (  # ForbiddenError: re-exported for the service
 from paperrec.papers.embed import EMBEDDING_DIM
 from paperrec.papers.rows import InputPaper
 from paperrec.runtime import Runtime
-from paperrec.serving.engine import Engine
+from paperrec.serving.predictor import Predictor
 from paperrec.store import Store
 from paperrec.users.tokens import authorize
 
@@ -63,30 +63,30 @@ _WARM_UP = "Warm-up. Loads the embedding model before the first request."
 
 @dataclass(frozen=True)
 class ReloadOutcome:
-    """What a reload did: ``changed`` when a new engine now serves; ``versions`` in use."""
+    """What a reload did: ``changed`` when a new predictor now serves; ``versions`` in use."""
 
     changed: bool
     versions: dict[str, str]
     error: str | None = None
 
 
-class EngineHolder:
-    """Holds the serving `Engine`; thread-safe. Build with `EngineHolder.load`.
+class PredictorHolder:
+    """Holds the serving `Predictor`; thread-safe. Build with `PredictorHolder.load`.
 
     Parameters
     ----------
     runtime
-        Shared by every engine it loads: one store, one embedder (and its cache), so a
+        Shared by every predictor it loads: one store, one embedder (and its cache), so a
         reload only reads the two small model bundles.
     loader
-        How an engine is built (``Engine.load`` by default; tests pass a failing one).
+        How a predictor is built (``Predictor.load`` by default; tests pass a failing one).
     """
 
-    def __init__(self, runtime: Runtime, loader: Callable[..., Engine] = Engine.load):
+    def __init__(self, runtime: Runtime, loader: Callable[..., Predictor] = Predictor.load):
         self.runtime = runtime
         self.loader = loader
         self.last_error: str | None = None
-        self._engine: Engine | None = None
+        self._predictor: Predictor | None = None
         self._failed: dict[str, str] | None = None
         self._lock = threading.Lock()  # one reload at a time
         self._work = threading.Lock()  # one model call at a time
@@ -96,7 +96,7 @@ class EngineHolder:
         self._memo_lock = threading.Lock()
 
     @classmethod
-    def load(cls, runtime: Runtime, **kwargs) -> EngineHolder:
+    def load(cls, runtime: Runtime, **kwargs) -> PredictorHolder:
         """The exported champions, checked and warmed up.
 
         Raises when there is no loadable topic model. A ranker that cannot be loaded is
@@ -104,41 +104,41 @@ class EngineHolder:
         """
         holder = cls(runtime, **kwargs)
         wanted = holder.champions()
-        holder._engine, problem = holder._build(wanted, None)
+        holder._predictor, problem = holder._build(wanted, None)
         if problem:
             holder._failed = wanted
-            holder._keep(holder._engine, problem)
+            holder._keep(holder._predictor, problem)
         runtime.embedder.encode_texts([_WARM_UP])
         return holder
 
     @property
-    def engine(self) -> Engine:
-        if self._engine is None:
+    def predictor(self) -> Predictor:
+        if self._predictor is None:
             raise ModelNotTrainedError("no models loaded yet")
-        return self._engine
+        return self._predictor
 
     @property
     def versions(self) -> dict[str, str]:
-        return dict(self.engine.versions)
+        return dict(self.predictor.versions)
 
     @contextmanager
-    def using(self) -> Iterator[Engine]:
-        """``with holder.using() as engine:`` the engine in use, for one model call at a time
+    def using(self) -> Iterator[Predictor]:
+        """``with holder.using() as predictor:`` the predictor in use, for one model call at a time
         (the tokenizer is not re-entrant, and one encode already uses every core)."""
         with self._work:
-            yield self.engine
+            yield self.predictor
 
     def recall(self, papers: Sequence[InputPaper]) -> list[dict | None]:
-        """Rows of ``papers`` that the engine in use scored recently; None for the others."""
-        return self._recall(self.engine, papers)
+        """Rows of ``papers`` that the predictor in use scored recently; None for the others."""
+        return self._recall(self.predictor, papers)
 
     def score(self, papers: Sequence[InputPaper]) -> list[dict]:
-        """``Engine.score`` rows for ``papers``, in order; repeated abstracts from memory."""
-        with self.using() as engine:
-            rows = self._recall(engine, papers)
+        """``Predictor.score`` rows for ``papers``, in order; repeated abstracts from memory."""
+        with self.using() as predictor:
+            rows = self._recall(predictor, papers)
             missing = [i for i, row in enumerate(rows) if row is None]
-            fresh = engine.score([papers[i] for i in missing]) if missing else []
-        version = engine.versions["topics"]
+            fresh = predictor.score([papers[i] for i in missing]) if missing else []
+        version = predictor.versions["topics"]
         with self._memo_lock:
             for i, row in zip(missing, fresh, strict=True):
                 rows[i] = row
@@ -150,8 +150,8 @@ class EngineHolder:
                 self._memo.popitem(last=False)
         return rows
 
-    def _recall(self, engine: Engine, papers: Sequence[InputPaper]) -> list[dict | None]:
-        version = engine.versions["topics"]
+    def _recall(self, predictor: Predictor, papers: Sequence[InputPaper]) -> list[dict | None]:
+        version = predictor.versions["topics"]
         rows: list[dict | None] = []
         with self._memo_lock:
             for paper in papers:
@@ -172,30 +172,32 @@ class EngineHolder:
             bundles.champion(self.runtime.settings, "topics")  # raises, saying what to do
         return found
 
-    def _build(self, wanted: dict[str, str], current: Engine | None) -> tuple[Engine, str | None]:
-        """A checked engine for the ``wanted`` versions, and what could not be loaded.
+    def _build(
+        self, wanted: dict[str, str], current: Predictor | None
+    ) -> tuple[Predictor, str | None]:
+        """A checked predictor for the ``wanted`` versions, and what could not be loaded.
 
         The topic model must load and predict, else this raises. A ranker that fails is
         replaced by the one of ``current`` (if any) and named in the returned message.
         """
-        engine = self.loader(self.runtime, topics=True, ranker=False)
-        engine.memo_rows = MEMO_ROWS  # ranking keeps each paper's arrays (serving/arrays.py)
+        predictor = self.loader(self.runtime, topics=True, ranker=False)
+        predictor.memo_rows = MEMO_ROWS  # ranking keeps each paper's arrays (serving/arrays.py)
         # A bundle can load and still be unusable; find out before it serves anyone.
-        engine.topic_model.predict_proba(np.zeros((1, EMBEDDING_DIM), dtype=np.float32))
+        predictor.topic_model.predict_proba(np.zeros((1, EMBEDDING_DIM), dtype=np.float32))
         if "ranker" not in wanted:
-            return engine, None
+            return predictor, None
         try:
             ranking = self.loader(self.runtime, topics=False, ranker=True)
-            engine.ranking_model = ranking.ranking_model
-            engine.versions["ranker"] = ranking.versions["ranker"]
-            engine.recommender()
-            return engine, None
+            predictor.ranking_model = ranking.ranking_model
+            predictor.versions["ranker"] = ranking.versions["ranker"]
+            predictor.recommender()
+            return predictor, None
         except Exception as exc:  # a broken ranker must not take /score down with it
-            engine.ranking_model = current.ranking_model if current else None
-            engine.versions.pop("ranker", None)
+            predictor.ranking_model = current.ranking_model if current else None
+            predictor.versions.pop("ranker", None)
             if current is not None and "ranker" in current.versions:
-                engine.versions["ranker"] = current.versions["ranker"]
-            return engine, f"cannot load champion ranker v{wanted['ranker']}: {exc}"
+                predictor.versions["ranker"] = current.versions["ranker"]
+            return predictor, f"cannot load champion ranker v{wanted['ranker']}: {exc}"
 
     def refresh(self, force: bool = False) -> ReloadOutcome:
         """Load the champions if they differ from the versions in use.
@@ -204,7 +206,7 @@ class EngineHolder:
         champion changes. Never raises: a failure is returned and kept in ``last_error``.
         """
         with self._lock:
-            current = self.engine
+            current = self.predictor
             try:
                 wanted = self.champions()
             except PaperrecError as exc:
@@ -216,22 +218,22 @@ class EngineHolder:
             if wanted == self._failed and not force:
                 return ReloadOutcome(False, dict(current.versions), self.last_error)
             try:
-                engine, problem = self._build(wanted, current)
+                predictor, problem = self._build(wanted, current)
             except Exception as exc:  # any failure of a new model keeps the old one serving
                 self._failed = wanted
                 return self._keep(
                     current, f"cannot load champion topics v{wanted['topics']}: {exc}"
                 )
-            changed = engine.versions != current.versions
-            self._engine, self._failed, self.last_error = engine, None, None
+            changed = predictor.versions != current.versions
+            self._predictor, self._failed, self.last_error = predictor, None, None
             if changed:
-                log.info("now serving %s", _describe(engine.versions))
+                log.info("now serving %s", _describe(predictor.versions))
             if problem:
                 self._failed = wanted
-                return replace(self._keep(engine, problem), changed=changed)
-            return ReloadOutcome(changed, dict(engine.versions))
+                return replace(self._keep(predictor, problem), changed=changed)
+            return ReloadOutcome(changed, dict(predictor.versions))
 
-    def _keep(self, current: Engine, message: str) -> ReloadOutcome:
+    def _keep(self, current: Predictor, message: str) -> ReloadOutcome:
         self.last_error = f"{message}; still serving {_describe(current.versions)}"
         log.warning(self.last_error)
         return ReloadOutcome(False, dict(current.versions), self.last_error)

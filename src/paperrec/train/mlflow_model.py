@@ -28,7 +28,7 @@ class BundleModel(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input: list[list[float]], params=None):
         if not hasattr(self.bundle, "predict_proba"):
             raise TypeError(
-                "a ranking bundle ranks profiles; use paperrec.serving.engine.Engine.rank"
+                "a ranking bundle ranks profiles; use paperrec.serving.predictor.Predictor.rank"
             )
         return self.bundle.predict_proba(np.asarray(model_input, dtype=np.float32))
 

@@ -1,4 +1,5 @@
-"""Engine: the public API that the CLI, the service and the digest share.
+"""Predictor: the public API that the CLI, the service and the digest share (called
+"predictor" so that "engine" only ever means SQLAlchemy's).
 
 It holds the embedder and the champion models (exported at promotion) and answers the three
 questions paperrec exists for: which topics is this paper about (``score``), how should
@@ -26,7 +27,7 @@ from paperrec.users.profiles import UserProfile, user_profile
 
 
 @dataclass
-class Engine:
+class Predictor:
     runtime: Runtime
     topic_model: TopicModel | None = None
     ranking_model: RankingModel | None = None
@@ -39,21 +40,21 @@ class Engine:
     @classmethod
     def load(
         cls, runtime: Runtime | None = None, *, topics: bool = True, ranker: bool = True
-    ) -> Engine:
+    ) -> Predictor:
         """The exported champion models (`paperrec.bundles.champion`); raises
         ModelNotTrainedError for a missing one."""
         runtime = runtime or Runtime()
-        engine = cls(runtime)
+        predictor = cls(runtime)
         if topics:
             path, version = bundles.champion(runtime.settings, "topics")
-            engine.topic_model = TopicModel.load(path)
-            engine.versions["topics"] = version
+            predictor.topic_model = TopicModel.load(path)
+            predictor.versions["topics"] = version
         if ranker:
             path, version = bundles.champion(runtime.settings, "ranker")
-            engine.ranking_model = RankingModel.load(path)
-            engine.versions["ranker"] = version
-        engine.versions["embedding_model"] = runtime.embedder.model_id
-        return engine
+            predictor.ranking_model = RankingModel.load(path)
+            predictor.versions["ranker"] = version
+        predictor.versions["embedding_model"] = runtime.embedder.model_id
+        return predictor
 
     def _require_topics(self) -> TopicModel:
         if self.topic_model is None:
