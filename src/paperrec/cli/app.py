@@ -187,6 +187,13 @@ def working(message: str) -> Iterator[None]:
         yield
 
 
+def embed_with_bar(rt: Runtime, papers, label: str):
+    """Embed ``papers`` with the runtime's embedder behind a progress bar; returns (n, d)."""
+    with progress_bar() as bar:
+        task = bar.add_task(label, total=len(papers))
+        return rt.embedder.embed(papers, progress=lambda n: bar.advance(task, n))
+
+
 def print_json(data) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
