@@ -1,4 +1,4 @@
-"""Digest rendering (paperrec.digest.render) and SMTP (paperrec.digest.mailer).
+"""Digest content and rendering (paperrec.digest.content, .render) and SMTP (.mailer).
 
 SMTP runs against a real aiosmtpd server on 127.0.0.1, with STARTTLS and implicit TLS on a
 self-signed certificate made in the test. The outbox, budgets and ``paperrec digest`` are
@@ -21,15 +21,8 @@ from aiosmtpd.smtp import AuthResult
 from digest_helpers import LINK, PUBLIC_URL, SECRET, Inbox, SmtpServers, free_port, make_certificate
 from paperrec.config import Settings
 from paperrec.digest import mailer
-from paperrec.digest.render import (
-    FEEDBACK_PATH,
-    Digest,
-    build_content,
-    make_trending,
-    render,
-    render_email,
-    why_line,
-)
+from paperrec.digest.content import FEEDBACK_PATH, build_content, make_trending, why_line
+from paperrec.digest.render import Digest, render, render_email
 from paperrec.errors import InputError, NetworkError, PaperrecError
 from paperrec.recommend.rank import RankedPaper
 from paperrec.schema import Paper, Signal

@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from paperrec.config import Settings
 from paperrec.digest.budget import DigestSettings, apply_budget, describe, is_due
-from paperrec.digest.render import DigestContent, Trending, build_content, make_trending
+from paperrec.digest.content import DigestContent, Trending, build_content, make_trending
 from paperrec.errors import InputError, PaperrecError
 from paperrec.recommend.rank import CandidateSet, RankedPaper
 from paperrec.recommend.window import DEFAULT_WINDOW_DAYS, window
