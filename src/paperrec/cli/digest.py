@@ -21,8 +21,8 @@ from paperrec.errors import InputError, unknown_choice
 from paperrec.recommend.window import DEFAULT_WINDOW_DAYS
 
 if TYPE_CHECKING:
-    from paperrec.digest.compose import Planned
     from paperrec.digest.delivery import Delivery
+    from paperrec.digest.due import Planned
     from paperrec.digest.run import Event
     from paperrec.runtime import Runtime
 

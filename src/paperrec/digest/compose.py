@@ -1,6 +1,6 @@
 """Each user's digest for a date: which papers, ranked by the shared ranking, cut by budget.
 
-For a user due a digest on ``date`` (`paperrec.digest.budget.is_due`), the candidates are the
+For a user due a digest on ``date`` (`paperrec.digest.due.settle`), the candidates are the
 papers announced from the day of their last digest to ``date`` (`paperrec.recommend.window.window`)
 that they have not been shown, rated, or been sent in an earlier digest. They are ranked
 with `Predictor.rank_profile` (the same ranking as ``paperrec recommend`` and the service),
@@ -21,20 +21,19 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Literal
 
 from threadpoolctl import threadpool_limits
 
 from paperrec.config import Settings
-from paperrec.digest.budget import DigestSettings, apply_budget, describe, is_due
-from paperrec.digest.content import DigestContent, Trending, build_content, make_trending
+from paperrec.digest.budget import DigestSettings, apply_budget, describe
+from paperrec.digest.content import Trending, build_content, make_trending
+from paperrec.digest.due import Due, Planned, settle
 from paperrec.errors import InputError, PaperrecError
 from paperrec.recommend.rank import CandidateSet, RankedPaper
-from paperrec.recommend.window import DEFAULT_WINDOW_DAYS, window
+from paperrec.recommend.window import DEFAULT_WINDOW_DAYS
 from paperrec.runtime import Runtime
 from paperrec.schema import Paper
 from paperrec.serving.predictor import Predictor
-from paperrec.store import Store
 from paperrec.users.profiles import user_profile
 
 TRENDING_DAYS = 7
@@ -42,28 +41,6 @@ TRENDING_SIZE = 5
 MAX_TOPIC_TAGS = 3
 MIN_USERS_PER_WORKER = 150  # below this, starting a worker (~3 s) costs more than it saves
 CHUNK_USERS = 25  # users per task sent to a worker
-
-Status = Literal["ready", "empty", "recorded", "not_due", "skipped"]
-
-
-@dataclass(frozen=True)
-class Planned:
-    """One user's digest for a date, or why there is none.
-
-    ``ready``: ``content`` is composed (papers, or a "nothing new" notice); ``empty``:
-    nothing new and the user wants no notice; ``recorded``: the outbox already holds this
-    user's digest for the date; ``not_due``: a weekly user's week is not over; ``skipped``:
-    a problem with this user (``detail`` says which), nothing recorded, the next run tries
-    again.
-    """
-
-    user: str
-    email: str
-    date: dt.date
-    status: Status
-    content: DigestContent | None = None
-    since: dt.date | None = None
-    detail: str = ""
 
 
 @dataclass
@@ -81,19 +58,6 @@ class _Window:
     @cached_property
     def by_id(self) -> dict[str, Paper]:
         return {p.id: p for p in self.papers}
-
-
-@dataclass(frozen=True)
-class Due:
-    """A user due a digest: everything about them that the main process looks up."""
-
-    name: str
-    email: str
-    budget: DigestSettings
-    since: dt.date
-    held: frozenset[str]
-    uid: str = ""  # signed into the feedback links, with the token generation
-    token_generation: int = 0
 
 
 def plan_digests(
@@ -127,50 +91,6 @@ def plan_digests(
     settled, due = settle(predictor.runtime.store, names, date, max_days=max_days)
     yield from settled
     yield from compose_due(predictor, due, date, now=now, workers=workers)
-
-
-def settle(
-    store: Store, names: Sequence[str], date: dt.date, *, max_days: int = DEFAULT_WINDOW_DAYS
-) -> tuple[list[Planned], list[Due]]:
-    """Split ``names`` into users with nothing to compose for ``date`` (``recorded`` already,
-    or ``not_due``), in the order of ``names``, and the users due a digest, each with what
-    the store says about them, in the order their windows start. Needs no model."""
-    accounts = {u.name: u for u in store.users.all()}
-    recorded = {e.user for e in store.outbox.entries(names=names, date=date)}
-    last = store.outbox.last_dates(names, before=date)
-    budgets = store.users.digest_settings_many(names)
-    settled: list[Planned] = []
-    due: list[tuple[str, dt.date]] = []
-    for name in names:
-        email = accounts[name].email
-        if name in recorded:
-            settled.append(
-                Planned(name, email, date, "recorded", detail=f"already recorded for {date}")
-            )
-        elif not is_due(budgets[name].cadence, date, last.get(name)):
-            detail = f"{budgets[name].cadence} digest, last one on {last[name]}"
-            settled.append(Planned(name, email, date, "not_due", detail=detail))
-        else:
-            due.append((name, window(date, last.get(name), max_days)[0]))
-    if not due:
-        return settled, []
-    held = store.outbox.held_ids([n for n, _ in due], since=min(s for _, s in due))
-    jobs = sorted(
-        (
-            Due(
-                n,
-                accounts[n].email,
-                budgets[n],
-                since,
-                frozenset(held.get(n, ())),
-                accounts[n].uid,
-                accounts[n].token_generation,
-            )  # fmt: skip
-            for n, since in due
-        ),
-        key=lambda job: job.since,  # stable: users sharing a window stay in order
-    )
-    return settled, jobs
 
 
 def compose_due(

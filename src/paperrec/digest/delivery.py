@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from paperrec.config import Settings
-from paperrec.digest.compose import Planned
+from paperrec.digest.due import Planned
 from paperrec.digest.mailer import new_message_id, send_digest
 from paperrec.digest.render import Digest, render_email
 from paperrec.errors import PaperrecError

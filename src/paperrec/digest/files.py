@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from paperrec.digest.compose import Planned
+from paperrec.digest.due import Planned
 from paperrec.digest.mailer import build_message
 from paperrec.digest.render import render, render_email
 from paperrec.store.files import write_output

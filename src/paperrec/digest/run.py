@@ -16,8 +16,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from paperrec.digest.compose import Planned, compose_due, settle
+from paperrec.digest.compose import compose_due
 from paperrec.digest.delivery import Delivery, deliver, record, recover
+from paperrec.digest.due import Planned, settle
 from paperrec.digest.files import write_digest
 from paperrec.digest.mailer import smtp_address
 from paperrec.errors import InputError
