@@ -19,11 +19,12 @@ import pytest
 
 from paperrec.errors import InputError, NetworkError
 from paperrec.papers.ingest import ingest_paths
-from paperrec.papers.sources import detect_format, read_path
+from paperrec.papers.sources import detect_format, expand, read_path
 from paperrec.papers.sources.arxiv import ordered_categories, parse_arxiv_atom, to_record
 from paperrec.papers.sources.arxiv_api import (
     build_query,
     entry_from_result,
+    fetch_ids,
     fetch_recent,
     validate_category,
 )
@@ -308,3 +309,37 @@ def test_fetch_connection_refused_is_a_network_error():
     url = f"http://127.0.0.1:{port}/api/query"
     with pytest.raises(NetworkError, match="connection refused"):
         fetch_recent(["cs.LG"], days=1, max_results=5, retries=0, api_url=url)
+
+
+@pytest.mark.timeout(60)
+def test_fetch_ids_from_a_local_api_returns_those_papers_and_names_unknown_ones(api):
+    papers, problems = fetch_ids(
+        ["arXiv:2401.01234", "2312.09876v1", "2499.99999"], retries=0, api_url=api.url
+    )
+    assert [(p.id, p.source) for p in papers] == [
+        (SPARSE, "arxiv-api"),
+        ("2312.09876", "arxiv-api"),
+    ]
+    assert [str(p) for p in problems] == [
+        f"arXiv API ({api.url.split('/')[2]}): 2499.99999: no such paper"
+    ]
+    assert "id_list=2401.01234%2C2312.09876v1%2C2499.99999" in api.paths[0]
+    with pytest.raises(InputError, match="'cs.LG' is not an arXiv id"):
+        fetch_ids(["cs.LG"], api_url=api.url)
+
+
+def test_specs_name_arxiv_ids_with_or_without_the_prefix(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    named = expand(["arxiv:2401.01234", "arxiv:2312.09876v2,hep-th/9901001", "arxiv:cs.LG"])
+    assert named.ids == ["2401.01234", "2312.09876v2", "hep-th/9901001"]
+    assert named.categories == ["cs.LG"] and named.files == []
+    assert expand(["2401.01234,2401.01235"]).ids == ["2401.01234", "2401.01235"]
+    # a file of that name is the file; where only files make sense, an id is not one
+    Path("2401.01234").write_bytes(V1.read_bytes())
+    assert expand(["2401.01234"]).files == [(Path("2401.01234"), "arxiv-atom")]
+    with pytest.raises(InputError, match="no such page file or folder"):
+        expand(["2312.09876"], "hf-page", noun="page", local=True)
+    with pytest.raises(InputError, match="give a file or folder here, not the arXiv API"):
+        expand(["arxiv:2312.09876"], "hf-page", noun="page", local=True)
+    with pytest.raises(InputError, match="names no category or id"):
+        expand(["arxiv:"])

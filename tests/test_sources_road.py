@@ -46,7 +46,7 @@ def test_a_spec_names_files_globs_folders_and_categories(tmp_path):
         ("missing.jsonl", "missing.jsonl: no such page file or folder"),
         ("missing/*.jsonl", "missing/*.jsonl: page pattern matches no file"),
         ("empty", "empty: no .txt pages in this folder"),
-        ("arxiv: ", "page 'arxiv: ' names no category, e.g. arxiv:cs.LG"),
+        ("arxiv: ", "page 'arxiv: ' names no category or id, e.g. arxiv:cs.LG or arxiv:2401.01234"),
     ],
 )
 def test_a_spec_that_names_nothing_is_one_line(tmp_path, spec, says):

@@ -44,7 +44,7 @@ def page_files(pages: list[Path]) -> list[Path]:
     """--pages values as page files: a folder stands for the .txt pages in it, sorted."""
     from paperrec.papers.sources import expand
 
-    return expand(pages, "hf-page", noun="page").pages
+    return expand(pages, "hf-page", noun="page", local=True).pages
 
 
 @evaluate_app.callback(invoke_without_command=True)

@@ -125,16 +125,25 @@ def ingest_arxiv(
     *,
     days: int,
     max_results: int,
+    ids: Sequence[str] = (),
     keep: Callable[[Paper], bool] | None = None,
     batch_size: int = 500,
     summary: IngestSummary | None = None,
 ) -> IngestSummary:
     """Ingest the papers of ``categories`` from the last ``days`` days from the live arXiv
-    API (at most ``max_results``; those ``keep`` accepts, when given), as source
-    ``arxiv-api``: ``paperrec ingest arxiv`` and retrain's ``arxiv:`` sources."""
-    from paperrec.papers.sources.arxiv_api import API_SOURCE, fetch_recent
+    API (at most ``max_results``; those ``keep`` accepts, when given) and the papers with
+    the arXiv ``ids`` (an unknown id is a problem), as source ``arxiv-api``: ``paperrec
+    ingest arxiv`` and retrain's ``arxiv:`` sources."""
+    from paperrec.papers.sources.arxiv_api import API_SOURCE, fetch_ids, fetch_recent
 
-    papers = fetch_recent(list(categories), days=days, max_results=max_results)
-    if keep is not None:
-        papers = [p for p in papers if keep(p)]
+    summary = summary or IngestSummary()
+    papers = []
+    if categories:
+        papers = fetch_recent(list(categories), days=days, max_results=max_results)
+        if keep is not None:
+            papers = [p for p in papers if keep(p)]
+    if ids:
+        found, problems = fetch_ids(ids)
+        papers += found
+        summary.problems += problems
     return ingest_papers(store, papers, API_SOURCE, batch_size=batch_size, summary=summary)

@@ -1,8 +1,9 @@
 """The first stage of a retrain: ingest what is new from the configured sources, embed
 what has no vector yet.
 
-A source is a file or a glob pattern (any format ``paperrec ingest`` reads) or
-``arxiv:CATEGORY`` (the live API; all arXiv sources go into one query). Re-reading a file
+A source is a file or a glob pattern (any format ``paperrec ingest`` reads),
+``arxiv:CATEGORY`` (the live API; all arXiv categories go into one query) or ``arxiv:ID``
+(papers by arXiv id, whatever their date). Re-reading a file
 is cheap and changes nothing that is already stored, so files are simply read again;
 ``since`` keeps only papers dated on or after it (undated ones, such as HF page entries,
 are always read) and sets how far back the arXiv query looks.
@@ -43,13 +44,13 @@ def ingest_sources(
     for path, fmt in sources.files:
         papers = filter(keep, papers_of(read_path(path, fmt), summary.problems))
         ingest_papers(store, papers, fmt, batch_size=batch, summary=summary)
-    if sources.categories:
+    if sources.categories or sources.ids:
         start = since or store.latest_date()
         today = today or dt.datetime.now(dt.UTC).date()
         days = (today - start).days + 1 if start else DEFAULT_ARXIV_DAYS
         ingest_arxiv(
-            store, sources.categories, days=max(days, 1), max_results=max_results, keep=keep,
-            batch_size=batch, summary=summary,
+            store, sources.categories, days=max(days, 1), max_results=max_results,
+            ids=sources.ids, keep=keep, batch_size=batch, summary=summary,
         )  # fmt: skip
     return summary
 

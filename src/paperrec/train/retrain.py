@@ -135,7 +135,7 @@ def retrain(
         )
     pages = sources.pages
     if config.pages is not None:
-        pages = expand(config.pages, "hf-page", noun="page").pages
+        pages = expand(config.pages, "hf-page", noun="page", local=True).pages
     outcome = RetrainOutcome("rejected", "", ingest, embedded, snapshot, digest, seconds=seconds)
     with tracking.tracked_run(settings, EXPERIMENT, "retrain") as parent:
         outcome.run_id = parent.info.run_id

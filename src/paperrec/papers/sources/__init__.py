@@ -1,5 +1,7 @@
 """Reading papers: one parser per input format (`formats`), and one road from a source
-spec (files, globs, folders, ``arxiv:CATEGORY``) to its papers and problems (`road`)."""
+spec (files, globs, folders, ``arxiv:CATEGORY``, arXiv ids) to its papers and problems
+(`road`); the live arXiv API behind ``arxiv:`` specs is `arxiv_api`, the only module that
+opens a network connection."""
 
 from paperrec.papers.sources.base import Problem, Record
 from paperrec.papers.sources.formats import FORMATS, PARSERS, SUFFIXES, detect_format, read_path

@@ -1,8 +1,9 @@
 """The live arXiv API: the only module in paperrec that opens a network connection.
 
-`fetch_recent` asks for the papers of some categories submitted in the last days; each
-``arxiv.Result`` becomes the same `ArxivEntry` a saved Atom file gives
-(`paperrec.papers.sources.arxiv`), so both roads store identical papers.
+`fetch_recent` asks for the papers of some categories submitted in the last days,
+`fetch_ids` for papers by arXiv id; each ``arxiv.Result`` becomes the same `ArxivEntry` a
+saved Atom file gives (`paperrec.papers.sources.arxiv`), so both roads store identical
+papers.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from requests.adapters import HTTPAdapter
 from paperrec.errors import InputError, NetworkError, unknown_choice
 from paperrec.papers.sources.arxiv import ArxivEntry, to_record
 from paperrec.papers.sources.base import Problem
-from paperrec.schema import Paper
+from paperrec.schema import Paper, split_arxiv_id
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,54 @@ def fetch_recent(
     search = arxiv.Search(
         query=query, max_results=max_results, sort_by=arxiv.SortCriterion.SubmittedDate
     )
-    client = _client(api_url, min(max_results, 200), timeout, retries)
+    papers, problems = _fetch(search, api_url, min(max_results, 200), timeout, retries)
+    for problem in problems:
+        log.warning("skipped %s", problem)
+    return papers
+
+
+def fetch_ids(
+    ids: Sequence[str],
+    *,
+    timeout: float = 30.0,
+    retries: int = 3,
+    api_url: str = API_URL,
+) -> tuple[list[Paper], list[Problem]]:
+    """The papers with these arXiv ids (``2401.01234``, ``2401.01234v2``, ``hep-th/9901001``),
+    in the order the API returns them, and a Problem for each id it does not know.
+
+    Raises
+    ------
+    InputError : no ids, or one that is not an arXiv id.
+    NetworkError : the API cannot be reached or answers with an HTTP error.
+    """
+    if not ids:
+        raise InputError("give at least one arXiv id, for example 2401.01234")
+    wanted = []
+    for raw in ids:
+        parsed = split_arxiv_id(raw)
+        if parsed is None:
+            raise InputError(f"{raw!r} is not an arXiv id (for example 2401.01234 or 2401.01234v2)")
+        wanted.append(parsed[0] + (f"v{parsed[1]}" if parsed[1] else ""))
+    search = arxiv.Search(id_list=wanted, max_results=len(wanted))
+    papers, problems = _fetch(search, api_url, min(len(wanted), 200), timeout, retries)
+    asked = {split_arxiv_id(raw)[0] for raw in wanted}
+    papers = [paper for paper in papers if paper.id in asked]
+    found = {paper.id for paper in papers}
+    where = f"arXiv API ({urlsplit(api_url).netloc})"
+    problems += [
+        Problem(where, None, f"{raw}: no such paper")
+        for raw in wanted
+        if split_arxiv_id(raw)[0] not in found
+    ]
+    return papers, problems
+
+
+def _fetch(
+    search: arxiv.Search, api_url: str, page_size: int, timeout: float, retries: int
+) -> tuple[list[Paper], list[Problem]]:
+    """The papers of ``search`` and the entries that were not papers."""
+    client = _client(api_url, page_size, timeout, retries)
     host = urlsplit(api_url).netloc
     try:
         results = list(client.results(search))
@@ -160,11 +208,8 @@ def fetch_recent(
             f"cannot reach the arXiv API ({host}): {_reason(exc, timeout)}; "
             "check the network or ingest a saved Atom file with --format arxiv-atom"
         ) from exc
-    papers = []
+    papers, problems = [], []
     for result in results:
         record = to_record(entry_from_result(result), API_SOURCE, f"arXiv API ({host})", None)
-        if isinstance(record, Problem):
-            log.warning("skipped %s", record)
-        else:
-            papers.append(record)
-    return papers
+        (problems if isinstance(record, Problem) else papers).append(record)
+    return papers, problems

@@ -4,13 +4,16 @@ A spec is one of
 
 - ``arxiv:CATEGORY``: recent papers of that category from the live arXiv API
   (`paperrec.papers.sources.arxiv_api`, the only module that opens a connection);
+- ``arxiv:ID`` or ``arxiv:ID,ID,...`` (``2401.01234``, ``2401.01234v2``,
+  ``hep-th/9901001``), or the same ids without the prefix where no file or folder has that
+  name: those papers, from the live arXiv API;
 - a glob pattern (``data/*.jsonl``): the files it matches, sorted;
 - a folder: the files in it whose suffix names the format asked for (``.txt`` for HF
   pages; any known suffix for ``auto``), sorted;
 - a file, in any format `detect_format` knows (or the one asked for).
 
-`expand` says which files (each with its format) and categories specs name, without
-reading them; `papers_of` is the one place a parser's records are split into papers and
+`expand` says which files (each with its format), categories and arXiv ids specs name,
+without reading them; `papers_of` is the one place a parser's records are split into papers and
 problems; `read` does both and returns a `Reading`. Ingest, retrain's refresh, seed files,
 gold sets and ``--pages`` all take this road; a bad spec is one line naming it.
 """
@@ -25,17 +28,18 @@ from pathlib import Path
 from paperrec.errors import InputError
 from paperrec.papers.sources.base import Problem
 from paperrec.papers.sources.formats import SUFFIXES, detect_format, read_path
-from paperrec.schema import Paper
+from paperrec.schema import Paper, split_arxiv_id
 
 ARXIV_PREFIX = "arxiv:"
 
 
 @dataclass
 class Named:
-    """What specs name: files with their format, and arXiv categories."""
+    """What specs name: files with their format, arXiv categories and arXiv ids."""
 
     files: list[tuple[Path, str]] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
 
     @property
     def pages(self) -> list[Path]:
@@ -51,21 +55,44 @@ class Reading:
     problems: list[Problem] = field(default_factory=list)
 
 
-def expand(specs: Iterable[str | Path], fmt: str = "auto", *, noun: str = "source") -> Named:
-    """Files and categories of ``specs``; ``noun`` names them in errors ("page": "no such
-    page file or folder"). InputError for a spec that names nothing."""
+def expand(
+    specs: Iterable[str | Path], fmt: str = "auto", *, noun: str = "source", local: bool = False
+) -> Named:
+    """Files, categories and arXiv ids of ``specs``; ``noun`` names them in errors ("page":
+    "no such page file or folder"). InputError for a spec that names nothing, and with
+    ``local`` (files and folders only, as for seed pages) for an ``arxiv:`` spec."""
     named = Named()
     for spec in specs:
         text = str(spec)
+        if local and text.startswith(ARXIV_PREFIX):
+            raise InputError(f"{noun} {text!r}: give a file or folder here, not the arXiv API")
         if text.startswith(ARXIV_PREFIX):
-            category = text.removeprefix(ARXIV_PREFIX).strip()
-            if not category:
-                raise InputError(f"{noun} {text!r} names no category, e.g. arxiv:cs.LG")
-            named.categories.append(category)
+            rest = text.removeprefix(ARXIV_PREFIX).strip()
+            if not rest:
+                raise InputError(
+                    f"{noun} {text!r} names no category or id, e.g. arxiv:cs.LG or arxiv:2401.01234"
+                )
+            ids = _arxiv_ids(rest)
+            if ids is None:
+                named.categories.append(rest)
+            else:
+                named.ids += ids
+            continue
+        ids = None if local or glob.has_magic(text) or Path(text).exists() else _arxiv_ids(text)
+        if ids is not None:
+            named.ids += ids
             continue
         for path in _files(text, fmt, noun):
             named.files.append((path, fmt if fmt != "auto" else detect_format(path)))
     return named
+
+
+def _arxiv_ids(text: str) -> list[str] | None:
+    """The arXiv ids of a comma-separated list, or None unless every item is one."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items or any(split_arxiv_id(item) is None for item in items):
+        return None
+    return items
 
 
 def _files(spec: str, fmt: str, noun: str) -> list[Path]:
@@ -105,8 +132,9 @@ def read(
 ) -> Reading:
     """The papers and problems of ``specs`` (one spec or several), read whole.
 
-    ``arxiv:`` specs query the live API for the last ``arxiv_days`` days, at most
-    ``arxiv_max_results`` papers (NetworkError when it cannot be reached).
+    ``arxiv:CATEGORY`` specs query the live API for the last ``arxiv_days`` days, at most
+    ``arxiv_max_results`` papers; arXiv ids are fetched by id, an unknown one is a problem
+    (NetworkError when the API cannot be reached).
     """
     if isinstance(specs, str | Path):
         specs = [specs]
@@ -118,4 +146,10 @@ def read(
         from paperrec.papers.sources.arxiv_api import fetch_recent
 
         reading.papers += fetch_recent(named.categories, arxiv_days, arxiv_max_results)
+    if named.ids:
+        from paperrec.papers.sources.arxiv_api import fetch_ids
+
+        papers, problems = fetch_ids(named.ids)
+        reading.papers += papers
+        reading.problems += problems
     return reading
