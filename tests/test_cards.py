@@ -54,14 +54,21 @@ def test_a_promotion_rewrites_the_card_from_the_registry(settings, tmp_path):
             "dev_macro_f1_classifier": 0.472,
             "dev_macro_f1_majority_vote": 0.435,
             "n_train_papers": 6,
+            "n_papers": 6,
         },
-        {"embedding_model_id": "mini", "summary": {"n_papers": 6, "positive_rate": {"a": 0.1}}},
+        {
+            "embedding_model_id": "mini|seq=default",
+            "summary": {"n_papers": 6, "positive_rate": {"a": 0.1}},
+        },
     )
     registry.promote(settings, registry.TOPICS_MODEL, topics)
     card = (settings.resolved_model_cards / "topics.md").read_text(encoding="utf-8")
     assert card.startswith(f"# Model card: topic classifier (v{topics})")
     assert "| classifier | 0.472 |" in card and "| majority_vote | 0.435 |" in card
     assert "| n_papers | 6 |" in card and "positive_rate" not in card
+    assert "| embedding model | `mini\\|seq=default` |" in card  # a | would end the cell
+    assert card.count("| n_papers |") == 1  # summary and run metric name it once
+    assert str(settings.home) not in card and str(tmp_path) not in card  # no machine paths
     for section in ("## Intended use", "## Training data", "## Known limits"):
         assert section in card
 

@@ -155,8 +155,11 @@ def card_text(settings: Settings, key: str) -> str:
     if key == "ranker":
         rows.append(("scorer", f"`{meta.get('scorer', 'learned')}`"))
     data = [("data hash", f"`{tags[DATA_TAG][:12]}`")] if tags.get(DATA_TAG) else []
-    data += [(k, str(v)) for k, v in (meta.get("summary") or {}).items() if _plain(v)]
-    data += [(k, f"{v:g}") for k, v in sorted(metrics.items()) if k.startswith("n_")]
+    summary = {k: v for k, v in (meta.get("summary") or {}).items() if _plain(v)}
+    data += [(k, str(v)) for k, v in summary.items()]
+    data += [
+        (k, f"{v:g}") for k, v in sorted(metrics.items()) if k.startswith("n_") and k not in summary
+    ]
     parts = [
         f"# Model card: {TITLES[key]} (v{version})",
         "Generated from the MLflow registry and the exported champion at each promotion "
@@ -188,7 +191,11 @@ def _evaluation(key: str, metrics: dict[str, float]) -> str:
             if k.startswith("dev_macro_f1_")
         }
         if not found:
-            return "The training run had no evaluation papers (retrain gives it the gate's)."
+            return (
+                "The training run had no evaluation papers (a retrain gives it the gate's); "
+                "`paperrec evaluate --gold FILE` measures the champion beside the rule "
+                "baselines, without recording it here."
+            )
         rows = [(method, f"{value:.3f}") for method, value in found.items()]
         return "Area macro-F1 on papers with arXiv categories:\n\n" + _table(
             ("method", "macro-F1"), rows
@@ -214,16 +221,26 @@ def _evaluation(key: str, metrics: dict[str, float]) -> str:
 
 
 def _table(header: tuple[str, ...], rows) -> str:
+    """A Markdown table; a ``|`` inside a cell is escaped (embedding model ids hold some)."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    lines += [
+        "| " + " | ".join(str(cell).replace("|", "\\|") for cell in row) + " |" for row in rows
+    ]
     return "\n".join(lines)
 
 
 def main(argv: list[str]) -> int:
-    """``python -m paperrec.train.cards models [FOLDER]``: rewrite the default configs."""
-    if not argv or argv[0] != "models":
-        print("usage: python -m paperrec.train.cards models [FOLDER]", file=sys.stderr)
+    """``python -m paperrec.train.cards models [FOLDER]``: rewrite the default configs;
+    ``... cards``: rewrite the champions' cards from PAPERREC_HOME's registry (in
+    PAPERREC_MODEL_CARDS), as a promotion does."""
+    if not argv or argv[0] not in ("models", "cards"):
+        print("usage: python -m paperrec.train.cards models [FOLDER] | cards", file=sys.stderr)
         return 2
+    if argv[0] == "cards":
+        settings = Settings()
+        for key in TITLES:
+            print(write_card(settings, key))
+        return 0
     folder = Path(argv[1]) if len(argv) > 1 else Path("models")
     for path in write_configs(folder):
         print(path)
