@@ -194,6 +194,14 @@ def embed_with_bar(rt: Runtime, papers, label: str):
         return rt.embedder.embed(papers, progress=lambda n: bar.advance(task, n))
 
 
+def print_problems(problems, shown: int = 20) -> None:
+    """The first ``shown`` records that could not be read, one line each, and how many more."""
+    for problem in problems[:shown]:
+        console.print(f"[yellow]skipped[/] {problem}", highlight=False, soft_wrap=True)
+    if len(problems) > shown:
+        console.print(f"[yellow]... and {len(problems) - shown} more problems[/]")
+
+
 def print_json(data) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 

@@ -7,7 +7,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from paperrec.cli.app import command, console, new_table, out, print_json, progress_bar, runtime
+from paperrec.cli.app import (
+    command,
+    console,
+    new_table,
+    out,
+    print_json,
+    print_problems,
+    progress_bar,
+    runtime,
+)
 from paperrec.errors import InputError
 from paperrec.papers.sources import FORMATS
 
@@ -16,10 +25,7 @@ if TYPE_CHECKING:
 
 
 def _report(summary: IngestSummary, as_json: bool) -> None:
-    for problem in summary.problems[:20]:
-        console.print(f"[yellow]skipped[/] {problem}", highlight=False, soft_wrap=True)
-    if len(summary.problems) > 20:
-        console.print(f"[yellow]... and {len(summary.problems) - 20} more problems[/]")
+    print_problems(summary.problems)
     data = summary.as_dict()
     if as_json:
         print_json(data)

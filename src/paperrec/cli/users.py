@@ -9,7 +9,17 @@ from typing import Annotated
 
 import typer
 
-from paperrec.cli.app import command, console, fail, new_table, out, print_json, runtime, subgroup
+from paperrec.cli.app import (
+    command,
+    console,
+    fail,
+    new_table,
+    out,
+    print_json,
+    print_problems,
+    runtime,
+    subgroup,
+)
 from paperrec.digest.budget import CADENCES, DigestSettings, describe, parse_quota
 from paperrec.errors import InputError, unknown_choice
 from paperrec.schema import FEEDBACK_SIGNALS, FeedbackSource
@@ -130,10 +140,7 @@ def user_add(
     added = add_user(rt.store, name, email, topics, seed, known_topics=known)
     if any(option is not None for option in options):
         rt.store.users.set_digest_settings(added.user.name, budget)
-    for problem in added.problems[:20]:
-        console.print(f"[yellow]skipped[/] {problem}", highlight=False, soft_wrap=True)
-    if len(added.problems) > 20:
-        console.print(f"[yellow]... and {len(added.problems) - 20} more problems[/]")
+    print_problems(added.problems)
     topics_text = ", ".join(added.user.topics) or "none"
     out.print(
         f"added user {added.user.name} <{added.user.email}>: {len(added.seeds)} seed paper(s) "
