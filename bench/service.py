@@ -134,7 +134,7 @@ async def load_phase(url: str, rows: list[dict], concurrency: int, per_request: 
 
 def start_server(home: Path, port: int, log: Path) -> subprocess.Popen:
     from paperrec.config import Settings
-    from paperrec.serving.holder import serve_command, serve_environment
+    from paperrec.serving.process import serve_command, serve_environment
 
     env = serve_environment(Settings(home=home, MLFLOW_TRACKING_URI=None, BENTOML_HOME=None))
     env["PAPERREC_RELOAD_INTERVAL"] = "0"

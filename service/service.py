@@ -52,8 +52,9 @@ from paperrec.errors import AuthError, ForbiddenError, InputError, NotFoundError
 from paperrec.runtime import Runtime
 from paperrec.schema import FeedbackEvent, FeedbackSource
 from paperrec.serving import links as link_pages
+from paperrec.serving.access import authorize_admin, authorize_key
 from paperrec.serving.batcher import GreedyBatcher
-from paperrec.serving.holder import PredictorHolder, authorize_admin, authorize_key
+from paperrec.serving.holder import PredictorHolder
 from paperrec.store.users import UnknownUserError
 from paperrec.users.profiles import record_feedback
 from paperrec.users.tokens import check_secret

@@ -84,7 +84,7 @@ def start(command: list[str], env: dict[str, str], log: Path, url: str) -> Serve
 
 def environment(home: Path, **extra: str) -> dict[str, str]:
     from paperrec.config import Settings
-    from paperrec.serving.holder import serve_environment
+    from paperrec.serving.process import serve_environment
 
     base = {
         k: v

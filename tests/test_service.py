@@ -31,7 +31,7 @@ TIMEOUT = 60.0
 def service(trained_home, session_cache, tmp_path_factory):
     """The running server plus what the tests need: its home, users and keys."""
     from paperrec.config import Settings
-    from paperrec.serving.holder import serve_command
+    from paperrec.serving.process import serve_command
     from paperrec.store import Store
     from paperrec.users.profiles import add_user
 

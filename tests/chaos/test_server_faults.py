@@ -28,7 +28,7 @@ def test_kill_9_under_mixed_load_keeps_every_acknowledged_vote(
     trained_home, session_cache, tmp_path
 ):
     from paperrec.config import Settings
-    from paperrec.serving.holder import serve_command
+    from paperrec.serving.process import serve_command
     from paperrec.store import Store
     from paperrec.users.profiles import add_user
 

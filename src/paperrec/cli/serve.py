@@ -43,7 +43,7 @@ def serve(
     """
     from paperrec import bundles
     from paperrec.errors import ModelNotTrainedError
-    from paperrec.serving.holder import serve_command, serve_environment
+    from paperrec.serving.process import serve_command, serve_environment
     from paperrec.users.tokens import check_secret
 
     check_port_free(host, port)  # before anything loads: a port in use is one line

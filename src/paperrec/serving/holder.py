@@ -1,4 +1,4 @@
-"""What the HTTP service needs that is not HTTP: the predictor in use and who may act.
+"""The predictor the HTTP service uses, kept current.
 
 `PredictorHolder` owns the `Predictor` that requests use and swaps in a new one when the
 exported champion changes (`paperrec.bundles`; on demand, or from a background thread every
@@ -10,52 +10,31 @@ A request takes ``holder.predictor`` once and uses that object to the end, so a 
 changes models under a running request and no request is dropped. A champion that fails to
 load or to predict leaves the old predictor serving; the failure is kept for ``/readyz`` and
 that version is not retried until the champion changes again (or a reload is forced).
-
-`serve_command` and `serve_environment` say how to start the BentoML service in
-``service/`` (used by ``paperrec serve``, the service tests and the benchmark).
-
-`authorize_key` and `authorize_admin` put the API-key rules of
-`paperrec.users.tokens` behind the two errors the service tells apart: 401 (no valid key) and
-403 (a valid key or link that may not do this).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
-from paperrec import bundles, offline
-from paperrec.config import Settings
-from paperrec.errors import (  # ForbiddenError: re-exported for the service
-    AuthError,
-    ForbiddenError,
-    ModelNotTrainedError,
-    PaperrecError,
-)
+from paperrec import bundles
+from paperrec.errors import ModelNotTrainedError, PaperrecError
 from paperrec.papers.embed import EMBEDDING_DIM
 from paperrec.papers.rows import InputPaper
 from paperrec.runtime import Runtime
 from paperrec.serving.predictor import Predictor
-from paperrec.store import Store
-from paperrec.users.tokens import authorize
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CHECK_SECONDS = 30.0
 MEMO_ROWS = 20_000  # papers whose ranking arrays stay in memory (about 4 kB each)
 MEMO_SIZE = 4096  # topic rows kept for repeated abstracts (about 5 kB each)
-SERVICE = "service:PaperrecService"
-# The BentoML service lives beside the package in a source checkout: <repo>/service.
-SERVICE_DIR = Path(__file__).resolve().parents[3] / "service"
 _MODELS = ("topics", "ranker")
 # The warm-up text: encoding it at start-up loads the model and tokenizer before traffic.
 _WARM_UP = "Warm-up. Loads the embedding model before the first request."
@@ -259,59 +238,3 @@ class PredictorHolder:
 
 def _describe(versions: dict[str, str]) -> str:
     return ", ".join(f"{name} v{versions[name]}" for name in _MODELS if name in versions)
-
-
-def authorize_key(store: Store, key: str | None, user: str) -> None:
-    """Allow an admin key or a key of ``user``.
-
-    Raises
-    ------
-    AuthError
-        Missing or unknown key (the caller is not authenticated).
-    ForbiddenError
-        A valid key of another user.
-    """
-    try:
-        authorize(store, key, user)
-    except AuthError as exc:
-        if key and store.users.key_owner(key.strip()) is not None:
-            raise ForbiddenError(str(exc)) from None
-        raise
-
-
-def authorize_admin(store: Store, key: str | None) -> None:
-    """Allow an admin key only; AuthError without a valid key, ForbiddenError for a user's."""
-    owner = store.users.key_owner(key.strip()) if key and key.strip() else None
-    if owner is None:
-        authorize(store, key, "")  # raises the same missing / unknown key errors as elsewhere
-    elif not owner[0]:
-        raise ForbiddenError("this needs an admin API key (paperrec user key --admin)")
-
-
-def service_dir() -> Path:
-    """The directory holding service.py; PaperrecError when this install has none."""
-    if not (SERVICE_DIR / "service.py").is_file():
-        raise PaperrecError(
-            f"no BentoML service at {SERVICE_DIR}: `paperrec serve` runs from a source checkout "
-            "(pip install -e .); elsewhere serve a built Bento (bentoml serve paperrec:latest)"
-        )
-    return SERVICE_DIR
-
-
-def serve_command(host: str = "127.0.0.1", port: int = 3000) -> list[str]:
-    """``bentoml serve`` for the service, with this interpreter."""
-    return [
-        sys.executable, "-m", "bentoml", "serve", SERVICE,
-        "--working-dir", str(service_dir()), "--host", host, "--port", str(port),
-    ]  # fmt: skip
-
-
-def serve_environment(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for the server: ``base`` (default os.environ) with PAPERREC_HOME,
-    BENTOML_HOME under it unless set, and offline model loading."""
-    env = dict(os.environ if base is None else base)
-    env["PAPERREC_HOME"] = str(settings.home)
-    env["BENTOML_HOME"] = str(settings.resolved_bentoml_home)
-    offline.set_defaults(offline.PROCESS, env)
-    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see service/service.py
-    return env

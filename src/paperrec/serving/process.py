@@ -1,7 +1,8 @@
-"""The HTTP service as a child process: a free port, its own process group, readiness.
-
-Used by the demo, the service benchmark and the service tests. BentoML runs an arbiter
-with worker processes, so the server starts in a new session and is stopped as a group.
+"""The HTTP service as a process: how to start the BentoML service in ``service/``
+(`serve_command`, `serve_environment`; ``paperrec serve`` execs it), and as a child process
+with a free port, its own process group and readiness (the demo, the service benchmark and
+the service tests). BentoML runs an arbiter with worker processes, so the server starts in
+a new session and is stopped as a group.
 """
 
 from __future__ import annotations
@@ -10,11 +11,20 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+
+from paperrec import offline
+from paperrec.config import Settings
+from paperrec.errors import PaperrecError
+
+SERVICE = "service:PaperrecService"
+# The BentoML service lives beside the package in a source checkout: <repo>/service.
+SERVICE_DIR = Path(__file__).resolve().parents[3] / "service"
 
 
 class ServerExited(RuntimeError):
@@ -72,3 +82,32 @@ def stop(process: subprocess.Popen, timeout: float = 20) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=timeout)
+
+
+def service_dir() -> Path:
+    """The directory holding service.py; PaperrecError when this install has none."""
+    if not (SERVICE_DIR / "service.py").is_file():
+        raise PaperrecError(
+            f"no BentoML service at {SERVICE_DIR}: `paperrec serve` runs from a source checkout "
+            "(pip install -e .); elsewhere serve a built Bento (bentoml serve paperrec:latest)"
+        )
+    return SERVICE_DIR
+
+
+def serve_command(host: str = "127.0.0.1", port: int = 3000) -> list[str]:
+    """``bentoml serve`` for the service, with this interpreter."""
+    return [
+        sys.executable, "-m", "bentoml", "serve", SERVICE,
+        "--working-dir", str(service_dir()), "--host", host, "--port", str(port),
+    ]  # fmt: skip
+
+
+def serve_environment(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for the server: ``base`` (default os.environ) with PAPERREC_HOME,
+    BENTOML_HOME under it unless set, and offline model loading."""
+    env = dict(os.environ if base is None else base)
+    env["PAPERREC_HOME"] = str(settings.home)
+    env["BENTOML_HOME"] = str(settings.resolved_bentoml_home)
+    offline.set_defaults(offline.PROCESS, env)
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see service/service.py
+    return env
