@@ -328,3 +328,35 @@ def test_recency_weights_are_uniform_for_unknown_ages():
     )
     np.testing.assert_allclose(recency_weights(np.array([-50, 0]), 180), [0.5, 0.5])
     assert recency_weights(np.zeros(0), 180).shape == (0,)
+
+
+def test_many_profiles_at_once_score_as_each_alone(lexical_featurizer):
+    """transform_many stacks the liked papers of every profile; each block must be what the
+    profile gives alone, whatever its size, dislikes, authors or chosen topics."""
+    profiles = [
+        profile(),
+        profile([e(4)], np.array([[0, 0, 1]], np.float32)),
+        ProfileArrays(
+            liked=LIKED[2:3],
+            liked_weights=np.ones(1),
+            disliked=np.zeros((0, DIM), np.float32),
+            liked_topics=LIKED_TOPICS[2:3],
+            liked_lexical=LIKED_LEX[2:3],
+            disliked_lexical=sp.csr_matrix((0, 3), dtype=np.float32),
+            chosen_topics=np.array([0, 0, 1.0]),
+        ),
+        ProfileArrays(  # no liked papers: only the dislike and topic features apply
+            liked=np.zeros((0, DIM), np.float32),
+            liked_weights=np.zeros(0),
+            disliked=np.array([e(5)]),
+            liked_topics=np.zeros((0, 3), np.float32),
+            liked_lexical=sp.csr_matrix((0, 3), dtype=np.float32),
+            disliked_lexical=sp.csr_matrix((1, 3), dtype=np.float32),
+        ),
+        profile(liked_topics=LIKED_TOPICS[:, :0]),
+    ]
+    many = lexical_featurizer.transform_many(profiles, candidates())
+    alone = np.vstack([lexical_featurizer.transform(p, candidates()) for p in profiles])
+    assert many.shape == (len(profiles) * len(CANDIDATES), len(FEATURE_NAMES))
+    np.testing.assert_allclose(many, alone, atol=1e-6)
+    assert not np.isnan(many[: len(CANDIDATES)]).all(axis=0)[FEATURE_NAMES.index("author_hits")]

@@ -17,7 +17,7 @@ something (``lex_rare_max``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -112,19 +112,22 @@ class CandidateArrays:
         return sp.csr_matrix(self.lexical.T)
 
     @cached_property
-    def author_index(self) -> tuple[dict[str, int], sp.csr_matrix]:
-        """(name -> column, (names, n) 0/1 matrix of who wrote which candidate), built once
-        per candidate set."""
-        columns: dict[str, int] = {}
-        rows, cols = [], []
-        for j, names in enumerate(self.authors):
-            for name in set(names):
-                rows.append(columns.setdefault(name, len(columns)))
-                cols.append(j)
-        matrix = sp.csr_matrix(
-            (np.ones(len(rows), np.float32), (rows, cols)), shape=(len(columns), len(self.X))
-        )
-        return columns, matrix
+    def author_index(self) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
+        """(name -> number, the number of every (candidate, author) pair's author, and its
+        candidate), built once per candidate set."""
+        numbers: dict[str, int] = {}
+        names: list[int] = []
+        owners: list[int] = []
+        for candidate, authors in enumerate(self.authors):
+            for name in dict.fromkeys(authors):
+                names.append(numbers.setdefault(name, len(numbers)))
+                owners.append(candidate)
+        return numbers, np.array(names, dtype=np.intp), np.array(owners, dtype=np.intp)
+
+    @cached_property
+    def without_authors(self) -> np.ndarray:
+        """(n,) True where a candidate's authors are unknown."""
+        return np.array([not names for names in self.authors], dtype=bool)
 
 
 def recency_weights(liked_age_days: np.ndarray, half_life_days: float) -> np.ndarray:
@@ -147,8 +150,11 @@ def zotero_weights(liked_weights: np.ndarray) -> np.ndarray:
     return weights / weights.sum()
 
 
-def _standardise(values: np.ndarray, background: np.ndarray) -> np.ndarray:
-    return (values - background.mean()) / (background.std() + 1e-6)
+def _standardise_rows(values: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """Each row of ``values`` (P, n) in standard scores of the same row of ``background``
+    (P, n_background)."""
+    mean = background.mean(axis=1, keepdims=True)
+    return (values - mean) / (background.std(axis=1, keepdims=True) + 1e-6)
 
 
 def _dense(matrix) -> np.ndarray:
@@ -201,77 +207,116 @@ class ProfileFeaturizer:
     def transform(self, profile: ProfileArrays, candidates: CandidateArrays) -> np.ndarray:
         """Features (n_candidates, len(FEATURE_NAMES)) for one profile; NaN where a feature
         does not apply (no disliked papers, no topics, no authors)."""
+        return self.transform_many([profile], candidates)
+
+    def transform_many(
+        self, profiles: Sequence[ProfileArrays], candidates: CandidateArrays
+    ) -> np.ndarray:
+        """Features of many profiles against one candidate set: (len(profiles) *
+        n_candidates, len(FEATURE_NAMES)), profile after profile, each block what
+        ``transform`` gives for that profile alone. The liked papers of all profiles are
+        multiplied with the candidates at once and reduced per profile, which is several
+        times faster than one profile at a time."""
         X = candidates.X
-        out = np.full((len(X), len(FEATURE_NAMES)), np.nan, dtype=np.float32)
-        column = {name: out[:, i] for i, name in enumerate(FEATURE_NAMES)}
-        if len(profile.liked):
-            self._liked_features(column, X, profile)
-            self._lexical_features(column, profile, candidates)
-            self._author_features(column, profile, candidates)
-            column[PRIOR_FEATURE][:] = column["bg_max"] + PRIOR_LEXICAL_WEIGHT * np.nan_to_num(
-                column["bg_lex"]
-            )
-        if len(profile.disliked):
-            self._disliked_features(column, X, profile, candidates)
+        out = np.full((len(profiles), len(X), len(FEATURE_NAMES)), np.nan, dtype=np.float32)
+        column = {name: out[:, :, i] for i, name in enumerate(FEATURE_NAMES)}  # (P, n) views
+        with_liked = [i for i, profile in enumerate(profiles) if len(profile.liked)]
+        if with_liked:
+            liked = _Segments([profiles[i] for i in with_liked])
+            self._liked_features(column, with_liked, X, liked)
+            self._lexical_features(column, with_liked, liked, candidates)
+            self._author_features(column, with_liked, liked.profiles, candidates)
+            column[PRIOR_FEATURE][with_liked] = column["bg_max"][
+                with_liked
+            ] + PRIOR_LEXICAL_WEIGHT * np.nan_to_num(column["bg_lex"][with_liked])
+        for i, profile in enumerate(profiles):
+            if len(profile.disliked):
+                self._disliked_features(
+                    {name: values[i] for name, values in column.items()}, X, profile, candidates
+                )
         column["like_minus_dislike"][:] = np.nan_to_num(column["sim_max"]) - np.nan_to_num(
             column["dis_max"]
         )
-        self._topic_features(column, profile, candidates.topics)
+        self._topic_features(column, profiles, candidates.topics)
         column["genericness"][:] = X @ self.mean_
-        return out
+        return out.reshape(-1, len(FEATURE_NAMES))
 
-    def _liked_features(self, column: dict, X: np.ndarray, profile: ProfileArrays) -> None:
-        liked = profile.liked
-        sims = X @ liked.T  # (n, n_liked)
-        background = self.background_ @ liked.T  # (n_background, n_liked)
-        centroid = liked.mean(axis=0)
-        centroid /= np.linalg.norm(centroid) + 1e-12
-        direction = self.precision_ @ (centroid - self.mean_)
-        direction /= np.linalg.norm(direction) + 1e-12
-        recency = profile.liked_weights / (profile.liked_weights.max() + 1e-12)
-        column["sim_max"][:] = sims.max(axis=1)
-        column["sim_mean"][:] = sims.mean(axis=1)
-        column["sim_top3"][:] = np.sort(sims, axis=1)[:, -min(TOP_K, sims.shape[1]) :].mean(axis=1)
-        column["sim_centroid"][:] = X @ centroid
-        column["sim_decayed"][:] = sims @ profile.liked_weights
-        column["sim_zotero"][:] = sims @ zotero_weights(profile.liked_weights)
-        column["whitened"][:] = X @ direction
-        column["nearest_recency"][:] = recency[sims.argmax(axis=1)]
-        column["bg_max"][:] = _standardise(column["sim_max"], background.max(axis=1))
-        column["bg_centroid"][:] = _standardise(column["sim_centroid"], self.background_ @ centroid)
-        column["bg_whitened"][:] = _standardise(column["whitened"], self.background_ @ direction)
-        column["log_profile_size"][:] = np.log1p(len(liked))
+    def _liked_features(
+        self, column: dict, rows: list[int], X: np.ndarray, liked: _Segments
+    ) -> None:
+        L = liked.stack("liked")  # (K, dim): every profile's liked papers, in order
+        sims = L @ X.T  # (K, n): row after row of one profile's liked papers, then the next
+        centroid = liked.each(np.mean, L)
+        centroid /= np.linalg.norm(centroid, axis=1, keepdims=True) + 1e-12
+        direction = (centroid - self.mean_) @ self.precision_.T
+        direction /= np.linalg.norm(direction, axis=1, keepdims=True) + 1e-12
+        decay = liked.concat(lambda p: p.liked_weights)[:, None]
+        zotero = liked.concat(lambda p: zotero_weights(p.liked_weights))[:, None]
+        sim_max = liked.each(np.max, sims)  # (P, n)
+        column["sim_max"][rows] = sim_max
+        column["sim_mean"][rows] = liked.each(np.mean, sims)
+        column["sim_decayed"][rows] = liked.each(np.sum, sims * decay)
+        column["sim_zotero"][rows] = liked.each(np.sum, sims * zotero)
+        column["sim_centroid"][rows] = centroid @ X.T
+        column["whitened"][rows] = direction @ X.T
+        for row, profile, (start, stop) in zip(rows, liked.profiles, liked.bounds(), strict=True):
+            own = sims[start:stop]  # (k, n), contiguous: reductions run along the rows
+            top = min(TOP_K, stop - start)
+            column["sim_top3"][row] = np.partition(own, -top, axis=0)[-top:].mean(axis=0)
+            recency = profile.liked_weights / (profile.liked_weights.max() + 1e-12)
+            column["nearest_recency"][row] = recency[own.argmax(axis=0)]
+        background_max = liked.each(np.max, L @ self.background_.T)  # (P, n_background)
+        column["bg_max"][rows] = _standardise_rows(sim_max, background_max)
+        column["bg_centroid"][rows] = _standardise_rows(
+            column["sim_centroid"][rows], centroid @ self.background_.T
+        )
+        column["bg_whitened"][rows] = _standardise_rows(
+            column["whitened"][rows], direction @ self.background_.T
+        )
+        column["log_profile_size"][rows] = np.log1p(liked.sizes)[:, None]
 
     def _lexical_features(
-        self, column: dict, profile: ProfileArrays, candidates: CandidateArrays
+        self, column: dict, rows: list[int], liked: _Segments, candidates: CandidateArrays
     ) -> None:
-        lexical = _dense(profile.liked_lexical @ candidates.lexical_by_term).T  # (n, n_liked)
-        column["lex_max"][:] = lexical.max(axis=1)
-        column["lex_centroid"][:] = lexical.mean(axis=1)
+        L = sp.vstack([p.liked_lexical for p in liked.profiles], format="csr")
+        lexical = _dense(L @ candidates.lexical_by_term)  # (K, n)
+        lex_centroid = liked.each(np.mean, lexical)
+        column["lex_max"][rows] = liked.each(np.max, lexical)
+        column["lex_centroid"][rows] = lex_centroid
         if self.background_lexical_ is not None:
-            background = _dense(self.background_lexical_ @ profile.liked_lexical.T)
-            column["bg_lex"][:] = _standardise(column["lex_centroid"], background.mean(axis=1))
-            rare = _dense((profile.liked_lexical @ self.rare_terms_) @ candidates.lexical_by_term)
-            column["lex_rare_max"][:] = rare.max(axis=0)
+            background = liked.each(np.mean, _dense(L @ self.background_lexical_.T))
+            column["bg_lex"][rows] = _standardise_rows(lex_centroid, background)
+            rare = _dense((L @ self.rare_terms_) @ candidates.lexical_by_term)  # (K, n)
+            column["lex_rare_max"][rows] = liked.each(np.max, rare)
 
     def _author_features(
-        self, column: dict, profile: ProfileArrays, candidates: CandidateArrays
+        self,
+        column: dict,
+        rows: list[int],
+        profiles: Sequence[ProfileArrays],
+        candidates: CandidateArrays,
     ) -> None:
-        if not profile.liked_authors or not candidates.authors:
+        if not candidates.authors:
             return
-        columns, matrix = candidates.author_index
-        if not columns:
+        numbers, names, owners = candidates.author_index
+        if not numbers:
             return
-        share = np.zeros(len(columns), np.float32)
-        for name, count in profile.liked_authors.items():
-            if name in columns:
-                share[columns[name]] = count / len(profile.liked)
-        written = matrix.multiply(share[:, None]).tocsc()
-        column["author_share"][:] = written.max(axis=0).toarray().ravel()
-        column["author_hits"][:] = np.asarray((written > 0).sum(axis=0)).ravel()
-        unknown = np.array([not names for names in candidates.authors])
-        column["author_share"][unknown] = np.nan
-        column["author_hits"][unknown] = np.nan
+        unknown = candidates.without_authors
+        for row, profile in zip(rows, profiles, strict=True):
+            if not profile.liked_authors:
+                continue
+            share = np.zeros(len(numbers), np.float32)  # of the liked papers, per author
+            for name, count in profile.liked_authors.items():
+                if name in numbers:
+                    share[numbers[name]] = count / len(profile.liked)
+            pair_share = share[names]
+            hit = pair_share > 0
+            best = np.zeros(len(candidates), np.float32)
+            np.maximum.at(best, owners[hit], pair_share[hit])
+            hits = np.bincount(owners[hit], minlength=len(candidates)).astype(np.float32)
+            best[unknown], hits[unknown] = np.nan, np.nan
+            column["author_share"][row] = best
+            column["author_hits"][row] = hits
 
     def _disliked_features(
         self, column: dict, X: np.ndarray, profile: ProfileArrays, candidates: CandidateArrays
@@ -286,12 +331,42 @@ class ProfileFeaturizer:
             background = (self.background_ @ profile.liked.T).max(axis=1)
             column[PRIOR_FEATURE][:] -= excess / (background.std() + 1e-6)
 
-    def _topic_features(self, column: dict, profile: ProfileArrays, topics: np.ndarray) -> None:
-        if topics.shape[1] and profile.liked_topics.shape[0] and profile.liked_topics.shape[1]:
-            mean_topics = profile.liked_topics.mean(axis=0)
-            norms = np.linalg.norm(topics, axis=1) * (np.linalg.norm(mean_topics) + 1e-12) + 1e-12
-            column["topic_agreement"][:] = topics @ mean_topics / norms
-        if topics.shape[1] and profile.chosen_topics.size and profile.chosen_topics.any():
-            column["chosen_topic_max"][:] = topics[:, profile.chosen_topics.astype(bool)].max(
-                axis=1
-            )
+    def _topic_features(
+        self, column: dict, profiles: Sequence[ProfileArrays], topics: np.ndarray
+    ) -> None:
+        if not topics.shape[1]:
+            return
+        for row, profile in enumerate(profiles):
+            if profile.liked_topics.shape[0] and profile.liked_topics.shape[1]:
+                mean_topics = profile.liked_topics.mean(axis=0)
+                norms = (
+                    np.linalg.norm(topics, axis=1) * (np.linalg.norm(mean_topics) + 1e-12) + 1e-12
+                )
+                column["topic_agreement"][row] = topics @ mean_topics / norms
+            if profile.chosen_topics.size and profile.chosen_topics.any():
+                chosen = topics[:, profile.chosen_topics.astype(bool)]
+                column["chosen_topic_max"][row] = chosen.max(axis=1)
+
+
+class _Segments:
+    """The liked papers of several profiles stacked in one array, profile after profile:
+    ``starts`` and ``sizes`` say where each profile's rows are."""
+
+    def __init__(self, profiles: Sequence[ProfileArrays]):
+        self.profiles = profiles
+        self.sizes = np.array([len(p.liked) for p in profiles])
+        self.starts = np.concatenate([[0], np.cumsum(self.sizes)[:-1]])
+
+    def stack(self, name: str) -> np.ndarray:
+        return np.vstack([getattr(p, name) for p in self.profiles])
+
+    def concat(self, values) -> np.ndarray:
+        return np.concatenate([values(p) for p in self.profiles]).astype(np.float32)
+
+    def each(self, reduce, values: np.ndarray) -> np.ndarray:
+        """(P, ...): ``reduce`` over each profile's rows of ``values`` (K, ...). A loop over
+        contiguous slices; ``np.ufunc.reduceat`` is several times slower here."""
+        return np.stack([reduce(values[a:b], axis=0) for a, b in self.bounds()])
+
+    def bounds(self) -> list[tuple[int, int]]:
+        return [(int(a), int(a + n)) for a, n in zip(self.starts, self.sizes, strict=True)]

@@ -260,7 +260,7 @@ class Recommender:
         def features(rows: range) -> np.ndarray:
             arrays = prepared.arrays
             with _threadpools().limit(limits=1, user_api="blas"):
-                return np.vstack([featurizer.transform(profiles[i], arrays) for i in rows])
+                return featurizer.transform_many([profiles[i] for i in rows], arrays)
 
         def predict(rows: range, X: np.ndarray) -> None:
             scores[rows.start : rows.stop] = model.score_features(X).reshape(len(rows), n)
