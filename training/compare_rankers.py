@@ -62,6 +62,9 @@ VARIANTS = {
     "mixed": {"synthetic_share": 0.5},
     "mixed-easy": {"synthetic_share": 0.5, "author_easy_negatives": 50},
     "synthetic": {"synthetic_share": 1.0},
+    "trees-100": {"ranker": {"n_estimators": 100, "learning_rate": 0.1}},
+    "trees-60": {"ranker": {"n_estimators": 60, "learning_rate": 0.15}},
+    "trees-40": {"ranker": {"n_estimators": 40, "learning_rate": 0.2}},
 }
 PROTOCOLS = ("authors", "one_paper", "seed_pages", "pool_users")
 SHOWN = ("ndcg@10", "pairwise", "mrr")
@@ -112,6 +115,11 @@ def main() -> None:
     parser.add_argument(
         "--protocols", default=",".join(PROTOCOLS), help="comma-separated: " + ", ".join(PROTOCOLS)
     )
+    parser.add_argument(
+        "--no-baselines",
+        action="store_true",
+        help="measure the ranker alone (the baselines do not depend on the variant)",
+    )
     args = parser.parse_args()
     runtime = Runtime(Settings())
     pages = sorted(args.pages.glob("*.txt")) if args.pages.is_dir() else []
@@ -152,6 +160,8 @@ def main() -> None:
         )
         print("  importance (splits): " + ", ".join(f"{f} {int(v)}" for f, v in ranked[:10]))
         methods = METHODS if position == 0 else ("ranker", "zotero-arxiv-daily", "tfidf")
+        if args.no_baselines:
+            methods = ("ranker",)
         for protocol in protocols:
             if not evaluated[protocol]:
                 print(f"\n{name}, {protocol}: no queries (no pages or no users), skipped")

@@ -247,9 +247,9 @@ class Recommender:
     ) -> np.ndarray:
         """Raw ranker scores (n_profiles, n_candidates), for many users at once.
 
-        Features are built one profile at a time with BLAS on one thread (the products are
-        small; more threads only wait for each other), while a second thread has the ranker
-        score the previous block of profiles in one call (LightGBM releases the GIL), so
+        Features are built a block of profiles at a time with BLAS on one thread (the
+        products are small; more threads only wait for each other), while a second thread
+        has the ranker score the previous block in one call (LightGBM releases the GIL), so
         two cores both work.
         """
         n = len(prepared.papers)
