@@ -151,8 +151,11 @@ def wait_for(url: str, server: subprocess.Popen) -> None:
         sys.exit(f"the server was {exc}")
 
 
-def copy_home(source: Path, target: Path) -> Path:
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("embeddings.sqlite*", "bentoml"))
+def copy_home(source: Path, target: Path, embeddings: bool = False) -> Path:
+    """A copy of ``source`` without its BentoML store, and without its embedding cache
+    unless ``embeddings``."""
+    skipped = ["bentoml"] if embeddings else ["bentoml", "embeddings.sqlite*"]
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(*skipped))
     return target
 
 
@@ -278,11 +281,12 @@ def main() -> None:
 
 
 def run_mixed(home: Path, rows: list[dict], per_client: int) -> None:
-    """The mixed mode on a copy of ``home`` (see bench/service_mixed.py)."""
+    """The mixed mode on a copy of ``home`` with its embedding cache: stored papers are
+    embedded (``paperrec embed``), as in a deployment; /score's abstracts are new texts."""
     import service_mixed
 
     with tempfile.TemporaryDirectory(prefix="paperrec-bench-") as tmp:
-        home = copy_home(home, Path(tmp) / "home")
+        home = copy_home(home, Path(tmp) / "home", embeddings=True)
         os.environ["PAPERREC_HOME"] = str(home)
         key, to_vote = service_mixed.prepare_user(home)
         port = free_port()

@@ -49,7 +49,9 @@ async def mixed_load(
 ) -> dict[str, dict]:
     """Run every client to its ``per_client`` requests; latency summary per endpoint."""
     latencies: dict[str, list[float]] = {path: [] for path in CLIENTS}
+    started: dict[str, list[float]] = {path: [] for path in CLIENTS}
     errors = dict.fromkeys(CLIENTS, 0)
+    origin = time.perf_counter()
     votes = iter(to_vote)
     headers = {"Authorization": f"Bearer {key}"}
 
@@ -67,6 +69,7 @@ async def mixed_load(
                 start = time.perf_counter()
                 answer = await http.post(path, json=body(path, offset + i))
                 latencies[path].append((time.perf_counter() - start) * 1000)
+                started[path].append(start - origin)
                 errors[path] += answer.status_code != 200
 
     jobs = [client(path, n * per_client) for path, count in CLIENTS.items() for n in range(count)]
@@ -75,6 +78,7 @@ async def mixed_load(
         path: {
             "requests": len(ms), "p50": percentile(ms, 50), "p99": percentile(ms, 99),
             "errors": errors[path],
+            "slowest": sorted(zip(ms, started[path], strict=True), reverse=True)[:3],
         }
         for path, ms in latencies.items()
     }  # fmt: skip
@@ -88,6 +92,9 @@ def report(results: dict[str, dict]) -> None:
             f"| {path:<25} | {r['requests']:>8} | {r['p50']:6.1f} | {r['p99']:6.1f} | "
             f"{r['errors']:>7} |"
         )
+    for path, r in results.items():
+        slow = ", ".join(f"{ms:.0f} ms at {at:.1f} s" for ms, at in r["slowest"])
+        print(f"slowest {path}: {slow}")
     feedback, recommend = results["/feedback"]["p99"], results["/recommend"]["p50"]
     checks = [
         (f"/feedback p99 = {feedback:.1f} ms", "< 100 ms", feedback < TARGET_FEEDBACK_P99_MS),

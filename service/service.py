@@ -66,6 +66,9 @@ SCORE_BATCHES = Counter("paperrec_score_batches", "model calls made by the /scor
 SCORE_BATCHED = Counter("paperrec_score_batched_requests", "/score requests those calls served")
 # Threads that record votes (/feedback): SQLite writes, never behind a ranking.
 VOTE_THREADS = 4
+# Rankings (/recommend) at once: two keep both cores busy (LightGBM and the sparse products
+# release the GIL) without a third waiting for the same cores.
+RANKING_THREADS = 2
 
 # Library errors as HTTP statuses; the first matching class wins.
 _STATUS = (
@@ -243,10 +246,12 @@ class PaperrecService:
 
         def rank() -> list:
             authorize_key(self.runtime.store, key, user)
-            with self.holder.using() as predictor:
-                return predictor.recommend(user, k=k, mark_shown=mark_shown)
+            # Not behind the model lock: only encoding papers never seen before takes it.
+            return self.holder.predictor.recommend(user, k=k, mark_shown=mark_shown)
 
-        ranked = await anyio.to_thread.run_sync(rank, limiter=self._limiter("ranking", 1))
+        ranked = await anyio.to_thread.run_sync(
+            rank, limiter=self._limiter("ranking", RANKING_THREADS)
+        )
         return RecommendResponse(
             user=user, results=[{**r.as_dict(), "title": r.title} for r in ranked]
         )

@@ -19,8 +19,8 @@ from paperrec.users.profiles import (
     export_user,
     list_users,
     record_feedback,
-    user_profile,
 )
+from paperrec.users.ranking_profile import user_profile
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -34,7 +34,7 @@ from paperrec.recommend.window import DEFAULT_WINDOW_DAYS
 from paperrec.runtime import Runtime
 from paperrec.schema import Paper
 from paperrec.serving.predictor import Predictor
-from paperrec.users.profiles import user_profile
+from paperrec.users.ranking_profile import user_profile
 
 TRENDING_DAYS = 7
 TRENDING_SIZE = 5

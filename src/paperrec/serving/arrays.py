@@ -11,6 +11,7 @@ topic model that answer from the memo and ask the real one only for what is miss
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 from collections import OrderedDict
@@ -18,6 +19,8 @@ from collections.abc import Callable, Hashable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
+
+from paperrec.papers.embed import EMBEDDING_DIM
 
 DEFAULT_ROWS = 50_000  # papers per memo (about 2 kB of embedding each, less of the rest)
 
@@ -53,11 +56,17 @@ class RowMemo:
 
 
 class MemoEmbedder:
-    """An `Embedder` whose ``embed`` answers repeated papers from memory."""
+    """An `Embedder` whose ``embed`` answers repeated papers from memory.
 
-    def __init__(self, embedder, size: int = DEFAULT_ROWS):
+    Papers not in memory are read from the embedder's disk cache when it holds all of
+    them; only otherwise is the embedder called, holding ``lock`` (the serving holder's
+    model lock): a ranking of stored, embedded papers never waits for another request's
+    encode."""
+
+    def __init__(self, embedder, size: int = DEFAULT_ROWS, lock=None):
         self.inner = embedder
         self.memo = RowMemo(size)
+        self.lock = lock if lock is not None else contextlib.nullcontext()
 
     def __getattr__(self, name: str):
         return getattr(self.inner, name)
@@ -68,7 +77,15 @@ class MemoEmbedder:
             return self.inner.embed(papers)
 
         def compute(missing: list[int]) -> list[np.ndarray]:
-            return list(self.inner.embed([papers[i] for i in missing], progress))
+            batch = [papers[i] for i in missing]
+            cache = getattr(self.inner, "cache", None)
+            if cache is not None:
+                hashes = [p.content_hash for p in batch]
+                X, found = cache.lookup(self.inner.model_id, hashes, EMBEDDING_DIM)
+                if found.all():
+                    return list(X)
+            with self.lock:
+                return list(self.inner.embed(batch, progress))
 
         rows = self.memo.rows([p.content_hash for p in papers], compute)
         return np.vstack(rows).astype(np.float32, copy=False)

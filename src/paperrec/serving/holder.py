@@ -3,9 +3,12 @@
 `PredictorHolder` owns the `Predictor` that requests use and swaps in a new one when the
 exported champion changes (`paperrec.bundles`; on demand, or from a background thread every
 few seconds).
-Model calls go through ``holder.using()``, one at a time. Its `score` is ``Predictor.score``
-with the rows of recently scored abstracts kept in memory (keyed by topic model version and
-content hash), so a repeated abstract costs neither a cache read nor a classifier call.
+Model calls go through ``holder.using()``, one at a time. A ranking of stored papers
+(``holder.predictor.recommend``) does not: the papers' arrays and the users' profiles stay
+in memory, and only an encode of papers it has not seen takes the same lock. Its `score` is
+``Predictor.score`` with the rows of recently scored abstracts kept in memory (keyed by
+topic model version and content hash), so a repeated abstract costs neither a cache read
+nor a classifier call.
 A request takes ``holder.predictor`` once and uses that object to the end, so a swap never
 changes models under a running request and no request is dropped. A champion that fails to
 load or to predict leaves the old predictor serving; the failure is kept for ``/readyz`` and
@@ -29,6 +32,7 @@ from paperrec.papers.embed import EMBEDDING_DIM
 from paperrec.papers.rows import InputPaper
 from paperrec.runtime import Runtime
 from paperrec.serving.predictor import Predictor
+from paperrec.serving.profiles import ProfileCache
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +72,12 @@ class PredictorHolder:
         self._predictor: Predictor | None = None
         self._failed: dict[str, str] | None = None
         self._lock = threading.Lock()  # one reload at a time
-        self._work = threading.Lock()  # one model call at a time
+        self._work = threading.RLock()  # one model call at a time (re-entered by encodes)
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self._memo: OrderedDict[tuple[str, str], dict] = OrderedDict()
         self._memo_lock = threading.Lock()
+        self.profiles = ProfileCache()  # users' profiles, shared by every predictor it loads
 
     @classmethod
     def load(cls, runtime: Runtime, **kwargs) -> PredictorHolder:
@@ -161,6 +166,8 @@ class PredictorHolder:
         """
         predictor = self.loader(self.runtime, topics=True, ranker=False)
         predictor.memo_rows = MEMO_ROWS  # ranking keeps each paper's arrays (serving/arrays.py)
+        predictor.profiles = self.profiles  # and each user's profile (serving/profiles.py)
+        predictor.encode_lock = self._work  # encoding what is not in memory waits for /score
         # A bundle can load and still be unusable; find out before it serves anyone.
         predictor.topic_model.predict_proba(np.zeros((1, EMBEDDING_DIM), dtype=np.float32))
         if "ranker" not in wanted:

@@ -10,7 +10,7 @@ read next (``recommend``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from paperrec import bundles
@@ -22,8 +22,9 @@ from paperrec.recommend.window import DEFAULT_WINDOW_DAYS, window
 from paperrec.runtime import Runtime
 from paperrec.schema import Paper
 from paperrec.serving.arrays import MemoEmbedder, MemoLexical, MemoTopics
+from paperrec.serving.profiles import ProfileCache
 from paperrec.topics.model import TopicModel
-from paperrec.users.profiles import UserProfile, user_profile
+from paperrec.users.ranking_profile import UserProfile
 
 
 @dataclass
@@ -34,6 +35,10 @@ class Predictor:
     versions: dict[str, str] = field(default_factory=dict)
     # Rows per in-memory memo of paper arrays for ranking; 0 (the CLI, the digest): none.
     memo_rows: int = 0
+    # Users' profiles kept between calls (serving/profiles.py); by default none are kept.
+    profiles: ProfileCache = field(default_factory=lambda: ProfileCache(0))
+    # Held while the memoised embedder encodes (the service's model lock); None: no lock.
+    encode_lock: object | None = None
     # (embedder, ranking model, topic model, Recommender built from them): see recommender()
     _recommender: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -81,7 +86,7 @@ class Predictor:
             return embedder, ranking_model, topic_model
         lexical = MemoLexical(ranking_model.lexical, self.memo_rows)
         return (
-            MemoEmbedder(embedder, self.memo_rows),
+            MemoEmbedder(embedder, self.memo_rows, self.encode_lock),
             replace(ranking_model, lexical=lexical),
             MemoTopics(topic_model, self.memo_rows) if topic_model is not None else None,
         )
@@ -135,17 +140,17 @@ class Predictor:
         """Best ``k`` stored papers from the ``days`` up to ``date`` (default: the newest date
         in the store) that ``user`` has not been shown or rated yet."""
         store = self.runtime.store
-        profile = user_profile(store, user)
+        state = self.profiles.read(store, user)
         end = date or store.papers.latest_date()
         if end is None:
             raise InputError("the store holds no dated papers; ingest some (paperrec ingest)")
         start, end = window(end, None, days)
         papers = store.papers.iter_papers(since=start, until=end)
-        seen = profile.seen_ids  # a set built per access: once, not once per candidate
+        seen = state.profile.seen_ids  # a set built per access: once, not once per candidate
         candidates = [p for p in papers if p.id not in seen]
         if not candidates:
             raise InputError(f"no new papers for {user} between {start} and {end}")
-        ranked = self.rank_profile(profile, candidates, k=k)
+        ranked = self._rank(state.profile, state.papers, candidates, k)
         if mark_shown:
             store.users.mark_shown(user, [r.id for r in ranked])
         return ranked
@@ -158,28 +163,36 @@ class Predictor:
 
         ``candidates`` may be a `CandidateSet` (``self.recommender().prepare(papers)``) that
         many users share; papers the user has already seen are not filtered out here."""
-        store = self.runtime.store
-        liked = store.papers.get_many(profile.liked_ids)
-        disliked = store.papers.get_many(profile.disliked)
+        voted = [*profile.liked_ids, *profile.disliked, *profile.dismissed]
+        return self._rank(profile, self.runtime.store.papers.current(voted), candidates, k)
+
+    def _rank(
+        self,
+        profile: UserProfile,
+        papers: Mapping[str, Paper],
+        candidates: Sequence[Paper] | CandidateSet,
+        k: int,
+    ) -> list[RankedPaper]:
+        """`rank_profile` with the stored papers the profile names (by id) at hand."""
+        liked = [papers[i] for i in profile.liked_ids if i in papers]
+        disliked = [papers[i] for i in profile.disliked if i in papers]
+        dismissed = [papers[i] for i in profile.dismissed if i in papers]
         liked_at = dict(profile.liked)
+        # Shown papers the user voted on: (paper, liked?) for per-user adaptation.
+        rated = [
+            (p, vote)
+            for group, vote in ((liked, True), (disliked, False), (dismissed, False))
+            for p in group
+            if p.id in profile.shown
+        ]
         return self.recommender().rank(
             liked,
             candidates,
             disliked=disliked,
             topics=profile.topics,
             liked_at=[liked_at.get(p.id) for p in liked],
-            rated=self._rated(profile, liked, disliked),
+            rated=rated,
             k=k,
-        )
-
-    def _rated(self, profile, liked, disliked) -> list:
-        """Shown papers the user voted on: (paper, liked?) for per-user adaptation."""
-        store = self.runtime.store
-        dismissed = [p for p in store.papers.get_many(profile.dismissed) if p.id in profile.shown]
-        return (
-            [(p, True) for p in liked if p.id in profile.shown]
-            + [(p, False) for p in disliked if p.id in profile.shown]
-            + [(p, False) for p in dismissed]
         )
 
 

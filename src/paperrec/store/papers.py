@@ -229,6 +229,8 @@ class PaperStore:
             for chunk in _chunks(keys):
                 for (pid,) in conn.execute(select(papers.c.id).where(papers.c.id.in_(chunk))):
                     resolved[pid] = pid
+            # Aliases only for what is not a row id (usually nothing: one query in all).
+            for chunk in _chunks([key for key in keys if key not in resolved]):
                 rows = conn.execute(
                     select(paper_aliases.c.alias, paper_aliases.c.paper_id).where(
                         paper_aliases.c.alias.in_(chunk)
@@ -238,18 +240,25 @@ class PaperStore:
                     resolved[alias] = pid
         return {raw: resolved[key] for raw, key in wanted.items() if key in resolved}
 
-    def get_many(self, ids: Sequence[str]) -> list[Paper]:
-        """Papers for ``ids`` in the order given; unknown ids are left out.
+    def current(self, ids: Iterable[str]) -> dict[str, Paper]:
+        """The stored paper each id names, keyed by the id as given (row ids, versioned
+        ids, old keys of re-keyed papers); unknown ids are left out.
 
         Ids that are row ids (the usual case: profiles hold current ids) are read in one
         query each chunk; only the others go through `resolve_ids` (versions, aliases)."""
-        rows = self._rows(list(set(ids)))
+        ids = list(dict.fromkeys(ids))
+        rows = self._rows(ids)
         others = [i for i in ids if i not in rows]
         resolved = self.resolve_ids(others) if others else {}
         if resolved:
             rows.update(self._rows(list(set(resolved.values()) - set(rows))))
-        resolved.update((pid, pid) for pid in rows)
-        return [rows[resolved[i]] for i in ids if i in resolved]
+        resolved.update((pid, pid) for pid in ids if pid in rows)
+        return {i: rows[resolved[i]] for i in ids if i in resolved}
+
+    def get_many(self, ids: Sequence[str]) -> list[Paper]:
+        """Papers for ``ids`` in the order given; unknown ids are left out (see `current`)."""
+        found = self.current(ids)
+        return [found[i] for i in ids if i in found]
 
     def _rows(self, ids: Sequence[str]) -> dict[str, Paper]:
         found: dict[str, Paper] = {}

@@ -20,7 +20,16 @@ from sqlalchemy.exc import IntegrityError
 from paperrec.digest.budget import DigestSettings
 from paperrec.errors import InputError, NotFoundError, unknown_choice
 from paperrec.schema import FeedbackEvent, FeedbackSource, Signal, User, check_user_name
-from paperrec.store.db import api_keys, digest_settings, feedback, new_uid, outbox, shown, users
+from paperrec.store.db import (
+    api_keys,
+    digest_settings,
+    feedback,
+    new_uid,
+    outbox,
+    paper_aliases,
+    shown,
+    users,
+)
 
 KEY_PREFIX = "prk_"
 LAST_USED_EVERY = dt.timedelta(minutes=1)  # how stale an API key's last_used_at may be
@@ -77,6 +86,22 @@ class ApiKey:
             "created_at": self.created_at, "expires_at": self.expires_at,
             "last_used_at": self.last_used_at,
         }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ProfileStamp:
+    """What a user's profile is derived from, as of one read (`UserStore.profile_stamp`).
+
+    Feedback and shown rows are only ever added (a user's rows go only with the user, whose
+    re-creation gets a new ``uid``), so equal stamps mean an equal profile and a higher
+    ``last_event`` means votes were added after it. ``aliases`` counts the store's re-keyed
+    papers: a re-key changes the ids a profile holds.
+    """
+
+    user: User
+    last_event: int  # row id of the user's newest feedback event; 0 without any
+    shown: int  # papers the user has been shown
+    aliases: int
 
 
 class UnknownUserError(NotFoundError):
@@ -336,12 +361,19 @@ class UserStore:
 
     def feedback(self, name: str) -> list[FeedbackEvent]:
         """The user's events, oldest first."""
-        user = self.get(name)
+        return self.events_after(self.get(name), 0)[1]
+
+    def events_after(self, user: User, after: int) -> tuple[int, list[FeedbackEvent]]:
+        """The user's events stored after feedback row ``after`` (0: all), oldest first, in
+        one query; with the row id of the newest one (``after`` when there is none)."""
+        query = (
+            select(feedback)
+            .where(feedback.c.user_id == user.id, feedback.c.id > after)
+            .order_by(feedback.c.id)
+        )
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(feedback).where(feedback.c.user_id == user.id).order_by(feedback.c.id)
-            ).all()
-        return [
+            rows = conn.execute(query).all()
+        events = [
             FeedbackEvent(
                 user.name,
                 r.paper_id,
@@ -351,6 +383,26 @@ class UserStore:
             )
             for r in rows
         ]
+        return (rows[-1].id if rows else after), events
+
+    def profile_stamp(self, name: str) -> ProfileStamp:
+        """The user with the newest feedback row id, the shown count and the store's alias
+        count, in one query (a cheap check that a kept profile is still current)."""
+        of_user = lambda table: table.c.user_id == users.c.id  # noqa: E731
+        last = select(func.coalesce(func.max(feedback.c.id), 0)).where(of_user(feedback))
+        seen = select(func.count()).select_from(shown).where(of_user(shown))
+        aliases = select(func.count()).select_from(paper_aliases)
+        query = select(
+            users,
+            last.scalar_subquery().label("last_event"),
+            seen.scalar_subquery().label("shown_count"),
+            aliases.scalar_subquery().label("alias_count"),
+        ).where(users.c.name == name)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise UnknownUserError(name, self._unknown_user_message(name))
+        return ProfileStamp(_row_to_user(row), row.last_event, row.shown_count, row.alias_count)
 
     # -- shown papers --------------------------------------------------------------------
     def mark_shown(self, name: str, paper_ids: Iterable[str]) -> None:
@@ -366,8 +418,9 @@ class UserStore:
             if rows:
                 conn.execute(shown.insert(), rows)
 
-    def shown_ids(self, name: str) -> set[str]:
-        user = self.get(name)
+    def shown_ids(self, name: str | User) -> set[str]:
+        """Papers shown to the user (by name, or the `User` read already)."""
+        user = name if isinstance(name, User) else self.get(name)
         with self.engine.connect() as conn:
             return _shown(conn, user.id)
 

@@ -49,7 +49,7 @@ MIN_FEEDBACK_VOTES = 10
 def feedback_queries(runtime: Runtime, papers: Sequence) -> list[Query]:
     """One query per stored user with enough votes on papers shown to them: the profile is
     what they liked otherwise, the candidates are the rated papers, relevance their vote."""
-    from paperrec.users.profiles import user_profile
+    from paperrec.users.ranking_profile import user_profile
 
     index = {p.id: i for i, p in enumerate(papers)}
     queries = []

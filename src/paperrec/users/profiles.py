@@ -1,15 +1,15 @@
 """Users as the recommender sees them: creation with seed papers, feedback, export, delete.
 
 These are the library functions behind ``paperrec user ...`` and ``paperrec feedback``, and
-the HTTP service's feedback endpoint. `user_profile` is what ranking consumes: liked papers
-with the time they were liked, disliked and dismissed papers, chosen topics, shown papers.
+the HTTP service's feedback endpoint. What ranking consumes, `UserProfile` and
+`user_profile`, lives in `paperrec.users.ranking_profile`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from paperrec.errors import InputError, NotFoundError
@@ -25,7 +25,7 @@ from paperrec.schema import (
     split_arxiv_id,
 )
 from paperrec.store import Store, UpsertCounts
-from paperrec.store.users import latest_signals
+from paperrec.users.ranking_profile import user_profile
 
 EXPORT_VERSION = 1
 
@@ -153,62 +153,13 @@ def record_feedback(
         Unknown user (the known ones are listed) or a paper the store does not hold.
     """
     parsed = parse_signal(signal)
-    store.users.get(user)
     resolved = store.papers.resolve_ids([paper_id])
     if paper_id not in resolved:
+        store.users.get(user)  # an unknown user is named first (add_feedback checks it too)
         raise NotFoundError(
             f"unknown paper {paper_id!r}; it is not in the paper store (paperrec ingest FILE)"
         )
     return store.users.add_feedback(user, resolved[paper_id], parsed, source)
-
-
-@dataclass(frozen=True)
-class UserProfile:
-    """What ranking needs to know about one user. Paper ids are current store ids.
-
-    ``liked`` pairs each liked paper (seeded, up-voted or saved, latest signal winning) with
-    the time of that signal, oldest first.
-    """
-
-    name: str
-    email: str
-    topics: tuple[str, ...]
-    liked: tuple[tuple[str, dt.datetime], ...]
-    disliked: tuple[str, ...]
-    dismissed: tuple[str, ...]
-    shown: frozenset[str]
-
-    @property
-    def liked_ids(self) -> tuple[str, ...]:
-        return tuple(pid for pid, _ in self.liked)
-
-    @property
-    def seen_ids(self) -> frozenset[str]:
-        """Papers not to recommend again: shown, or already given any signal."""
-        return self.shown | set(self.liked_ids) | set(self.disliked) | set(self.dismissed)
-
-
-def user_profile(store: Store, name: str) -> UserProfile:
-    """The profile of user ``name``; raises NotFoundError (listing users) if unknown."""
-    user = store.users.get(name)
-    events = store.users.feedback(name)
-    shown = store.users.shown_ids(name)
-    # Papers re-keyed since an event (title key -> arXiv id) are mapped to their current id.
-    current = store.papers.resolve_ids({e.paper_id for e in events} | shown)
-    events = [replace(e, paper_id=current.get(e.paper_id, e.paper_id)) for e in events]
-    latest = latest_signals(events).values()
-    liked = sorted(
-        ((e.paper_id, e.created_at) for e in latest if e.signal.is_positive), key=lambda x: x[1]
-    )
-    return UserProfile(
-        name=user.name,
-        email=user.email,
-        topics=user.topics,
-        liked=tuple(liked),
-        disliked=tuple(e.paper_id for e in latest if e.signal.is_negative),
-        dismissed=tuple(e.paper_id for e in latest if e.signal is Signal.DISMISSED),
-        shown=frozenset(current.get(pid, pid) for pid in shown),
-    )
 
 
 def export_user(store: Store, name: str) -> dict:
