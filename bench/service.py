@@ -297,9 +297,17 @@ def run_mixed(home: Path, rows: list[dict], per_client: int) -> None:
             warm = {"user": "bench-mixed", "k": 10, "mark_shown": False}
             headers = {"Authorization": f"Bearer {key}"}  # embeds the 1,000 voted papers
             httpx.post(f"{url}/recommend", json=warm, headers=headers, timeout=600)
+            votes, alone = iter(to_vote), {}
+            for path in ("/feedback", "/recommend"):
+                clients = {path: service_mixed.CLIENTS[path]}
+                print(f"{path} alone: {per_client // 2} requests per client", flush=True)
+                job = service_mixed.mixed_load(
+                    url, key, "bench-mixed", rows, votes, per_client // 2, clients
+                )
+                alone.update(asyncio.run(job))
             print(f"mixed load: {per_client} requests per client, 8 clients", flush=True)
-            job = service_mixed.mixed_load(url, key, "bench-mixed", rows, to_vote, per_client)
-            service_mixed.report(asyncio.run(job))
+            job = service_mixed.mixed_load(url, key, "bench-mixed", rows, votes, per_client)
+            service_mixed.report(asyncio.run(job), alone)
         finally:
             stop(server)
 

@@ -3,7 +3,9 @@
 Eight clients on 127.0.0.1 (concurrency 8, a fixed number of requests each): three send
 one-abstract /score requests, two ask /recommend for a user with 1,000 stored votes, three
 vote on /feedback. Printed: p50 and p99 latency per endpoint, and the targets of issue 13
-(/feedback p99 < 100 ms, /recommend p50 < 300 ms) beside the measured values. Run it
+(/feedback p99 < 100 ms, /recommend p50 < 300 ms) beside the measured values. Before the
+mixed load the /feedback and the /recommend clients run alone, one endpoint at a time, so
+that what the mix costs shows apart from what the machine gives (mixed / alone). Run it
 through ``python bench/service.py --mixed`` (same --home and --data as the other modes).
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 
 import httpx
 
@@ -45,14 +48,20 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def mixed_load(
-    url: str, key: str, user: str, rows: list[dict], to_vote: list[str], per_client: int
+    url: str,
+    key: str,
+    user: str,
+    rows: list[dict],
+    votes: Iterator[str],
+    per_client: int,
+    clients: dict[str, int] = CLIENTS,
 ) -> dict[str, dict]:
-    """Run every client to its ``per_client`` requests; latency summary per endpoint."""
-    latencies: dict[str, list[float]] = {path: [] for path in CLIENTS}
-    started: dict[str, list[float]] = {path: [] for path in CLIENTS}
-    errors = dict.fromkeys(CLIENTS, 0)
+    """Run every client to its ``per_client`` requests; latency summary per endpoint.
+    ``votes`` gives the papers to vote on; ``clients`` how many clients per endpoint."""
+    latencies: dict[str, list[float]] = {path: [] for path in clients}
+    started: dict[str, list[float]] = {path: [] for path in clients}
+    errors = dict.fromkeys(clients, 0)
     origin = time.perf_counter()
-    votes = iter(to_vote)
     headers = {"Authorization": f"Bearer {key}"}
 
     def body(path: str, i: int) -> dict:
@@ -72,7 +81,7 @@ async def mixed_load(
                 started[path].append(start - origin)
                 errors[path] += answer.status_code != 200
 
-    jobs = [client(path, n * per_client) for path, count in CLIENTS.items() for n in range(count)]
+    jobs = [client(path, n * per_client) for path, count in clients.items() for n in range(count)]
     await asyncio.gather(*jobs)
     return {
         path: {
@@ -84,13 +93,22 @@ async def mixed_load(
     }  # fmt: skip
 
 
-def report(results: dict[str, dict]) -> None:
+def report(results: dict[str, dict], alone: dict[str, dict] | None = None) -> None:
+    """The mixed load's table and targets; with ``alone`` (the same clients of one endpoint
+    at a time) each endpoint's p50 and p99 beside it and mixed / alone."""
     print(f"\n| mixed load, concurrency 8 | {'requests':>8} | p50 ms | p99 ms | non-200 |")
     print("|---------------------------|----------|--------|--------|---------|")
     for path, r in results.items():
         print(
             f"| {path:<25} | {r['requests']:>8} | {r['p50']:6.1f} | {r['p99']:6.1f} | "
             f"{r['errors']:>7} |"
+        )
+    for path, r in (alone or {}).items():
+        mixed = results[path]
+        print(
+            f"{path} alone ({CLIENTS[path]} clients): p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f}"
+            f" ms; mixed / alone: p50 {mixed['p50'] / r['p50']:.2f}, "
+            f"p99 {mixed['p99'] / r['p99']:.2f}"
         )
     for path, r in results.items():
         slow = ", ".join(f"{ms:.0f} ms at {at:.1f} s" for ms, at in r["slowest"])

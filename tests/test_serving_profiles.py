@@ -137,3 +137,13 @@ def test_rankings_follow_each_vote_as_from_scratch(trained_home, session_cache, 
         top = after[0].id
     shown = both(mark_shown=True)
     assert not {r.id for r in shown} & {r.id for r in both()}
+    # A paper stored into the window since is a candidate at once (the service keeps the
+    # window's prepared papers only while none of them is written again).
+    liked = store.papers.get_many(stored[:1])[0]
+    twin = Paper.create(
+        liked.title + " revisited",
+        liked.abstract + " We revisit it.",
+        date=store.papers.latest_date(),
+    )
+    store.papers.upsert([twin], "jsonl")
+    assert twin.id in [r.id for r in both()]

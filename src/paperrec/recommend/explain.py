@@ -14,16 +14,22 @@ TOPIC_NOTE_PROBABILITY = 0.5
 
 
 def _shared_terms(
-    candidate: sp.csr_matrix, liked: sp.csr_matrix, vocabulary: np.ndarray, n: int = 3
+    candidate: sp.csr_matrix, liked_mean: np.ndarray | None, vocabulary: np.ndarray, n: int = 3
 ) -> list[str]:
-    """Terms weighing most in both the candidate and the liked papers' TF-IDF."""
-    overlap = (
-        candidate.multiply(liked.mean(axis=0)).toarray().ravel() if liked.shape[0] else np.zeros(0)
-    )
-    if not overlap.size or overlap.max() <= 0:
+    """Terms weighing most in both the candidate (one TF-IDF row) and the liked papers
+    (``liked_mean``: their mean TF-IDF row, dense; None without liked papers)."""
+    if liked_mean is None or not candidate.nnz:
         return []
-    best = np.argsort(-overlap)[:n]
-    return [str(vocabulary[i]) for i in best if overlap[i] > 0]
+    overlap = candidate.data * liked_mean[candidate.indices]
+    best = np.argsort(-overlap, kind="stable")[:n]
+    return [str(vocabulary[candidate.indices[i]]) for i in best if overlap[i] > 0]
+
+
+def liked_lexical_mean(liked_lexical: sp.csr_matrix) -> np.ndarray | None:
+    """The liked papers' mean TF-IDF row (vocabulary,), once per profile; None if none."""
+    if not liked_lexical.shape[0]:
+        return None
+    return np.asarray(liked_lexical.mean(axis=0)).ravel()
 
 
 def reasons_for(
@@ -34,7 +40,7 @@ def reasons_for(
     candidate_topics: np.ndarray,
     liked: Sequence[Paper],
     liked_X: np.ndarray,
-    liked_lexical: sp.csr_matrix,
+    liked_lexical_mean: np.ndarray | None,
     disliked: Sequence[Paper],
     disliked_X: np.ndarray,
     topic_ids: Sequence[str],
@@ -46,6 +52,7 @@ def reasons_for(
 ) -> list[dict]:
     """Structured reasons for candidate ``row``; each has ``kind`` and a readable ``text``.
 
+    ``liked_lexical_mean`` is `liked_lexical_mean` of the liked papers' TF-IDF rows.
     ``candidate_authors`` are the candidate's authors and ``liked_authors`` how many liked
     papers each author wrote (the counts the ranker's author features read)."""
     reasons: list[dict] = []
@@ -76,7 +83,7 @@ def reasons_for(
                 f"{liked[best].title!r} (cosine {sims[best]:.2f})",
             }
         )
-        terms = _shared_terms(candidate_lexical[row], liked_lexical, vocabulary)
+        terms = _shared_terms(candidate_lexical[row], liked_lexical_mean, vocabulary)
         if terms:
             reasons.append(
                 {

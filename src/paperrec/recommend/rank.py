@@ -9,7 +9,7 @@ profile are left out.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
@@ -20,7 +20,7 @@ from paperrec.errors import InputError
 from paperrec.papers.embed import Embedder
 from paperrec.recommend.adapt import fit_user_adapter
 from paperrec.recommend.corpus import LIKE_HALF_LIFE_DAYS, liked_authors, paper_ages
-from paperrec.recommend.explain import reasons_for
+from paperrec.recommend.explain import liked_lexical_mean, reasons_for
 from paperrec.recommend.features import CandidateArrays, ProfileArrays, recency_weights
 from paperrec.recommend.model import RankingModel
 from paperrec.schema import Paper
@@ -170,12 +170,15 @@ class Recommender:
         topics: Sequence[str] = (),
         liked_at: Sequence[dt.datetime | None] | None = None,
         rated: Sequence[tuple[Paper, bool]] = (),
+        exclude: Collection[str] = (),
         k: int = 10,
     ) -> list[RankedPaper]:
         """The best ``k`` candidates for this profile, best first, with reasons.
 
         ``rated`` are papers shown to the user with their vote (liked or not); with enough
-        of them the order is adapted to this user (``adapt.py``).
+        of them the order is adapted to this user (``adapt.py``). Candidates whose id is in
+        ``exclude`` are left out, like those in the profile (a shared `CandidateSet` is
+        ranked for each user without the papers they have seen).
         """
         if k < 1:
             raise InputError(f"k must be at least 1, got {k}")
@@ -186,15 +189,18 @@ class Recommender:
         scores = self.model.score(profile, prepared.arrays)
         if rated:
             scores = self._adapt(scores, prepared, liked, disliked, topics, rated)
-        own = {p.id for p in list(liked) + list(disliked)} | {
-            p.content_hash for p in list(liked) + list(disliked)
-        }
+        own = (
+            {p.id for p in list(liked) + list(disliked)}
+            | {p.content_hash for p in list(liked) + list(disliked)}
+            | set(exclude)
+        )
         order = [
             i
             for i in np.argsort(-scores, kind="stable")
             if prepared.papers[i].id not in own and prepared.papers[i].content_hash not in own
         ]
         liked_topic_mean = profile.liked_topics.mean(axis=0) if profile.liked_topics.size else None
+        lexical_mean = liked_lexical_mean(profile.liked_lexical)
         results = []
         for rank, i in enumerate(order[:k], start=1):
             reasons = reasons_for(
@@ -204,7 +210,7 @@ class Recommender:
                 candidate_topics=prepared.arrays.topics,
                 liked=liked_papers,
                 liked_X=liked_X,
-                liked_lexical=profile.liked_lexical,
+                liked_lexical_mean=lexical_mean,
                 disliked=list(disliked),
                 disliked_X=profile.disliked,
                 topic_ids=self.topic_ids,

@@ -10,7 +10,7 @@ read next (``recommend``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from paperrec import bundles
@@ -41,6 +41,8 @@ class Predictor:
     encode_lock: object | None = None
     # (embedder, ranking model, topic model, Recommender built from them): see recommender()
     _recommender: tuple | None = field(default=None, init=False, repr=False, compare=False)
+    # ((start, end), stamp, Recommender, CandidateSet) of the last window: see _window()
+    _window_kept: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def load(
@@ -145,15 +147,33 @@ class Predictor:
         if end is None:
             raise InputError("the store holds no dated papers; ingest some (paperrec ingest)")
         start, end = window(end, None, days)
-        papers = store.papers.iter_papers(since=start, until=end)
+        candidates = self._window(start, end)
         seen = state.profile.seen_ids  # a set built per access: once, not once per candidate
-        candidates = [p for p in papers if p.id not in seen]
-        if not candidates:
+        if all(p.id in seen for p in candidates.papers):
             raise InputError(f"no new papers for {user} between {start} and {end}")
-        ranked = self._rank(state.profile, state.papers, candidates, k)
+        ranked = self._rank(state.profile, state.papers, candidates, k, exclude=seen)
         if mark_shown:
             store.users.mark_shown(user, [r.id for r in ranked])
         return ranked
+
+    def _window(self, start: dt.date, end: dt.date) -> CandidateSet:
+        """The stored papers dated ``start`` to ``end``, prepared for ranking. With
+        ``memo_rows`` set (the service) they are kept until a paper of the window is
+        written again (`PaperStore.window_stamp`): requests read one count, not the rows."""
+        store, recommender = self.runtime.store, self.recommender()
+        if not self.memo_rows:
+            return recommender.prepare(store.papers.iter_papers(since=start, until=end))
+        stamp = store.papers.window_stamp(start, end)
+        kept = self._window_kept
+        if kept is not None and kept[:3] == ((start, end), stamp, recommender):
+            return kept[3]
+        prepared = recommender.prepare(store.papers.iter_papers(since=start, until=end))
+        written = dt.datetime.fromisoformat(stamp[1]) if stamp[1] else None
+        if written is not None and written.tzinfo is None:
+            written = written.replace(tzinfo=dt.UTC)
+        if written is None or written < dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2):
+            self._window_kept = ((start, end), stamp, recommender, prepared)
+        return prepared
 
     def rank_profile(
         self, profile: UserProfile, candidates: Sequence[Paper] | CandidateSet, *, k: int = 10
@@ -172,8 +192,10 @@ class Predictor:
         papers: Mapping[str, Paper],
         candidates: Sequence[Paper] | CandidateSet,
         k: int,
+        exclude: Collection[str] = (),
     ) -> list[RankedPaper]:
-        """`rank_profile` with the stored papers the profile names (by id) at hand."""
+        """`rank_profile` with the stored papers the profile names (by id) at hand, leaving
+        out the candidates in ``exclude``."""
         liked = [papers[i] for i in profile.liked_ids if i in papers]
         disliked = [papers[i] for i in profile.disliked if i in papers]
         dismissed = [papers[i] for i in profile.dismissed if i in papers]
@@ -192,6 +214,7 @@ class Predictor:
             topics=profile.topics,
             liked_at=[liked_at.get(p.id) for p in liked],
             rated=rated,
+            exclude=exclude,
             k=k,
         )
 

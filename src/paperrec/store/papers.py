@@ -293,6 +293,17 @@ class PaperStore:
         with self.engine.connect() as conn:
             return [_row_to_paper(row) for row in conn.execute(query)]
 
+    def window_stamp(self, since: dt.date, until: dt.date) -> tuple[int, str | None]:
+        """(how many papers are dated ``since`` to ``until``, when the last of them was
+        written), in one query: while it stays the same, so do the window's rows (writes
+        are stamped to the second: a stamp is only conclusive once its second has passed)."""
+        query = select(func.count(), func.max(papers.c.updated_at)).where(
+            papers.c.date >= since.isoformat(), papers.c.date <= until.isoformat()
+        )
+        with self.engine.connect() as conn:
+            count, written = conn.execute(query).one()
+        return count, written
+
     def latest_date(self) -> dt.date | None:
         with self.engine.connect() as conn:
             value = conn.execute(select(func.max(papers.c.date))).scalar()
