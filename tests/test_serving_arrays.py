@@ -39,6 +39,33 @@ def test_row_memo_is_bounded_and_computes_only_what_is_missing():
     assert asked[-1] == [0]
 
 
+def test_blocks_are_built_from_the_nearest_kept_block_with_the_rows_of_a_plain_stack():
+    memo, asked = RowMemo(size=100), []
+
+    def compute(missing):
+        asked.append(len(missing))
+        return [np.full(3, float(ord(keys[i]))) for i in missing]
+
+    def block(order: str) -> np.ndarray:
+        nonlocal keys
+        keys = list(order)
+        take, join = (lambda b, rows: b[rows]), (lambda a, b: np.concatenate([a, b]))
+        got = memo.block(keys, compute, np.vstack, take, join)
+        np.testing.assert_array_equal(got, np.vstack([np.full(3, float(ord(k))) for k in keys]))
+        return got
+
+    keys: list[str] = []
+    block("abcdefgh")
+    block("abcdefghi")  # one more vote: one new row
+    block("acdefghij")  # a changed vote and a new one
+    block("jihgfedcba")  # any order
+    assert asked == [8, 1, 1]
+    first = block("abc")
+    first[:] = 0  # the caller's copy; the kept block is unchanged
+    block("abc")
+    assert asked == [8, 1, 1]
+
+
 def test_memo_lexical_gives_the_encoders_rows():
     corpus = papers(40)
     encoder = LexicalEncoder(min_df=1).fit(corpus)
@@ -46,6 +73,8 @@ def test_memo_lexical_gives_the_encoders_rows():
     first = memo.transform(corpus[:10])
     mixed = corpus[5:15] + corpus[:3] + corpus[5:6]
     again = memo.transform(mixed)
+    grown = memo.transform(corpus[:12])  # built from the first block and two new rows
+    assert (grown != encoder.transform(corpus[:12])).nnz == 0
     assert (first != encoder.transform(corpus[:10])).nnz == 0
     assert (again != encoder.transform(mixed)).nnz == 0
     assert again.shape == (len(mixed), encoder.vocabulary_size)
