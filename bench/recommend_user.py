@@ -1,13 +1,13 @@
-"""In-process ``/recommend`` for a user with 1,000 votes: the service's engine beside a
+"""In-process ``/recommend`` for a user with 1,000 votes: the service's predictor beside a
 plain one, alternately, on the same store.
 
-The service's engine keeps paper arrays, users' profiles and the window's prepared papers
-in memory (`paperrec.serving.arrays`, `.profiles`, `Engine._window`); the plain one (the
+The service's predictor keeps paper arrays, users' profiles and the window's prepared papers
+in memory (`paperrec.serving.arrays`, `.profiles`, `Predictor._window`); the plain one (the
 CLI's) reads and computes everything per call. Each round casts one vote (on a stored
-paper, as a digest link would) and then asks both engines for the user's top 10, so the
-service's engine always has a vote to catch up with; the rankings must be equal. Printed:
+paper, as a digest link would) and then asks both predictors for the user's top 10, so the
+service's predictor always has a vote to catch up with; the rankings must be equal. Printed:
 p50 of each, their ratio, and with ``--profile`` the top of a cProfile of one call of the
-service's engine. Runs on a copy of ``--home`` (with its embedding cache, as the mixed mode
+service's predictor. Runs on a copy of ``--home`` (with its embedding cache, as the mixed mode
 of bench/service.py does).
 
     python bench/recommend_user.py [--home DIR] [--rounds N] [--profile]
@@ -48,20 +48,20 @@ def main() -> None:
 
     from paperrec.config import Settings
     from paperrec.runtime import Runtime
-    from paperrec.serving.engine import Engine
-    from paperrec.serving.holder import EngineHolder
+    from paperrec.serving.holder import PredictorHolder
+    from paperrec.serving.predictor import Predictor
     from paperrec.users.profiles import record_feedback
 
     with tempfile.TemporaryDirectory(prefix="paperrec-bench-") as tmp:
         home = bench_service.copy_home(args.home, Path(tmp) / "home", embeddings=True)
         _, to_vote = service_mixed.prepare_user(home)
         runtime = Runtime(Settings(home=home))
-        serving = EngineHolder.load(runtime).engine
-        plain = Engine.load(runtime)
+        serving = PredictorHolder.load(runtime).predictor
+        plain = Predictor.load(runtime)
         user = "bench-mixed"
-        ask = lambda engine: lambda: engine.recommend(user, k=10, mark_shown=False)  # noqa: E731
+        ask = lambda predictor: lambda: predictor.recommend(user, k=10, mark_shown=False)  # noqa: E731
         cold, _ = timed(ask(serving))
-        print(f"first call of the service's engine (fills its memory): {cold:.0f} ms")
+        print(f"first call of the service's predictor (fills its memory): {cold:.0f} ms")
         kept_ms, plain_ms = [], []
         for paper_id in to_vote[: args.rounds]:
             record_feedback(runtime.store, user, paper_id, "up")
@@ -70,10 +70,10 @@ def main() -> None:
             ms, expected = timed(ask(plain))
             plain_ms.append(ms)
             if [(r.id, r.score) for r in got] != [(r.id, r.score) for r in expected]:
-                sys.exit("the two engines ranked differently")
+                sys.exit("the two predictors ranked differently")
         kept, fresh = statistics.median(kept_ms), statistics.median(plain_ms)
-        print(f"after each of {args.rounds} votes, p50: service's engine {kept:.0f} ms, ", end="")
-        print(f"plain engine {fresh:.0f} ms; service / plain = {kept / fresh:.2f}")
+        print(f"after each of {args.rounds} votes, p50: service's {kept:.0f} ms, ", end="")
+        print(f"plain {fresh:.0f} ms; service / plain = {kept / fresh:.2f}")
         met = "met" if kept < TARGET_MS else "MISSED"
         print(f"in-process p50 {kept:.0f} ms, target for /recommend < {TARGET_MS:.0f} ms: {met}")
         if args.profile:

@@ -105,8 +105,12 @@ def test_the_cache_is_bounded(stocked):
 
 
 def test_rankings_follow_each_vote_as_from_scratch(trained_home, session_cache, tmp_path):
-    """The service's predictor (profiles and paper arrays kept in memory) ranks like one
-    that reads everything again, after each vote and each shown list."""
+    """The service's predictor (profiles, paper arrays and the window kept in memory) ranks
+    the window's unseen papers exactly as ranking them from scratch does, after each vote,
+    each shown list, enough rated shown papers to adapt the order to the user, and a paper
+    stored into the window."""
+    import datetime as dt
+
     from digest_helpers import copy_trained_home
     from paperrec.config import Settings
     from paperrec.papers.embed import Embedder
@@ -123,8 +127,14 @@ def test_rankings_follow_each_vote_as_from_scratch(trained_home, session_cache, 
     serving.memo_rows, serving.profiles = 10_000, ProfileCache()
     fresh = Predictor.load(runtime)
 
+    def window() -> list[Paper]:
+        end = store.papers.latest_date()
+        return store.papers.iter_papers(since=end - dt.timedelta(days=6), until=end)
+
     def both(mark_shown: bool = False) -> list:
-        expected = fresh.recommend("kept", k=5, mark_shown=False)
+        profile = user_profile(store, "kept")
+        unseen = [p for p in window() if p.id not in profile.seen_ids]
+        expected = fresh.rank_profile(profile, unseen, k=5)
         got = serving.recommend("kept", k=5, mark_shown=mark_shown)
         assert [(r.id, r.score) for r in got] == [(r.id, r.score) for r in expected]
         return got
@@ -137,6 +147,13 @@ def test_rankings_follow_each_vote_as_from_scratch(trained_home, session_cache, 
         top = after[0].id
     shown = both(mark_shown=True)
     assert not {r.id for r in shown} & {r.id for r in both()}
+    # Enough rated shown papers of both kinds: the order is adapted to the user, with
+    # scores standardised over the unseen candidates only.
+    rated = [p.id for p in window()][:30]
+    store.users.mark_shown("kept", rated)
+    for n, paper_id in enumerate(rated):
+        record_feedback(store, "kept", paper_id, "up" if n % 3 else "down")
+    both()
     # A paper stored into the window since is a candidate at once (the service keeps the
     # window's prepared papers only while none of them is written again).
     liked = store.papers.get_many(stored[:1])[0]

@@ -57,6 +57,17 @@ class CandidateSet:
     papers: list[Paper]
     arrays: CandidateArrays
 
+    def without(self, ids: Collection[str]) -> CandidateSet:
+        """These candidates less those whose id is in ``ids``, their rows taken by position
+        (a window prepared once, ranked for each user without the papers they have seen)."""
+        keep = [i for i, paper in enumerate(self.papers) if paper.id not in ids]
+        if len(keep) == len(self.papers):
+            return self
+        rows, arrays = np.asarray(keep, dtype=np.int64), self.arrays
+        authors = tuple(arrays.authors[i] for i in keep) if arrays.authors else ()
+        kept = CandidateArrays(arrays.X[rows], arrays.lexical[rows], arrays.topics[rows], authors)
+        return CandidateSet([self.papers[i] for i in keep], kept)
+
 
 def like_ages(liked: Sequence[Paper], liked_at: Sequence[dt.datetime | None] | None) -> np.ndarray:
     """Age of each like in days: from the time it was liked, or, when those times are
@@ -170,15 +181,12 @@ class Recommender:
         topics: Sequence[str] = (),
         liked_at: Sequence[dt.datetime | None] | None = None,
         rated: Sequence[tuple[Paper, bool]] = (),
-        exclude: Collection[str] = (),
         k: int = 10,
     ) -> list[RankedPaper]:
         """The best ``k`` candidates for this profile, best first, with reasons.
 
         ``rated`` are papers shown to the user with their vote (liked or not); with enough
-        of them the order is adapted to this user (``adapt.py``). Candidates whose id is in
-        ``exclude`` are left out, like those in the profile (a shared `CandidateSet` is
-        ranked for each user without the papers they have seen).
+        of them the order is adapted to this user (``adapt.py``).
         """
         if k < 1:
             raise InputError(f"k must be at least 1, got {k}")
@@ -189,11 +197,9 @@ class Recommender:
         scores = self.model.score(profile, prepared.arrays)
         if rated:
             scores = self._adapt(scores, prepared, liked, disliked, topics, rated)
-        own = (
-            {p.id for p in list(liked) + list(disliked)}
-            | {p.content_hash for p in list(liked) + list(disliked)}
-            | set(exclude)
-        )
+        own = {p.id for p in list(liked) + list(disliked)} | {
+            p.content_hash for p in list(liked) + list(disliked)
+        }
         order = [
             i
             for i in np.argsort(-scores, kind="stable")

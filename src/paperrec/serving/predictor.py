@@ -10,7 +10,7 @@ read next (``recommend``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from paperrec import bundles
@@ -147,11 +147,11 @@ class Predictor:
         if end is None:
             raise InputError("the store holds no dated papers; ingest some (paperrec ingest)")
         start, end = window(end, None, days)
-        candidates = self._window(start, end)
         seen = state.profile.seen_ids  # a set built per access: once, not once per candidate
-        if all(p.id in seen for p in candidates.papers):
+        candidates = self._window(start, end).without(seen)
+        if not candidates.papers:
             raise InputError(f"no new papers for {user} between {start} and {end}")
-        ranked = self._rank(state.profile, state.papers, candidates, k, exclude=seen)
+        ranked = self._rank(state.profile, state.papers, candidates, k)
         if mark_shown:
             store.users.mark_shown(user, [r.id for r in ranked])
         return ranked
@@ -192,10 +192,8 @@ class Predictor:
         papers: Mapping[str, Paper],
         candidates: Sequence[Paper] | CandidateSet,
         k: int,
-        exclude: Collection[str] = (),
     ) -> list[RankedPaper]:
-        """`rank_profile` with the stored papers the profile names (by id) at hand, leaving
-        out the candidates in ``exclude``."""
+        """`rank_profile` with the stored papers the profile names (by id) at hand."""
         liked = [papers[i] for i in profile.liked_ids if i in papers]
         disliked = [papers[i] for i in profile.disliked if i in papers]
         dismissed = [papers[i] for i in profile.dismissed if i in papers]
@@ -214,7 +212,6 @@ class Predictor:
             topics=profile.topics,
             liked_at=[liked_at.get(p.id) for p in liked],
             rated=rated,
-            exclude=exclude,
             k=k,
         )
 

@@ -43,10 +43,10 @@ class ProfileCache:
             with self._lock:
                 self._states.pop(name, None)
             raise
-        if self.size and state is not kept:
+        if self.size:
             with self._lock:
                 self._states[name] = state
-                self._states.move_to_end(name)
+                self._states.move_to_end(name)  # the least recently read goes first
                 while len(self._states) > self.size:
                     self._states.popitem(last=False)
         return state
