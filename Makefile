@@ -29,7 +29,8 @@ $(STAMP): pyproject.toml
 demo: install
 	PAPERREC_MODEL_CARDS=$${PAPERREC_MODEL_CARDS:-$(CURDIR)/models/cards} $(BIN)/python training/demo.py
 
-# tests/test_digest_chromium.py renders the digest in Debian's headless Chromium. Installed
+# tests/test_digest_chromium.py renders the digest and tests/test_web_browser.py drives the
+# web app (through Playwright) in Debian's headless Chromium. Installed
 # here once, with apt-get (as root or through sudo), only when it is missing; without apt-get
 # or when the install fails, that test skips and says why.
 browser:

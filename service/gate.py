@@ -3,8 +3,9 @@
 BentoML reads a whole request body before validating it and has no size limit of its own,
 so this gate reads POST bodies itself, refuses one over ``max_bytes`` with a 413 (after
 draining a moderate excess, so the client reads the answer instead of a reset), refuses
-non-JSON bodies with a 415 (a form post only on the feedback-link pages), and hands the
-buffered body on. A body that stalls for ``idle_seconds`` between two chunks gets a 408.
+non-JSON bodies with a 415 (a form post only on the feedback-link pages and the web app's
+form paths), and hands the buffered body on. A body that stalls for ``idle_seconds``
+between two chunks gets a 408.
 It also answers ``GET /healthz`` and ``GET /readyz`` with JSON, which BentoML's own probes
 (plain text, at the same paths) cannot carry; readiness and model versions come from the
 service. The router's plain-text 404 and 405 answers are turned into the same JSON error
@@ -26,6 +27,8 @@ Send = Callable[[Message], Awaitable[None]]
 JSON_TYPES = ("application/json", "")
 FORM_TYPE = "application/x-www-form-urlencoded"
 FORM_PATHS = ("/feedback/",)  # the confirmation page's button posts a form here
+# HTML forms of the web app (see ``forms``): urlencoded, or multipart for an upload.
+FORM_TYPES = (FORM_TYPE, "multipart/form-data")
 
 # Beyond this many times the limit the excess is not drained; the connection is closed.
 DRAIN_FACTOR = 4
@@ -43,7 +46,8 @@ async def send_json(
 
 class Gate:
     """Parameters: ``app`` the wrapped ASGI app; ``max_bytes`` the largest body accepted;
-    ``probes`` returns (ready, details) for /readyz, None before the service exists."""
+    ``probes`` returns (ready, details) for /readyz, None before the service exists;
+    ``forms(path)`` says whether a POST to ``path`` may carry an HTML form (the web app's)."""
 
     def __init__(
         self,
@@ -52,11 +56,13 @@ class Gate:
         max_bytes: int,
         probes: Callable[[], tuple[bool, dict] | None],
         idle_seconds: float = 20.0,
+        forms: Callable[[str], bool] = lambda path: False,
     ):
         self.app = app
         self.max_bytes = max_bytes
         self.probes = probes
         self.idle_seconds = idle_seconds
+        self.forms = forms
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -69,7 +75,9 @@ class Gate:
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         media = headers.get("content-type", "").split(";")[0].strip().lower()
-        form_ok = media == FORM_TYPE and path.startswith(FORM_PATHS)
+        form_ok = (media == FORM_TYPE and path.startswith(FORM_PATHS)) or (
+            media in FORM_TYPES and self.forms(path)
+        )
         if media not in JSON_TYPES and not form_ok:
             await self._drain(receive, self.max_bytes)
             return await send_json(

@@ -58,6 +58,7 @@ from paperrec.serving.holder import PredictorHolder
 from paperrec.store.users import UnknownUserError
 from paperrec.users.profiles import record_feedback
 from paperrec.users.tokens import check_secret
+from paperrec.web import accepts_forms, attach, create_app
 
 # The most papers merged into one encode (a single larger /score request is not split).
 MAX_BATCH_PAPERS = 64
@@ -169,6 +170,7 @@ def _count_batch(requests: int) -> None:
     SCORE_BATCHED.inc(requests)
 
 
+web = create_app()  # the reader's web app: /, /signin, /paper/..., /static/... (paperrec.web)
 links = FastAPI(title="paperrec feedback links", docs_url=None, redoc_url=None, openapi_url=None)
 
 
@@ -185,6 +187,7 @@ links = FastAPI(title="paperrec feedback links", docs_url=None, redoc_url=None, 
     },
 )
 @bentoml.asgi_app(links, path="/feedback")
+@bentoml.asgi_app(web, path="/")
 class PaperrecService:
     """Scores and ranks arXiv abstracts with paperrec's champion models."""
 
@@ -196,6 +199,11 @@ class PaperrecService:
         self.batcher = GreedyBatcher(self.holder.score, MAX_BATCH_PAPERS, _count_batch)
         self._limiters: dict[str, anyio.CapacityLimiter] = {}
         self.holder.watch(self.runtime.settings.reload_interval)
+        attach(web, self.runtime, self.holder, openapi=lambda: self.openapi())
+
+    def openapi(self) -> dict:
+        """This service's OpenAPI description (shown at /docs by the web app)."""
+        return PaperrecService.openapi_spec.asdict()
 
     @bentoml.on_shutdown
     def stop_watching(self) -> None:
@@ -329,6 +337,7 @@ PaperrecService.add_asgi_middleware(
     max_bytes=LIMITS.max_request_bytes,
     probes=_probes,
     idle_seconds=LIMITS.idle_seconds,
+    forms=accepts_forms,  # the web app's HTML forms
 )
 # A connection that sends no complete request for that long is closed.
 install_idle_timeout(LIMITS.idle_seconds)

@@ -183,7 +183,23 @@ def latest_date() -> str:
     return max(d for d in stats["by_date"] if d != "unknown")
 
 
-def summary(started: float, digests: Path, config: Path) -> None:
+def web_app_lines(user: str, env: dict) -> str:
+    """How to open the web app, with a one-time sign-in link for ``user``."""
+    link = paperrec("user", "link", user, capture=True, env=env).strip()
+    secret = (
+        "PAPERREC_TOKEN_SECRET=$PAPERREC_TOKEN_SECRET"
+        if os.environ.get("PAPERREC_TOKEN_SECRET")
+        else f"PAPERREC_TOKEN_SECRET=$(cat {DEMO / 'token_secret'})"
+    )
+    return (
+        f"  the web app:                  {secret} PAPERREC_HOME={HOME} paperrec serve\n"
+        f"                                -> http://127.0.0.1:3000  (API docs at /docs)\n"
+        f"  sign in as {user}:\n    {link}\n"
+        f"    (works once within 15 minutes; a new one: paperrec user link {user})\n"
+    )
+
+
+def summary(started: float, digests: Path, config: Path, web: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -207,8 +223,7 @@ def summary(started: float, digests: Path, config: Path) -> None:
         f"  digests ({len(files)} files):  {digests}\n"
         f"  MLflow runs and registry:     mlflow ui --backend-store-uri {uri}  (then http://127.0.0.1:5000)\n"
         f"  models:                       paperrec models list\n"
-        f"  the service:                  PAPERREC_HOME={HOME} paperrec serve\n"
-        "                                -> http://127.0.0.1:3000 (API docs at /docs)\n"
+        f"{web}"
         f"  retrain (new data, gate):     PAPERREC_SHARED_DIR={SHARED} PAPERREC_DEMO_DIR={DEMO} "
         f"paperrec retrain --config {config}\n"
         f"  state:                        {HOME}",
@@ -249,7 +264,7 @@ def main() -> None:
         "--format", "html", "--format", "markdown", env=env,
     )  # fmt: skip
     print(f"\nDone: {len(users)} demo users, digests written, models served and scored.")
-    summary(started, digests, config)
+    summary(started, digests, config, web_app_lines(users[0], env))
 
 
 if __name__ == "__main__":

@@ -178,6 +178,7 @@ class FeedbackSource(StrEnum):
     CLI = "cli"
     HTTP = "http"
     DIGEST = "digest"
+    WEB = "web"
     SEED = "seed"
 
 

@@ -50,6 +50,9 @@ def ingest(
         bool, typer.Option(help="any bad record aborts the ingest, nothing written")
     ] = False,
     category: Annotated[list[str], typer.Option(help="arXiv category (live API), repeatable")] = [],  # noqa: B006
+    paper_id: Annotated[
+        list[str], typer.Option("--id", help="live API: fetch this arXiv id, repeatable")
+    ] = [],  # noqa: B006
     days: Annotated[int, typer.Option(help="live API: papers submitted in the last N days")] = 1,
     max_results: Annotated[int, typer.Option(help="live API: at most this many papers")] = 2000,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
@@ -62,13 +65,14 @@ def ingest(
     rt = runtime()
     store = rt.store.papers
     if sources == ["arxiv"] and not Path("arxiv").exists():
-        if not category:
+        if not category and not paper_id:
             raise InputError(
-                "ingest arxiv needs at least one --category, for example --category cs.LG"
+                "ingest arxiv needs at least one --category, for example --category cs.LG, "
+                "or --id ARXIV_ID"
             )
         batch = rt.settings.ingest_batch_size
         summary = ingest_arxiv(
-            store, category, days=days, max_results=max_results, batch_size=batch
+            store, category, days=days, max_results=max_results, ids=paper_id, batch_size=batch
         )
         _report(summary, as_json)
         return

@@ -137,7 +137,12 @@ def user_add(
     options = (k, min_score, cadence, topic_quota, empty_notice, trending)
     budget = digest_settings(DigestSettings(), *options)  # checked before anything is written
     known = _known_topics() if topics.strip() else None
-    added = add_user(rt.store, name, email, topics, seed, known_topics=known)
+    from paperrec.papers.sources.arxiv_api import fetch_ids
+
+    added = add_user(
+        rt.store, name, email, topics, seed, known_topics=known,
+        fetch=lambda ids: fetch_ids(ids, timeout=15, retries=0),
+    )  # fmt: skip
     if any(option is not None for option in options):
         rt.store.users.set_digest_settings(added.user.name, budget)
     print_problems(added.problems)
@@ -314,6 +319,20 @@ def _print_keys(keys, whose: str) -> None:
         expires = (key.expires_at or "never")[:16] + (" (expired)" if key.expired() else "")
         table.add_row(str(key.id), key.created_at[:16], expires, (key.last_used_at or "never")[:16])
     out.print(table)
+
+
+@command("link", group=user_app)
+def user_link(
+    name: Annotated[str, typer.Argument(help="reader to sign in")],
+) -> None:
+    """Print a one-time link that signs NAME in to the web app (15 minutes; it needs the
+    server's PAPERREC_TOKEN_SECRET and PAPERREC_PUBLIC_URL)."""
+    from paperrec.users.signin import issue_link
+
+    rt = runtime()
+    rt.store.users.get(name)
+    console.print(f"sign-in link for {name}, usable once within 15 minutes:", highlight=False)
+    out.print(issue_link(rt.store, rt.settings, name), highlight=False, soft_wrap=True)
 
 
 @command("feedback")

@@ -44,7 +44,7 @@ CHUNK_USERS = 25  # users per task sent to a worker
 
 
 @dataclass
-class _Window:
+class Window:
     """The papers of one announcement window, prepared once for every user who shares it."""
 
     since: dt.date
@@ -120,11 +120,11 @@ def _in_process(
 
     BLAS and OpenMP run on one thread: the arrays of one user are small, and a second
     thread would only spin."""
-    shared: _Window | None = None
+    shared: Window | None = None
     with threadpool_limits(limits=1):
         for job in jobs:
             if shared is None or shared.since != job.since:
-                shared = _prepare(predictor, job.since, date)
+                shared = prepare_window(predictor, job.since, date)
             yield _compose_one(predictor, job, shared, date, liked, issued)
 
 
@@ -167,16 +167,16 @@ def _compose_chunk(jobs, date: dt.date, liked, issued: float) -> list[Planned]:
     planned = []
     for job in jobs:
         if shared is None or shared.since != job.since or shared.until != date:
-            shared = _WORKER["window"] = _prepare(predictor, job.since, date)
+            shared = _WORKER["window"] = prepare_window(predictor, job.since, date)
         planned.append(_compose_one(predictor, job, shared, date, liked, issued))
     return planned
 
 
-def _prepare(predictor: Predictor, since: dt.date, until: dt.date) -> _Window:
+def prepare_window(predictor: Predictor, since: dt.date, until: dt.date) -> Window:
     """The window's papers with their ranking arrays and topic tags, computed once."""
     papers = predictor.runtime.store.papers.iter_papers(since=since, until=until)
     if not papers:
-        return _Window(since, until, [], None, {}, {}, {})
+        return Window(since, until, [], None, {}, {}, {})
     recommender = predictor.recommender()
     prepared = recommender.prepare(papers)
     tags: dict[str, tuple[tuple[str, str, float], ...]] = {}
@@ -197,11 +197,11 @@ def _prepare(predictor: Predictor, since: dt.date, until: dt.date) -> _Window:
                 (t, names.get(t, t), round(float(row[column[t]]), 2)) for t in shown
             )
             main[paper.id] = labels[0] if labels else None
-    return _Window(since, until, papers, prepared, tags, main, names)
+    return Window(since, until, papers, prepared, tags, main, names)
 
 
 def _select(
-    predictor: Predictor, profile, shared: _Window, excluded: set[str], budget: DigestSettings
+    predictor: Predictor, profile, shared: Window, excluded: set[str], budget: DigestSettings
 ) -> list[RankedPaper]:
     """The best papers of the window that fit the budget, ranked 1..n.
 
@@ -224,7 +224,7 @@ def _select(
 def _compose_one(
     predictor: Predictor,
     job: Due,
-    shared: _Window,
+    shared: Window,
     date: dt.date,
     liked_lately: Sequence[tuple[Paper, int]],
     issued: float,

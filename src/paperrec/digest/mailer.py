@@ -137,6 +137,22 @@ def _open(settings: Settings, host: str, port: int) -> smtplib.SMTP:
     return client
 
 
+def send_email(to: str, subject: str, text: str, settings: Settings) -> None:
+    """Send a short plain-text message (a sign-in link) the way digests go out.
+
+    Raises NetworkError (one line, host:port and why) when the server cannot take it.
+    """
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = settings.smtp_from
+    message["To"] = to
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = new_message_id(settings.smtp_from)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(text)
+    _deliver(message, settings, None)
+
+
 def send_digest(
     digest: Digest,
     settings: Settings,
@@ -158,13 +174,18 @@ def send_digest(
     PaperrecError
         ``smtp_username`` is set but ``PAPERREC_SMTP_PASSWORD`` is not.
     """
+    _deliver(build_message(digest, settings.smtp_from, message_id), settings, on_handover)
+
+
+def _deliver(
+    message: EmailMessage, settings: Settings, on_handover: Callable[[], None] | None
+) -> None:
     if settings.smtp_username and settings.smtp_password is None:
         raise PaperrecError(
             f"smtp_username is {settings.smtp_username!r} but no password is set: "
             "put it in PAPERREC_SMTP_PASSWORD"
         )
     host, port = smtp_address(settings)
-    message = build_message(digest, settings.smtp_from, message_id)
     try:
         client = _open(settings, host, port)
         try:

@@ -13,16 +13,20 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from paperrec.config import Settings
+from paperrec.store.activity import Activity
 from paperrec.store.cache import EmbeddingCache
 from paperrec.store.db import open_engine
 from paperrec.store.outbox import NewEntry, Outbox, OutboxEntry
 from paperrec.store.papers import PaperStore, UpsertCounts
+from paperrec.store.signin import SigninLinks
 from paperrec.store.users import UserStore
 
 __all__ = [
+    "Activity",
     "EmbeddingCache",
     "NewEntry",
     "Outbox",
+    "SigninLinks",
     "OutboxEntry",
     "PaperStore",
     "Store",
@@ -51,6 +55,14 @@ class Store:
     @cached_property
     def outbox(self) -> Outbox:
         return Outbox(self.engine)
+
+    @cached_property
+    def activity(self) -> Activity:
+        return Activity(self.engine)
+
+    @cached_property
+    def signin(self) -> SigninLinks:
+        return SigninLinks(self.engine)
 
     @cached_property
     def embeddings(self) -> EmbeddingCache:

@@ -38,7 +38,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModu
 
 from paperrec.errors import PaperrecError, StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = MetaData()
 
@@ -178,6 +178,26 @@ outbox = Table(
 )
 V2_TABLES = (digest_settings, outbox)
 
+# -- version 4: the web app's one-time sign-in links and the full-text index ---------------
+signin_links = Table(
+    "signin_links",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # SHA-256 of the link's nonce
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("expires_at", String(32), nullable=False),
+    Column("used_at", String(32)),  # NULL until the link signs someone in
+)
+V4_TABLES = (signin_links,)
+
+
+def _migrate_v4(conn: Connection) -> None:
+    from paperrec.store.fulltext import create_index  # the engine-specific part
+
+    metadata.create_all(conn, tables=V4_TABLES)
+    create_index(conn)
+
+
 # Migration n takes a database at version n-1 to version n. Each creates only its own
 # tables, so a database made at version 1 and migrated equals one created fresh.
 # Version 3 adds columns to version-1 tables: a database created fresh already has them.
@@ -209,6 +229,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: lambda conn: metadata.create_all(conn, tables=V1_TABLES),
     2: lambda conn: metadata.create_all(conn, tables=V2_TABLES),
     3: _migrate_v3,
+    4: _migrate_v4,
 }
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, func, select
 
 from paperrec.schema import TITLE_KEY_PREFIX, Paper, split_arxiv_id
 from paperrec.store.db import paper_aliases, paper_sources, papers
+from paperrec.store.fulltext import search_ids
 
 _IN_CHUNK = 500  # bound on bound parameters per IN (...) query
 
@@ -303,6 +304,11 @@ class PaperStore:
         with self.engine.connect() as conn:
             count, written = conn.execute(query).one()
         return count, written
+
+    def search_text(self, query: str, limit: int = 50) -> list[str]:
+        """Ids of papers whose title or abstract holds every word of ``query``, best first."""
+        with self.engine.connect() as conn:
+            return search_ids(conn, query, limit)
 
     def latest_date(self) -> dt.date | None:
         with self.engine.connect() as conn:

@@ -28,6 +28,7 @@ from paperrec.store.db import (
     outbox,
     paper_aliases,
     shown,
+    signin_links,
     users,
 )
 
@@ -218,6 +219,16 @@ class UserStore:
         with self.engine.connect() as conn:
             return [_row_to_user(r) for r in conn.execute(select(users).order_by(users.c.name))]
 
+    def set_email(self, name: str, email: str) -> None:
+        """Change the user's address; InputError when it is not one."""
+        email = email.strip()
+        local, at, domain = email.partition("@")
+        if not (local and at and domain) or any(c.isspace() for c in email):
+            raise InputError(f"email {email!r} is not an address (expected name@host)")
+        user = self.get(name)
+        with self.engine.begin() as conn:
+            conn.execute(users.update().where(users.c.id == user.id).values(email=email))
+
     def set_topics(self, name: str, topics: Iterable[str]) -> None:
         user = self.get(name)
         with self.engine.begin() as conn:
@@ -237,7 +248,7 @@ class UserStore:
                 removed[table.name] = conn.execute(
                     delete(table).where(table.c.user_id == user.id)
                 ).rowcount
-            for table in (digest_settings, outbox):
+            for table in (digest_settings, outbox, signin_links):
                 conn.execute(delete(table).where(table.c.user_id == user.id))
             conn.execute(delete(users).where(users.c.id == user.id))
         return removed

@@ -8,11 +8,11 @@ the HTTP service's feedback endpoint. What ranking consumes, `UserProfile` and
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from paperrec.errors import InputError, NotFoundError
+from paperrec.errors import InputError, NetworkError, NotFoundError
 from paperrec.papers.ingest import ingest_papers
 from paperrec.papers.seeds import read_seeds
 from paperrec.papers.sources import Problem
@@ -20,6 +20,7 @@ from paperrec.schema import (
     FEEDBACK_SIGNALS,
     FeedbackEvent,
     FeedbackSource,
+    Paper,
     Signal,
     User,
     split_arxiv_id,
@@ -82,6 +83,7 @@ def add_user(
     seeds: Sequence[str | Path] = (),
     *,
     known_topics: set[str] | None = None,
+    fetch: Callable[[list[str]], tuple[list[Paper], list[Problem]]] | None = None,
 ) -> AddedUser:
     """Create a user with chosen topics and seed papers they like.
 
@@ -100,6 +102,10 @@ def add_user(
         Topic ids, as ``'a,b'`` or a list; checked against ``known_topics`` when given.
     seeds
         Seed specs: paths to JSONL/CSV/Atom/HF-page/BibTeX files, or comma-separated ids.
+    fetch
+        Fetches papers by arXiv id and names the ids it cannot find
+        (``paperrec.papers.sources.arxiv_api.fetch_ids``); seed ids the store does not hold
+        are fetched with it when given.
 
     Raises
     ------
@@ -116,6 +122,9 @@ def add_user(
     unknown = [
         r for r in dict.fromkeys(found.refs) if r not in resolved and _key(r) not in in_files
     ]
+    if unknown and fetch is not None and all(split_arxiv_id(r) for r in unknown):
+        found.papers.extend(p.with_source("seed") for p in _fetch_seeds(fetch, unknown))
+        unknown = []
     if unknown:
         raise NotFoundError(
             f"unknown seed paper{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}; "
@@ -131,6 +140,27 @@ def add_user(
     seed_ids = tuple(dict.fromkeys([*summary.counts.ids, *(resolved[r] for r in found.refs)]))
     user = store.users.add(name, email, chosen, seed_ids)
     return AddedUser(user, seed_ids, summary.counts, tuple(found.problems))
+
+
+def _fetch_seeds(
+    fetch: Callable[[list[str]], tuple[list[Paper], list[Problem]]], ids: list[str]
+) -> list[Paper]:
+    """The papers ``fetch`` finds for seed ``ids``; a NotFoundError naming them when the
+    network fails or an id is unknown (nothing is written either way)."""
+    plural = "s" if len(ids) > 1 else ""
+    try:
+        papers, problems = fetch(ids)
+    except NetworkError as exc:
+        reason = str(exc)
+    else:
+        if not problems:
+            return papers
+        reason = "; ".join(p.message for p in problems)
+    raise NotFoundError(
+        f"unknown seed paper{plural}: {', '.join(ids)}; not in the paper store and not "
+        f"fetched ({reason}); ingest them first (paperrec ingest FILE) or pass a seed file "
+        "with their titles and abstracts"
+    ) from None
 
 
 def record_feedback(

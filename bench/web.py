@@ -1,0 +1,191 @@
+"""Benchmark the web app's three hot paths, side by side in one run, on the full pool.
+
+    python bench/web.py [--home PATH] [--shared PATH] [--repeats N] [--json]
+
+Copies an embedded home holding the full pool (default /tmp/home-shared, used once its
+READY file exists; nothing is written into it), trains small topic and ranking models on
+the copy when it has none, adds a reader with 50 liked papers, and measures in process
+(the ASGI app, no network):
+
+- Today: a warm ``GET /`` for that reader over a window of about 500 candidates
+  (target p50 < 200 ms), and the first Today after a vote (the ranking is redone);
+- search: ``GET /search?q=...`` for words of stored titles, over every stored paper
+  (target p50 < 150 ms);
+- a vote: ``POST /u/NAME/vote`` as the page's script sends it (target p50 < 50 ms).
+
+Prints each p50 beside its target and their ratio. Times are wall-clock on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+TARGETS_MS = {"today": 200.0, "search": 150.0, "vote": 50.0}
+LIKED = 50
+CANDIDATES = 500
+SECRET = "bench-web-secret-0123456789abcdef"
+
+
+def p50(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def timed(call, repeats: int) -> list[float]:
+    out = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        out.append(time.perf_counter() - started)
+    return out
+
+
+def copy_home(source: Path, target: Path) -> Path:
+    import sqlite3
+
+    target.mkdir(parents=True)
+    for name in ("paperrec.sqlite", "embeddings.sqlite"):
+        with sqlite3.connect(source / name) as src, sqlite3.connect(target / name) as dst:
+            src.backup(dst)  # consistent, and never writes into the source
+    return target
+
+
+def train(runtime, shared: Path) -> None:
+    from paperrec.train.ranker_fit import RankerTrainingConfig
+    from paperrec.train.ranker_run import train_ranker
+    from paperrec.train.topics_fit import TopicTrainingConfig
+    from paperrec.train.topics_run import train_topics
+
+    pages = sorted((shared / "seeds").glob("*.txt"))
+    train_topics(runtime, config=TopicTrainingConfig(classifier={"n_estimators": 40}))
+    train_ranker(runtime, pages=pages, config=RankerTrainingConfig(repeats=1), draws=1)
+
+
+def window_near(store, size: int) -> tuple[dt.date, int, int]:
+    """(end date, days, papers) of the 1- or 7-day window closest to ``size`` papers."""
+    by_date = {d: n for d, n in store.papers.stats()["by_date"].items() if d != "unknown"}
+    dates = sorted(dt.date.fromisoformat(d) for d in by_date)
+    best = None
+    for end in dates:
+        for days in (1, 7):
+            n = sum(by_date.get((end - dt.timedelta(days=i)).isoformat(), 0) for i in range(days))
+            if best is None or abs(n - size) < abs(best[2] - size):
+                best = (end, days, n)
+    return best
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, default=Path("/tmp/home-shared"))
+    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if not (args.home / "READY").exists():
+        sys.exit(
+            f"{args.home} is not ready (no READY file): build the embedded full-pool home first"
+        )
+    from starlette.testclient import TestClient
+
+    from paperrec.config import Settings
+    from paperrec.runtime import Runtime
+    from paperrec.serving.holder import PredictorHolder
+    from paperrec.web import attach, create_app
+
+    work = Path(tempfile.mkdtemp(prefix="bench-web-"))
+    try:
+        home = copy_home(args.home, work / "home")
+        settings = Settings(home=home, token_secret=SECRET, reload_interval=0)
+        runtime = Runtime(settings)
+        store = runtime.store
+        started = time.perf_counter()
+        train(runtime, args.shared)
+        train_seconds = time.perf_counter() - started
+        end, days, n_window = window_near(store, CANDIDATES)
+        rng = random.Random(0)
+        pool = [p for p in store.papers.iter_papers(until=end - dt.timedelta(days=days))]
+        liked = [p.id for p in rng.sample(pool, LIKED)]
+        from paperrec.users.profiles import add_user
+
+        add_user(store, "reader", "reader@example.org", seeds=[",".join(liked)])
+        key = store.users.create_key("reader")
+        app = create_app()
+        attach(app, runtime, PredictorHolder.load(runtime))
+        client = TestClient(app, base_url="http://bench")
+        page = client.get("/signin").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        client.post("/signin/key", data={"csrf": csrf, "key": key}, follow_redirects=False)
+        today_url = f"/?date={end}&days={days}"
+        first = timed(lambda: client.get(today_url), 1)  # cold: window prepared, ranked
+        body = client.get(today_url).text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', body).group(1)
+        today = timed(lambda: client.get(today_url), args.repeats)
+        cards = re.findall(r'<li class="card" id="paper-\d+" data-paper="([^"]+)"', body)
+        votes, after_vote = [], []
+        for paper_id in cards[: min(len(cards), args.repeats // 3 or 1)]:
+            votes += timed(lambda pid=paper_id: client.post(
+                "/u/reader/vote", data={"csrf": csrf, "paper": pid, "signal": "saved"},
+                headers={"accept": "application/json"}), 1)  # fmt: skip
+            after_vote += timed(lambda: client.get(today_url), 1)
+        titles = [p.title for p in rng.sample(pool, args.repeats)]
+        queries = [" ".join(t.split()[:4]) for t in titles]
+        client.get("/search", params={"q": queries[0]})  # builds the paper index once
+        search = []
+        for q in queries:
+            search += timed(lambda q=q: client.get("/search", params={"q": q}), 1)
+        results = {
+            "papers": store.papers.count(),
+            "window": {"end": end.isoformat(), "days": days, "papers": n_window},
+            "liked": LIKED,
+            "train_seconds": round(train_seconds, 1),
+            "today_cold_ms": round(first[0] * 1000, 1),
+            "today_after_vote_p50_ms": round(p50(after_vote), 1),
+            "p50_ms": {
+                "today": round(p50(today), 1),
+                "search": round(p50(search), 1),
+                "vote": round(p50(votes), 1),
+            },
+        }
+        results["ratio_to_target"] = {
+            k: round(results["p50_ms"][k] / TARGETS_MS[k], 2) for k in TARGETS_MS
+        }
+        if args.json:
+            print(json.dumps(results, indent=2))
+        else:
+            print(
+                f"{results['papers']} papers; Today window {end} ({days} d, {n_window} papers); "
+                f"reader with {LIKED} liked papers; models trained in {train_seconds:.0f} s"
+            )
+            for k, target in TARGETS_MS.items():
+                got = results["p50_ms"][k]
+                verdict = "met" if got < target else "MISSED"
+                print(
+                    f"  {k:7s} p50 {got:7.1f} ms   target < {target:.0f} ms   ratio "
+                    f"{got / target:.2f}  {verdict}"
+                )
+            print(
+                f"  Today cold (window prepared and ranked): {results['today_cold_ms']:.0f} ms; "
+                f"first Today after a vote p50 {results['today_after_vote_p50_ms']:.0f} ms"
+            )
+        return 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
