@@ -94,6 +94,11 @@ def main() -> int:
     parser.add_argument("--home", type=Path, default=Path("/tmp/home-shared"))
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument(
+        "--models", type=Path, default=None,
+        help="a trained home whose registry (champion topics and ranker) to use instead of "
+        "training on the copy (its MLflow store is copied; artifacts are read in place)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if not (args.home / "READY").exists():
@@ -114,7 +119,10 @@ def main() -> int:
         runtime = Runtime(settings)
         store = runtime.store
         started = time.perf_counter()
-        train(runtime, args.shared)
+        if args.models is not None:
+            shutil.copy(args.models / "mlflow.sqlite", home / "mlflow.sqlite")
+        else:
+            train(runtime, args.shared)
         train_seconds = time.perf_counter() - started
         end, days, n_window = window_near(store, CANDIDATES)
         rng = random.Random(0)
