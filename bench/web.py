@@ -130,7 +130,7 @@ def main() -> int:
         liked = [p.id for p in rng.sample(pool, LIKED)]
         from paperrec.users.profiles import add_user
 
-        add_user(store, "reader", "reader@example.org", seeds=[",".join(liked)])
+        add_user(store, "reader", "reader@example.org", seeds=liked)
         key = store.users.create_key("reader")
         app = create_app()
         attach(app, runtime, PredictorHolder.load(runtime))

@@ -176,7 +176,11 @@ def read_seeds(specs: Iterable[str | Path]) -> SeedSet:
     seeds = SeedSet()
     for spec in specs:
         path = Path(spec)
-        if not path.is_file():
+        try:
+            is_file = path.is_file()
+        except OSError:  # e.g. a list of ids longer than a file name may be
+            is_file = False
+        if not is_file:
             seeds.refs.extend(_split_ids(str(spec)))
             continue
         usable, before = 0, len(seeds.problems)
