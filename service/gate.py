@@ -5,11 +5,10 @@ so this gate reads POST bodies itself, refuses one over ``max_bytes`` with a 413
 draining a moderate excess, so the client reads the answer instead of a reset), refuses
 non-JSON bodies with a 415 (a form post only on the feedback-link pages and the web app's
 form paths), and hands the buffered body on. A body that stalls for ``idle_seconds``
-between two chunks gets a 408.
-It also answers ``GET /healthz`` and ``GET /readyz`` with JSON, which BentoML's own probes
-(plain text, at the same paths) cannot carry; readiness and model versions come from the
-service. The router's plain-text 404 and 405 answers are turned into the same JSON error
-shape.
+between two chunks gets a 408. It also answers ``GET /healthz`` and ``GET /readyz`` with
+JSON, which BentoML's own probes (plain text, at the same paths) cannot carry; readiness
+and model versions come from the service. The router's plain-text 404 and 405 answers are
+turned into the same JSON error shape.
 """
 
 from __future__ import annotations
