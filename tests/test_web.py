@@ -43,10 +43,18 @@ def client(site) -> TestClient:
 
 
 def signed_in(site, key: str = "ada") -> TestClient:
+    """A new client signed in with ``key``'s API key. Each key signs in once per module and
+    later clients reuse its session cookie: every sign-in here comes from one address, and
+    the per-address limit (20 per window) would refuse the tests' later ones."""
+    cookies = site.setdefault("sessions", {})
+    if key not in cookies:
+        browser = client(site)
+        token = csrf_of(browser.get("/signin").text)
+        answer = browser.post("/signin/key", data={"csrf": token, "key": site["keys"][key]})
+        assert answer.status_code == 303
+        cookies[key] = dict(browser.cookies)
     browser = client(site)
-    token = csrf_of(browser.get("/signin").text)
-    answer = browser.post("/signin/key", data={"csrf": token, "key": site["keys"][key]})
-    assert answer.status_code == 303
+    browser.cookies.update(cookies[key])
     return browser
 
 
