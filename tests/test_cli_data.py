@@ -72,6 +72,8 @@ def test_ingest_arxiv_without_network_is_one_clear_line(home):
     ("args", "expected"),
     [
         ([], "ingest arxiv needs at least one --category, for example --category cs.LG"),
+        ([], "or --id ARXIV_ID"),
+        (["--id", "cs.LG"], "'cs.LG' is not an arXiv id"),
         (["--category", "cz.LG"], "unknown arXiv archive 'cz'; available: astro-ph, cond-mat"),
         (["--category", "cs LG"], "arXiv category 'cs LG' is malformed"),
         (["--category", "cs.LG", "--days", "0"], "must be at least 1"),

@@ -129,3 +129,19 @@ def test_key_command(run, store, no_taxonomy):
     for args in (("user", "key"), ("user", "key", "fa", "--admin")):
         result = run(*args)
         assert result.exit_code == 1 and "either a user NAME or --admin" in result.stderr
+
+
+def test_link_command_prints_a_sign_in_link_that_checks_out(run, store, monkeypatch):
+    from paperrec.users.signin import redeem_link
+
+    secret = "cli-link-test-secret-0123456789-abcdef"
+    monkeypatch.setenv("PAPERREC_TOKEN_SECRET", secret)
+    monkeypatch.setenv("PAPERREC_PUBLIC_URL", "https://papers.example.org")
+    run("user", "add", "fa", "--email", "fa@example.org")
+    result = run("user", "link", "fa")
+    assert result.exit_code == 0, result.stderr
+    link = result.stdout.strip()
+    assert link.startswith("https://papers.example.org/signin/link/")
+    assert redeem_link(store, secret, link.rsplit("/", 1)[1]) == "fa"
+    unknown = run("user", "link", "nobody")
+    assert unknown.exit_code == 1 and "nobody" in unknown.stderr

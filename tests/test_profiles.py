@@ -11,6 +11,7 @@ from sqlalchemy import event, func, select
 from paperrec.errors import InputError, NotFoundError
 from paperrec.papers.seeds import ArxivRef, parse_bibtex, read_seeds
 from paperrec.papers.sources import Problem
+from paperrec.papers.sources.arxiv_api import fetch_ids
 from paperrec.schema import FeedbackSource, Paper, Signal
 from paperrec.store.db import api_keys, feedback, paper_sources, shown, users
 from paperrec.users.profiles import (
@@ -21,6 +22,7 @@ from paperrec.users.profiles import (
     record_feedback,
 )
 from paperrec.users.ranking_profile import user_profile
+from test_sources_arxiv import api  # noqa: F401  (a local arXiv API, a fixture)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -150,6 +152,21 @@ def test_unknown_seed_ids_fail_listing_them_and_write_nothing(stocked, tmp_path)
     assert "ingest" in message
     assert stocked.users.names() == []
     assert stocked.papers.count() == before
+
+
+@pytest.mark.timeout(60)
+def test_unknown_seed_ids_are_fetched_from_arxiv_when_a_fetch_is_given(stocked, api):  # noqa: F811
+    def fetch(ids):
+        return fetch_ids(ids, retries=0, api_url=api.url)
+
+    added = add_user(stocked, "gu", "gu@example.org", seeds=["2401.00001,2401.01234"], fetch=fetch)
+    assert added.seeds == ("2401.01234", "2401.00001")
+    assert [p.title for p in stocked.papers.get_many(["2401.01234"])] != []
+    before = stocked.papers.count()
+    with pytest.raises(NotFoundError) as info:
+        add_user(stocked, "hu", "hu@example.org", seeds=["2499.99999"], fetch=fetch)
+    assert "2499.99999: no such paper" in str(info.value) and "not fetched" in str(info.value)
+    assert stocked.users.names() == ["gu"] and stocked.papers.count() == before
 
 
 def test_seed_id_may_name_a_paper_in_a_seed_file(store, tmp_path):
