@@ -6,13 +6,18 @@ One package per concept; arrows point down (nothing imports ``cli``)::
     train/      retrain pipelines, gate, promotion, the MLflow registry (the MLflow importer)
     evaluate/   topic classifier and ranker measured against baselines
     digest/     who is due, which papers (compose, budget), render, outbox delivery, SMTP
-    serving/    the predictor the CLI, the HTTP service and the digest share; the service process
-    users/      profiles, seeds and feedback; signed feedback links and API keys
+    serving/    the predictor the CLI, the HTTP service and the digest share; the service process;
+                what the web app shows (a reader's feed, search and similar papers, admin)
+    web/        the reader's web app: Jinja2 pages over what serving computes, mounted by
+                the service (nothing below imports it)
+    users/      profiles, seeds and feedback, a reader's library and preferences; sign-in
+                links, signed feedback links and API keys
     recommend/  profile features, the learned ranker, baselines, ranking, explanations
     topics/     the taxonomy, weak labeling, the topic classifier and its saved bundle
     papers/     reading papers (sources/: one parser per format, one road from a spec),
                 ingesting them, seed lists, input rows, embedding
-    store/      the database and the disk: papers, users, digest outbox, embedding cache
+    store/      the database and the disk: papers (and their full-text index), users, sign-in
+                links, digest outbox, embedding cache
     bundles.py  the model boundary: saves, checks and loads bundles; the exported champions
     boosting.py LightGBM arguments shared by the topic classifier and the ranker
     schema.py, config.py, errors.py, runtime.py, offline.py   data types, settings, errors,
