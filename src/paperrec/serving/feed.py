@@ -23,7 +23,7 @@ from paperrec.errors import InputError
 from paperrec.recommend.rank import RankedPaper
 from paperrec.schema import Paper
 from paperrec.serving.holder import PredictorHolder
-from paperrec.users.profiles import user_profile
+from paperrec.users.ranking_profile import user_profile
 
 WINDOWS = {1: "today", 7: "last 7 days"}
 RANKED_PER_READER = 100  # cards a reader can scroll through per window
