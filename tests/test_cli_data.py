@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from paperrec.cli import app
+from test_sources_arxiv import api  # noqa: F401  (a local arXiv API, a fixture)
 
 ATOM = Path(__file__).parent / "fixtures" / "arxiv"
 runner = CliRunner()
@@ -97,3 +98,55 @@ def test_ingest_arxiv_in_a_real_process_exits_1_without_traceback(home):
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr + proc.stdout
     assert "cannot reach the arXiv API" in proc.stderr
+
+
+# -- one road: the command reads every spec `paperrec.papers.sources.expand` knows ----------
+def test_ingest_reads_a_folder_and_a_glob(home, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _pool(folder / "pool.jsonl")
+    (folder / "notes.md").write_text("not a paper source\n", encoding="utf-8")
+    result = runner.invoke(app, ["ingest", str(folder), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["files"] == 1 and json.loads(result.stdout)["added"] == 5
+
+    result = runner.invoke(app, ["ingest", str(folder / "*.jsonl"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["unchanged"] == 5
+
+
+@pytest.fixture()
+def local_arxiv(api, monkeypatch):  # noqa: F811
+    """``fetch_ids`` of the ingest asks the local arXiv API of test_sources_arxiv."""
+    from paperrec.papers.sources import arxiv_api
+
+    real = arxiv_api.fetch_ids
+    monkeypatch.setattr(
+        arxiv_api, "fetch_ids", lambda ids, **kw: real(ids, retries=0, api_url=api.url)
+    )
+    return api
+
+
+@pytest.mark.timeout(60)
+def test_ingest_takes_arxiv_ids_beside_files(home, tmp_path, local_arxiv):
+    pool = _pool(tmp_path / "pool.jsonl")
+    result = runner.invoke(app, ["ingest", "arxiv:2401.01234", "2312.09876", str(pool), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["added"] == 7
+    stats = json.loads(runner.invoke(app, ["stats", "--json"]).stdout)
+    assert stats["by_source"] == {"jsonl": 5, "arxiv-api": 2}
+
+
+@pytest.mark.timeout(60)
+def test_an_unknown_id_is_a_problem_and_strict_writes_nothing(home, tmp_path, local_arxiv):
+    pool = _pool(tmp_path / "pool.jsonl")
+    result = runner.invoke(app, ["ingest", "--strict", "arxiv:2499.99999", str(pool)])
+    assert result.exit_code == 1
+    assert "--strict: 1 bad record(s), nothing written" in result.stderr
+    assert "2499.99999" in result.stderr
+    assert json.loads(runner.invoke(app, ["stats", "--json"]).stdout)["papers"] == 0
+
+    result = runner.invoke(app, ["ingest", "arxiv", "--id", "2499.99999", "--id", "2401.01234"])
+    assert result.exit_code == 0, result.output
+    assert "2499.99999" in result.stderr
+    assert "1 papers read: 1 added" in " ".join(result.stdout.split())

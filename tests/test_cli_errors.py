@@ -166,10 +166,15 @@ def test_a_real_process_prints_no_traceback(places, home):
 # -- smaller ones (issue 13, item 9) -----------------------------------------------------
 @pytest.mark.parametrize(
     "path, says",
-    [("{dir}", "is a directory"), ("/dev/null", "not a regular file"), ("{gone}", "no such file")],
+    [
+        ("{empty}", "sources in this folder"),
+        ("/dev/null", "not a regular file"),
+        ("{gone}", "no such source file or folder"),
+    ],
 )
 def test_ingest_says_what_is_wrong_with_a_path(path, says, places, home):
-    target = path.format(dir=places["dir"], gone=places["missing"])
+    (places["dir"] / "empty").mkdir()
+    target = path.format(empty=places["dir"] / "empty", gone=places["missing"])
     result = CliRunner().invoke(app, ["ingest", target])
     _check(result, command=f"ingest {target}")
     assert says in result.output

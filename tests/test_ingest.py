@@ -195,7 +195,7 @@ def test_missing_file(home, tmp_path):
     result = runner.invoke(app, ["ingest", str(missing)])
     assert result.exit_code == 1
     _no_traceback(result)
-    assert f"{missing}: no such file" in result.stderr
+    assert f"{missing}: no such source file or folder" in result.stderr
     with pytest.raises(InputError, match="no such file"):
         ingest_paths(None, [missing])
 

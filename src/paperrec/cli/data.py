@@ -41,7 +41,11 @@ def _report(summary: IngestSummary, as_json: bool) -> None:
 @command("ingest")
 def ingest(
     sources: Annotated[
-        list[str], typer.Argument(help="files to read, or 'arxiv' for the live API")
+        list[str],
+        typer.Argument(
+            help="files, globs or folders; arxiv:CATEGORY or arxiv:ID (live API); "
+            "or the word 'arxiv' with --category / --id"
+        ),
     ],
     format: Annotated[
         str, typer.Option("--format", "-f", help=f"one of {', '.join(FORMATS)}")
@@ -57,34 +61,33 @@ def ingest(
     max_results: Annotated[int, typer.Option(help="live API: at most this many papers")] = 2000,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
-    """Read papers from files (HF pages, JSONL, CSV, arXiv Atom) or the arXiv API into the store."""
-    from paperrec.papers.ingest import ingest_arxiv, ingest_paths
+    """Read papers into the store: files (HF pages, JSONL, CSV, arXiv Atom), globs and
+    folders, or the arXiv API (recent papers of a category, or papers by id)."""
+    from paperrec.papers.ingest import ingest_named
+    from paperrec.papers.sources import expand
 
     if format not in FORMATS:
         raise InputError(f"unknown format {format!r}; available: {', '.join(FORMATS)}")
-    rt = runtime()
-    store = rt.store.papers
-    if sources == ["arxiv"] and not Path("arxiv").exists():
-        if not category and not paper_id:
-            raise InputError(
-                "ingest arxiv needs at least one --category, for example --category cs.LG, "
-                "or --id ARXIV_ID"
-            )
-        batch = rt.settings.ingest_batch_size
-        summary = ingest_arxiv(
-            store, category, days=days, max_results=max_results, ids=paper_id, batch_size=batch
+    live_api = sources == ["arxiv"] and not Path("arxiv").exists()
+    if live_api and not category and not paper_id:
+        raise InputError(
+            "ingest arxiv needs at least one --category, for example --category cs.LG, "
+            "or --id ARXIV_ID"
         )
-        _report(summary, as_json)
-        return
+    named = expand([] if live_api else sources, format)
+    named.categories += category
+    named.ids += paper_id
+    rt = runtime()
     from rich.progress import Progress
 
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("ingesting", total=None)
-        summary = ingest_paths(
-            store,
-            [Path(s) for s in sources],
-            format,
+        summary = ingest_named(
+            rt.store.papers,
+            named,
             strict=strict,
+            days=days,
+            max_results=max_results,
             batch_size=rt.settings.ingest_batch_size,
             on_batch=lambda n: bar.advance(task, n),
         )

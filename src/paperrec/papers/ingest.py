@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from paperrec.errors import InputError
-from paperrec.papers.sources import Problem, detect_format, papers_of, read_path
+from paperrec.papers.sources import Named, Problem, detect_format, papers_of, read_path
 from paperrec.schema import Paper
 from paperrec.store import PaperStore, UpsertCounts
 
@@ -79,27 +79,79 @@ def ingest_paths(
     for path in map(Path, paths):
         check_readable(path)
     # Resolve every file's format first: an undetectable one fails before any row is written.
-    jobs = [(Path(path), _format_of(Path(path), fmt)) for path in paths]
-    summary = IngestSummary(files=len(jobs))
+    named = Named(files=[(Path(path), _format_of(Path(path), fmt)) for path in paths])
+    return ingest_named(store, named, strict=strict, batch_size=batch_size, on_batch=on_batch)
+
+
+def ingest_named(
+    store: PaperStore,
+    named: Named,
+    *,
+    strict: bool = False,
+    days: int = 1,
+    max_results: int = 2000,
+    keep: Callable[[Paper], bool] | None = None,
+    batch_size: int = 500,
+    on_batch: Callable[[int], None] | None = None,
+) -> IngestSummary:
+    """Ingest everything specs name (`paperrec.papers.sources.expand`): each file in its
+        format (its papers get that format as their source), then the arXiv categories (the
+        last ``days`` days, at most ``max_results`` papers) and ids from the live API, as source
+        ``arxiv-api``. ``keep``, when given, filters the papers of files and categories (papers
+    asked for by id are always kept).
+
+        The arXiv API is asked first, so an unreachable API (NetworkError) writes nothing. With
+        ``strict`` every file is parsed before any row is written, and a bad record or an unknown
+        arXiv id aborts the ingest with nothing written.
+    """
+    for path, _ in named.files:
+        check_readable(path)
+    summary = IngestSummary(files=len(named.files))
+    fetched: list[Paper] = []
+    if named.categories or named.ids:
+        fetched = _fetch_arxiv(named, days, max_results, keep, summary.problems)
+    parsed = [(fmt, read_path(path, fmt)) for path, fmt in named.files]
     if strict:
-        parsed = [(source, list(read_path(path, source))) for path, source in jobs]
-        problems = [r for _, records in parsed for r in records if isinstance(r, Problem)]
+        parsed = [(fmt, list(records)) for fmt, records in parsed]
+        problems = summary.problems + [
+            record for _, records in parsed for record in records if isinstance(record, Problem)
+        ]
         if problems:
             shown = "; ".join(str(p) for p in problems[:5])
             more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
             count = f"{len(problems)} bad record(s)"
             raise InputError(f"--strict: {count}, nothing written: {shown}{more}")
-        for source, records in parsed:
-            ingest_papers(
-                store, records, source, batch_size=batch_size, summary=summary, on_batch=on_batch
-            )
-        return summary
-    for path, source in jobs:
-        papers = papers_of(read_path(path, source), summary.problems)
-        ingest_papers(
-            store, papers, source, batch_size=batch_size, summary=summary, on_batch=on_batch
-        )
+    write = dict(batch_size=batch_size, summary=summary, on_batch=on_batch)
+    for fmt, records in parsed:
+        papers = papers_of(records, summary.problems)
+        ingest_papers(store, papers if keep is None else filter(keep, papers), fmt, **write)
+    if fetched:
+        from paperrec.papers.sources.arxiv_api import API_SOURCE
+
+        ingest_papers(store, fetched, API_SOURCE, **write)
     return summary
+
+
+def _fetch_arxiv(
+    named: Named,
+    days: int,
+    max_results: int,
+    keep: Callable[[Paper], bool] | None,
+    problems: list[Problem],
+) -> list[Paper]:
+    """The papers of the named arXiv categories (those ``keep`` accepts) and ids (whatever
+    their date); an unknown id goes to ``problems``."""
+    from paperrec.papers.sources.arxiv_api import fetch_ids, fetch_recent
+
+    papers = []
+    if named.categories:
+        papers = fetch_recent(list(named.categories), days=days, max_results=max_results)
+        papers = [paper for paper in papers if keep is None or keep(paper)]
+    if named.ids:
+        found, unknown = fetch_ids(named.ids)
+        papers += found
+        problems += unknown
+    return papers
 
 
 def check_readable(path: Path) -> None:
@@ -117,33 +169,3 @@ def check_readable(path: Path) -> None:
 def _format_of(path: Path, fmt: str) -> str:
     """The format ``path`` is read in, which is also the source name its papers get."""
     return fmt if fmt != "auto" else detect_format(path)
-
-
-def ingest_arxiv(
-    store: PaperStore,
-    categories: Sequence[str],
-    *,
-    days: int,
-    max_results: int,
-    ids: Sequence[str] = (),
-    keep: Callable[[Paper], bool] | None = None,
-    batch_size: int = 500,
-    summary: IngestSummary | None = None,
-) -> IngestSummary:
-    """Ingest the papers of ``categories`` from the last ``days`` days from the live arXiv
-    API (at most ``max_results``; those ``keep`` accepts, when given) and the papers with
-    the arXiv ``ids`` (an unknown id is a problem), as source ``arxiv-api``: ``paperrec
-    ingest arxiv`` and retrain's ``arxiv:`` sources."""
-    from paperrec.papers.sources.arxiv_api import API_SOURCE, fetch_ids, fetch_recent
-
-    summary = summary or IngestSummary()
-    papers = []
-    if categories:
-        papers = fetch_recent(list(categories), days=days, max_results=max_results)
-        if keep is not None:
-            papers = [p for p in papers if keep(p)]
-    if ids:
-        found, problems = fetch_ids(ids)
-        papers += found
-        summary.problems += problems
-    return ingest_papers(store, papers, API_SOURCE, batch_size=batch_size, summary=summary)

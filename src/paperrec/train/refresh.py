@@ -14,8 +14,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 
-from paperrec.papers.ingest import IngestSummary, ingest_arxiv, ingest_papers
-from paperrec.papers.sources import Named, papers_of, read_path
+from paperrec.papers.ingest import IngestSummary, ingest_named
+from paperrec.papers.sources import Named
 from paperrec.runtime import Runtime
 from paperrec.schema import Paper
 
@@ -35,24 +35,18 @@ def ingest_sources(
     """Ingest every source (`paperrec.papers.sources.expand`) into the store; one summary
     for all of them."""
     store = runtime.store.papers
-    batch = runtime.settings.ingest_batch_size
-    summary = IngestSummary(files=len(sources.files))
+    days = DEFAULT_ARXIV_DAYS
+    start = since or store.latest_date()
+    if start is not None:
+        days = max(((today or dt.datetime.now(dt.UTC).date()) - start).days + 1, 1)
 
     def keep(paper: Paper) -> bool:
         return since is None or paper.date is None or paper.date >= since
 
-    for path, fmt in sources.files:
-        papers = filter(keep, papers_of(read_path(path, fmt), summary.problems))
-        ingest_papers(store, papers, fmt, batch_size=batch, summary=summary)
-    if sources.categories or sources.ids:
-        start = since or store.latest_date()
-        today = today or dt.datetime.now(dt.UTC).date()
-        days = (today - start).days + 1 if start else DEFAULT_ARXIV_DAYS
-        ingest_arxiv(
-            store, sources.categories, days=max(days, 1), max_results=max_results,
-            ids=sources.ids, keep=keep, batch_size=batch, summary=summary,
-        )  # fmt: skip
-    return summary
+    return ingest_named(
+        store, sources, days=days, max_results=max_results, keep=keep,
+        batch_size=runtime.settings.ingest_batch_size,
+    )  # fmt: skip
 
 
 def embed_missing(runtime: Runtime, papers: Sequence[Paper], progress: Progress = None) -> int:

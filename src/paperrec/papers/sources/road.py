@@ -108,6 +108,8 @@ def _files(spec: str, fmt: str, noun: str) -> list[Path]:
         if not found:
             raise InputError(f"no {'/'.join(suffixes)} {noun}s in this folder", path=spec)
         return found
+    if path.exists() and not path.is_file():
+        raise InputError("not a regular file (a device, pipe or socket)", path=spec)
     if not path.is_file():
         raise InputError(f"no such {noun} file or folder", path=spec)
     return [path]
