@@ -39,7 +39,7 @@ def prepare_user(home, name: str = "bench-mixed") -> tuple[str, list[str]]:
     signals = ("up", "down", "saved", "dismissed")
     for i, pid in enumerate(ids[:VOTES_PER_USER]):
         store.users.add_feedback(name, pid, signals[i % 4], FeedbackSource.CLI)
-    return store.users.create_key(None), ids[VOTES_PER_USER:]
+    return store.keys.create(None), ids[VOTES_PER_USER:]
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -131,7 +131,7 @@ def main() -> int:
         from paperrec.users.profiles import add_user
 
         add_user(store, "reader", "reader@example.org", seeds=liked)
-        key = store.users.create_key("reader")
+        key = store.keys.create("reader")
         app = create_app()
         attach(app, runtime, PredictorHolder.load(runtime))
         client = TestClient(app, base_url="http://bench")

@@ -123,9 +123,9 @@ def test_key_command(run, store, no_taxonomy):
     user_key = run("user", "key", "fa")
     assert user_key.exit_code == 0, user_key.stderr
     assert "not shown again" in user_key.stderr
-    assert store.users.key_owner(user_key.stdout.strip()) == (False, "fa")
+    assert store.keys.owner(user_key.stdout.strip()) == (False, "fa")
     admin_key = run("user", "key", "--admin")
-    assert store.users.key_owner(admin_key.stdout.strip()) == (True, None)
+    assert store.keys.owner(admin_key.stdout.strip()) == (True, None)
     for args in (("user", "key"), ("user", "key", "fa", "--admin")):
         result = run(*args)
         assert result.exit_code == 1 and "either a user NAME or --admin" in result.stderr

@@ -284,7 +284,7 @@ def test_export_contains_everything(stocked):
     add_user(stocked, "quinn", "quinn@example.org", "nlp", seeds=["2401.00001"])
     record_feedback(stocked, "quinn", "2401.00002", "down", "digest")
     stocked.users.mark_shown("quinn", ["2401.00003", "2401.00002"])
-    key = stocked.users.create_key("quinn")
+    key = stocked.keys.create("quinn")
     data = export_user(stocked, "quinn")
     json.dumps(data)  # JSON-ready
     assert (data["name"], data["email"], data["topics"]) == ("quinn", "quinn@example.org", ["nlp"])
@@ -304,7 +304,7 @@ def test_delete_removes_everything_about_the_user(stocked):
     add_user(stocked, "sol", "sol@example.org", seeds=["2401.00001"])
     record_feedback(stocked, "rae", "2401.00002", "up")
     stocked.users.mark_shown("rae", ["2401.00003"])
-    stocked.users.create_key("rae")
+    stocked.keys.create("rae")
     rae_id = stocked.users.get("rae").id
     removed = delete_user(stocked, "rae")
     assert removed == {"feedback": 2, "shown": 1, "api_keys": 1}
@@ -321,7 +321,7 @@ def test_delete_removes_everything_about_the_user(stocked):
 
 def test_list_users_counts_rows(stocked):
     add_user(stocked, "tia", "tia@example.org", "nlp", seeds=["2401.00001,2401.00002"])
-    stocked.users.create_key("tia")
+    stocked.keys.create("tia")
     add_user(stocked, "ann", "ann@example.org")
     rows = list_users(stocked)
     assert [r["name"] for r in rows] == ["ann", "tia"]

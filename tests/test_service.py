@@ -41,8 +41,8 @@ def service(trained_home, session_cache, tmp_path_factory):
     stored = [p.id for p in store.papers.iter_papers() if p.date is not None]
     add_user(store, "ada", "ada@example.org", seeds=[",".join(stored[:3])])
     add_user(store, "bob", "bob@example.org", seeds=[stored[3]])
-    keys = {"ada": store.users.create_key("ada"), "bob": store.users.create_key("bob")}
-    keys["admin"] = store.users.create_key(None)
+    keys = {"ada": store.keys.create("ada"), "bob": store.keys.create("bob")}
+    keys["admin"] = store.keys.create(None)
     port = free_port()
     env = environment(home, PAPERREC_RELOAD_INTERVAL="1", PAPERREC_LIMIT_IDLE_SECONDS="5")
     server = start(

@@ -41,7 +41,7 @@ def fuzzed(trained_home, session_cache, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("fuzz")
     home = copy_home(trained_home, root / "home", session_cache.path)
-    admin = Store(Settings(home=home)).users.create_key(None)
+    admin = Store(Settings(home=home)).keys.create(None)
     port = free_port()
     command = [sys.executable, "-m", "paperrec.cli", "serve", "--port", str(port)]
     env = environment(home, PAPERREC_RELOAD_INTERVAL="0", **SMALL_LIMITS)

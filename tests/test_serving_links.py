@@ -63,7 +63,7 @@ def test_a_link_of_a_deleted_user_does_not_vote_for_a_new_user_of_the_same_name(
 
 def test_a_key_rotation_revokes_the_links_sent_before_it(stocked):
     old = link(stocked, "bob")
-    stocked.users.rotate("bob")
+    stocked.keys.rotate("bob")
     with pytest.raises(ForbiddenError, match="revoked"):
         check_click(stocked, SECRET, old)
     record_click(stocked, SECRET, link(stocked, "bob"))

@@ -136,9 +136,9 @@ def keyed(store):
     add_user(store, "ada", "ada@example.org")
     add_user(store, "bob", "bob@example.org")
     keys = {
-        "admin": store.users.create_key(None),
-        "ada": store.users.create_key("ada"),
-        "bob": store.users.create_key("bob"),
+        "admin": store.keys.create(None),
+        "ada": store.keys.create("ada"),
+        "bob": store.keys.create("bob"),
     }
     return store, keys
 
@@ -179,56 +179,56 @@ def test_keys_of_a_deleted_user_stop_working(keyed):
 # -- revoking, rotating and expiring keys (issue 13, item 6) -------------------------------
 def test_a_revoked_key_stops_working_and_the_others_do_not(keyed):
     store, keys = keyed
-    second = store.users.create_key("ada")
-    first_id = store.users.keys("ada")[0].id
-    store.users.revoke_key("ada", first_id)
+    second = store.keys.create("ada")
+    first_id = store.keys.of("ada")[0].id
+    store.keys.revoke("ada", first_id)
     with pytest.raises(AuthError, match="unknown API key"):
         authorize(store, keys["ada"], "ada")
     authorize(store, second, "ada")
     with pytest.raises(NotFoundError, match=f"no API key {first_id} among the keys of ada"):
-        store.users.revoke_key("ada", first_id)
+        store.keys.revoke("ada", first_id)
 
 
 def test_an_admin_key_is_revoked_only_as_an_admin_key(keyed):
     store, keys = keyed
-    admin_id = store.users.keys(None)[0].id
+    admin_id = store.keys.of(None)[0].id
     with pytest.raises(NotFoundError):
-        store.users.revoke_key("ada", admin_id)  # not one of ada's keys
-    store.users.revoke_key(None, admin_id)
+        store.keys.revoke("ada", admin_id)  # not one of ada's keys
+    store.keys.revoke(None, admin_id)
     with pytest.raises(AuthError, match="unknown API key"):
         authorize(store, keys["admin"], "ada")
 
 
 def test_listing_shows_last_use_and_expiry(keyed):
     store, keys = keyed
-    assert store.users.keys("ada")[0].last_used_at is None
+    assert store.keys.of("ada")[0].last_used_at is None
     authorize(store, keys["ada"], "ada")
-    listed = store.users.keys("ada")
+    listed = store.keys.of("ada")
     assert len(listed) == 1 and listed[0].last_used_at is not None
     assert listed[0].expires_at is None and not listed[0].expired()
-    assert [k.user for k in store.users.keys(None)] == [None]
+    assert [k.user for k in store.keys.of(None)] == [None]
 
 
 def test_an_expired_key_is_refused(keyed):
     store, _ = keyed
-    soon = store.users.create_key("bob", dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2))
+    soon = store.keys.create("bob", dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2))
     authorize(store, soon, "bob")
-    late = store.users.create_key("bob", dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+    late = store.keys.create("bob", dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
     with pytest.raises(AuthError, match="expired"):
         authorize(store, late, "bob")
-    assert [k.expired() for k in store.users.keys("bob")] == [False, False, True]
+    assert [k.expired() for k in store.keys.of("bob")] == [False, False, True]
 
 
 def test_rotation_replaces_every_key_and_advances_the_token_generation(keyed):
     store, keys = keyed
-    store.users.create_key("ada")
+    store.keys.create("ada")
     before = store.users.get("ada")
-    new = store.users.rotate("ada")
+    new = store.keys.rotate("ada")
     with pytest.raises(AuthError):
         authorize(store, keys["ada"], "ada")
     authorize(store, new, "ada")
     after = store.users.get("ada")
-    assert len(store.users.keys("ada")) == 1
+    assert len(store.keys.of("ada")) == 1
     assert (after.uid, after.token_generation) == (before.uid, before.token_generation + 1)
     authorize(store, keys["bob"], "bob")  # nobody else's keys change
 
@@ -244,7 +244,7 @@ def test_user_key_cli_lists_revokes_rotates_and_expires(keyed):
     assert made.exit_code == 0 and "valid until" in made.stderr
     listed = run(app, ["user", "key", "ada", "--list"])
     assert listed.exit_code == 0 and listed.stdout.count("never") >= 2, listed.stdout
-    first = store.users.keys("ada")[0].id
+    first = store.keys.of("ada")[0].id
     revoked = run(app, ["user", "key", "ada", "--revoke", str(first)])
     assert revoked.exit_code == 0 and f"revoked API key for ada {first}" in revoked.stdout
     rotated = run(app, ["user", "key", "ada", "--rotate"])

@@ -28,7 +28,7 @@ def readers_home(trained_home, session_cache, target: Path) -> tuple[Path, dict]
     seeds = [p.id for p in month if "language model" in p.text.lower()][:3]
     add_user(store, "ada", "ada@example.org", seeds=[",".join(seeds)])
     add_user(store, "bob", "bob@example.org", seeds=[month[0].id])
-    keys = {"ada": store.users.create_key("ada"), "admin": store.users.create_key(None)}
+    keys = {"ada": store.keys.create("ada"), "admin": store.keys.create(None)}
     return home, {"newest": newest, "seeds": seeds, "keys": keys}
 
 

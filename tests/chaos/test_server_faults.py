@@ -36,7 +36,7 @@ def test_kill_9_under_mixed_load_keeps_every_acknowledged_vote(
     store = Store(Settings(home=home))
     papers = [p for p in store.papers.iter_papers() if p.date is not None]
     add_user(store, "ada", "ada@example.org", seeds=[",".join(p.id for p in papers[:3])])
-    key = store.users.create_key("ada")
+    key = store.keys.create("ada")
     port = free_port()
     server = start(
         serve_command("127.0.0.1", port), environment(home), tmp_path / "server.log",

@@ -282,23 +282,23 @@ def user_key(
         raise InputError("--rotate is per user; revoke admin keys one by one with --revoke ID")
     if expires_in is not None and (expires_in <= 0 or list_keys or revoke is not None):
         raise InputError("--expires-in DAYS (> 0) goes with a new key or --rotate")
-    users = runtime().store.users
+    keys = runtime().store.keys
     owner = None if admin else name
     whose = "admin API key" if admin else f"API key for {name}"
     if list_keys:
-        return _print_keys(users.keys(owner), whose)
+        return _print_keys(keys.of(owner), whose)
     if revoke is not None:
-        users.revoke_key(owner, revoke)
+        keys.revoke(owner, revoke)
         out.print(f"revoked {whose} {revoke}", highlight=False, soft_wrap=True)
         return
     expires = None
     if expires_in is not None:
         expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=expires_in)
     if rotate:
-        key = users.rotate(name, expires)
+        key = keys.rotate(name, expires)
         note = "; every earlier key and feedback link of theirs no longer works"
     else:
-        key, note = users.create_key(owner, expires), ""
+        key, note = keys.create(owner, expires), ""
     until = f", valid until {expires:%Y-%m-%d %H:%M} UTC" if expires else ""
     console.print(
         f"new {whose}{until}: store it now, it is not shown again{note}",

@@ -22,14 +22,14 @@ def authorize_key(store: Store, key: str | None, user: str) -> None:
     try:
         authorize(store, key, user)
     except AuthError as exc:
-        if key and store.users.key_owner(key.strip()) is not None:
+        if key and store.keys.owner(key.strip()) is not None:
             raise ForbiddenError(str(exc)) from None
         raise
 
 
 def authorize_admin(store: Store, key: str | None) -> None:
     """Allow an admin key only; AuthError without a valid key, ForbiddenError for a user's."""
-    owner = store.users.key_owner(key.strip()) if key and key.strip() else None
+    owner = store.keys.owner(key.strip()) if key and key.strip() else None
     if owner is None:
         authorize(store, key, "")  # raises the same missing / unknown key errors as elsewhere
     elif not owner[0]:

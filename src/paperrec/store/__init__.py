@@ -1,7 +1,7 @@
 """The only package that touches the database and the disk cache.
 
-``Store`` bundles the paper table, the users tables, the digest outbox and the embedding
-cache that live under one PAPERREC_HOME.
+``Store`` bundles the paper table, the users tables, the API keys, the digest outbox and
+the embedding cache that live under one PAPERREC_HOME.
 
 A package of its own, not part of ``papers/``: it is the one boundary to the database and the
 disk, and it holds every concept's tables (users and the digest outbox as well as papers).
@@ -16,6 +16,7 @@ from paperrec.config import Settings
 from paperrec.store.activity import Activity
 from paperrec.store.cache import EmbeddingCache
 from paperrec.store.db import open_engine
+from paperrec.store.keys import ApiKey, KeyStore
 from paperrec.store.outbox import NewEntry, Outbox, OutboxEntry
 from paperrec.store.papers import PaperStore, UpsertCounts
 from paperrec.store.signin import SigninLinks
@@ -23,7 +24,9 @@ from paperrec.store.users import UserStore
 
 __all__ = [
     "Activity",
+    "ApiKey",
     "EmbeddingCache",
+    "KeyStore",
     "NewEntry",
     "Outbox",
     "SigninLinks",
@@ -51,6 +54,10 @@ class Store:
     @cached_property
     def users(self) -> UserStore:
         return UserStore(self.engine)
+
+    @cached_property
+    def keys(self) -> KeyStore:
+        return KeyStore(self.engine, self.users)
 
     @cached_property
     def outbox(self) -> Outbox:

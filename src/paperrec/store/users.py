@@ -1,16 +1,14 @@
-"""Users, their feedback events, what they have been shown, and their API keys.
+"""Users, their digest settings, their feedback events and what they have been shown
+(their API keys are `paperrec.store.keys`).
 
 Feedback is an append-only log of (user, paper, signal, source, time); a user's liked and
-disliked sets are derived from it, the latest signal per paper winning. API keys are
-stored as SHA-256 hashes only; the plaintext is shown once, when the key is created.
+disliked sets are derived from it, the latest signal per paper winning.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -32,16 +30,9 @@ from paperrec.store.db import (
     users,
 )
 
-KEY_PREFIX = "prk_"
-LAST_USED_EVERY = dt.timedelta(minutes=1)  # how stale an API key's last_used_at may be
-
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def latest_signals(events: Iterable[FeedbackEvent]) -> dict[str, FeedbackEvent]:
@@ -69,27 +60,6 @@ def _row_to_user(row) -> User:
 
 
 @dataclass(frozen=True)
-class ApiKey:
-    """A stored API key (never the key itself): who it acts for and when it was used."""
-
-    id: int
-    user: str | None  # None: an admin key
-    created_at: str
-    expires_at: str | None
-    last_used_at: str | None
-
-    def expired(self, now: dt.datetime | None = None) -> bool:
-        return self.expires_at is not None and self.expires_at <= _stamp(now or _now())
-
-    def as_dict(self) -> dict:
-        return {
-            "id": self.id, "user": self.user, "admin": self.user is None,
-            "created_at": self.created_at, "expires_at": self.expires_at,
-            "last_used_at": self.last_used_at,
-        }  # fmt: skip
-
-
-@dataclass(frozen=True)
 class ProfileStamp:
     """What a user's profile is derived from, as of one read (`UserStore.profile_stamp`).
 
@@ -114,12 +84,8 @@ class UnknownUserError(NotFoundError):
         self.public_message = f"unknown user {name!r}"
 
 
-def _stamp(when: dt.datetime) -> str:
-    return when.astimezone(dt.UTC).isoformat(timespec="seconds")
-
-
 class UserStore:
-    """Reads and writes the users, feedback, shown and api_keys tables."""
+    """Reads and writes the users, digest_settings, feedback and shown tables."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -449,89 +415,6 @@ class UserStore:
         )
         with self.engine.connect() as conn:
             return [(pid, int(n)) for pid, n in conn.execute(query)]
-
-    # -- API keys ------------------------------------------------------------------------
-    def create_key(self, name: str | None, expires_at: dt.datetime | None = None) -> str:
-        """A new API key for user ``name`` (None: an admin key), valid until ``expires_at``
-        (None: until revoked). Returns the plaintext once; only its hash is stored."""
-        user_id = self.get(name).id if name is not None else None
-        key = KEY_PREFIX + secrets.token_urlsafe(32)
-        with self.engine.begin() as conn:
-            conn.execute(
-                api_keys.insert().values(
-                    user_id=user_id,
-                    key_hash=hash_key(key),
-                    created_at=_now().isoformat(),
-                    expires_at=_stamp(expires_at) if expires_at else None,
-                )  # fmt: skip
-            )
-        return key
-
-    def keys(self, name: str | None) -> list[ApiKey]:
-        """The keys of user ``name``, or the admin keys (None), oldest first."""
-        query = select(api_keys).order_by(api_keys.c.id)
-        if name is None:
-            query = query.where(api_keys.c.user_id.is_(None))
-        else:
-            query = query.where(api_keys.c.user_id == self.get(name).id)
-        with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        return [ApiKey(r.id, name, r.created_at, r.expires_at, r.last_used_at) for r in rows]
-
-    def revoke_key(self, name: str | None, key_id: int) -> None:
-        """Remove key ``key_id`` of user ``name`` (None: an admin key); NotFoundError if
-        there is no such key (listing the ones there are)."""
-        user_id = self.get(name).id if name is not None else None
-        owner = api_keys.c.user_id.is_(None) if user_id is None else api_keys.c.user_id == user_id
-        with self.engine.begin() as conn:
-            removed = conn.execute(delete(api_keys).where(api_keys.c.id == key_id, owner)).rowcount
-        if not removed:
-            whose = "admin keys" if name is None else f"keys of {name}"
-            ids = [str(k.id) for k in self.keys(name)] or ["none"]
-            listed = ", ".join(ids)
-            raise NotFoundError(f"no API key {key_id} among the {whose}; there are: {listed}")
-
-    def rotate(self, name: str, expires_at: dt.datetime | None = None) -> str:
-        """Revoke all of ``name``'s keys, advance their token generation (every feedback
-        link sent so far stops working) and return one new key, in one transaction."""
-        user = self.get(name)
-        key = KEY_PREFIX + secrets.token_urlsafe(32)
-        with self.engine.begin() as conn:
-            conn.execute(delete(api_keys).where(api_keys.c.user_id == user.id))
-            conn.execute(
-                users.update().where(users.c.id == user.id)
-                .values(token_generation=users.c.token_generation + 1)
-            )  # fmt: skip
-            conn.execute(
-                api_keys.insert().values(
-                    user_id=user.id,
-                    key_hash=hash_key(key),
-                    created_at=_now().isoformat(),
-                    expires_at=_stamp(expires_at) if expires_at else None,
-                )  # fmt: skip
-            )
-        return key
-
-    def key_owner(self, key: str) -> tuple[bool, str | None] | None:
-        """For a valid, unexpired key: (is_admin, user name or None). None for an unknown or
-        expired key. Records when the key was last used (at most once a minute)."""
-        now = _now()
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(api_keys.c.id, api_keys.c.user_id, api_keys.c.expires_at,
-                       api_keys.c.last_used_at, users.c.name)
-                .select_from(api_keys.outerjoin(users, users.c.id == api_keys.c.user_id))
-                .where(api_keys.c.key_hash == hash_key(key))
-            ).first()  # fmt: skip
-        if row is None or (row.expires_at is not None and row.expires_at <= _stamp(now)):
-            return None
-        if row.last_used_at is None or row.last_used_at < _stamp(now - LAST_USED_EVERY):
-            with self.engine.begin() as conn:
-                conn.execute(
-                    api_keys.update().where(api_keys.c.id == row.id)
-                    .values(last_used_at=_stamp(now))
-                )  # fmt: skip
-        return (row.user_id is None, row.name)
 
 
 def _shown(conn: Connection, user_id: int) -> set[str]:

@@ -124,7 +124,7 @@ def redeem_link(store: Store, secret, token: str) -> str:
 def key_account(store: Store, key: str) -> tuple[bool, str | None]:
     """(is_admin, user name) of an API key; AuthError for an unknown one."""
     key = (key or "").strip()
-    owner = store.users.key_owner(key) if key else None
+    owner = store.keys.owner(key) if key else None
     if owner is None:
         raise AuthError("unknown API key")
     return owner

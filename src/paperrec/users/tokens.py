@@ -208,7 +208,7 @@ def authorize(store: Store, bearer_token: str | None, user: str) -> None:
         key = key[7:].strip()
     if not key:
         raise AuthError("missing API key; send it as 'Authorization: Bearer <key>'")
-    owner = store.users.key_owner(key)
+    owner = store.keys.owner(key)
     if owner is None:
         raise AuthError("unknown API key (or revoked, or expired)")
     is_admin, name = owner
