@@ -133,6 +133,20 @@ def test_prior_is_background_max_plus_half_the_background_word_overlap(lexical_f
     np.testing.assert_allclose(f["prior"], f["bg_max"] + 0.5 * f["bg_lex"], atol=1e-5)
 
 
+def test_background_word_overlap_is_the_centroid_overlap_in_background_standard_scores(
+    lexical_featurizer,
+):
+    f = columns(lexical_featurizer.transform(profile(), candidates()))
+    # mean word overlap with the 4 liked papers: c0 shares term 0 with one, c1 0.6 of term 0
+    # with one and 0.8 of term 1 with another
+    np.testing.assert_allclose(f["lex_centroid"], [0.25, 0.35, 0, 0, 0], atol=1e-6)
+    # the same mean overlap for each background paper: the 10 of term 0 and the one of
+    # term 1 share a term with one liked paper of 4, the one of term 2 with none
+    background = np.array([0.25] * 11 + [0.0])
+    expected = (f["lex_centroid"] - background.mean()) / (background.std() + 1e-6)
+    np.testing.assert_allclose(f["bg_lex"], expected, atol=1e-5)
+
+
 @pytest.fixture()
 def lexical_featurizer() -> ProfileFeaturizer:
     # 12 background papers; term 0 in 10 of them (common), terms 1 and 2 in one each (rare)

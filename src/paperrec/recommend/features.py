@@ -221,9 +221,11 @@ class ProfileFeaturizer:
         out = np.full((len(profiles), len(X), len(FEATURE_NAMES)), np.nan, dtype=np.float32)
         column = {name: out[:, :, i] for i, name in enumerate(FEATURE_NAMES)}  # (P, n) views
         with_liked = [i for i, profile in enumerate(profiles) if len(profile.liked)]
+        background_max = {}  # profile -> (n_background,) its nearest-liked similarities
         if with_liked:
             liked = _Segments([profiles[i] for i in with_liked])
-            self._liked_features(column, with_liked, X, liked)
+            nearest = self._liked_features(column, with_liked, X, liked)
+            background_max = dict(zip(with_liked, nearest, strict=True))
             self._lexical_features(column, with_liked, liked, candidates)
             self._author_features(column, with_liked, liked.profiles, candidates)
             column[PRIOR_FEATURE][with_liked] = column["bg_max"][
@@ -232,7 +234,11 @@ class ProfileFeaturizer:
         for i, profile in enumerate(profiles):
             if len(profile.disliked):
                 self._disliked_features(
-                    {name: values[i] for name, values in column.items()}, X, profile, candidates
+                    {name: values[i] for name, values in column.items()},
+                    X,
+                    profile,
+                    candidates,
+                    background_max.get(i),
                 )
         column["like_minus_dislike"][:] = np.nan_to_num(column["sim_max"]) - np.nan_to_num(
             column["dis_max"]
@@ -243,7 +249,9 @@ class ProfileFeaturizer:
 
     def _liked_features(
         self, column: dict, rows: list[int], X: np.ndarray, liked: _Segments
-    ) -> None:
+    ) -> np.ndarray:
+        """The liked-paper columns of ``rows``; returns each profile's nearest-liked
+        similarity of every background paper (P, n_background)."""
         L = liked.stack("liked")  # (K, dim): every profile's liked papers, in order
         sims = L @ X.T  # (K, n): row after row of one profile's liked papers, then the next
         centroid = liked.each(np.mean, L)
@@ -274,6 +282,7 @@ class ProfileFeaturizer:
             column["whitened"][rows], direction @ self.background_.T
         )
         column["log_profile_size"][rows] = np.log1p(liked.sizes)[:, None]
+        return background_max
 
     def _lexical_features(
         self, column: dict, rows: list[int], liked: _Segments, candidates: CandidateArrays
@@ -284,7 +293,8 @@ class ProfileFeaturizer:
         column["lex_max"][rows] = liked.each(np.max, lexical)
         column["lex_centroid"][rows] = lex_centroid
         if self.background_lexical_ is not None:
-            background = liked.each(np.mean, _dense(L @ self.background_lexical_.T))
+            # The mean of each profile's rows of L @ B.T is its mean row times B.T.
+            background = _dense(liked.averages() @ L @ self.background_lexical_.T)
             column["bg_lex"][rows] = _standardise_rows(lex_centroid, background)
             rare = _dense((L @ self.rare_terms_) @ candidates.lexical_by_term)  # (K, n)
             column["lex_rare_max"][rows] = liked.each(np.max, rare)
@@ -319,17 +329,23 @@ class ProfileFeaturizer:
             column["author_hits"][row] = hits
 
     def _disliked_features(
-        self, column: dict, X: np.ndarray, profile: ProfileArrays, candidates: CandidateArrays
+        self,
+        column: dict,
+        X: np.ndarray,
+        profile: ProfileArrays,
+        candidates: CandidateArrays,
+        background_max: np.ndarray | None,
     ) -> None:
+        """The disliked-paper columns of one profile; ``background_max`` is its
+        nearest-liked similarity of every background paper (None without liked papers)."""
         dis = X @ profile.disliked.T
         column["dis_max"][:] = dis.max(axis=1)
         column["dis_mean"][:] = dis.mean(axis=1)
         lexical_dis = _dense(profile.disliked_lexical @ candidates.lexical_by_term)
         column["lex_dis_max"][:] = lexical_dis.max(axis=0)
-        if len(profile.liked):
+        if background_max is not None:
             excess = np.maximum(column["dis_max"] - column["sim_max"], 0.0)
-            background = (self.background_ @ profile.liked.T).max(axis=1)
-            column[PRIOR_FEATURE][:] -= excess / (background.std() + 1e-6)
+            column[PRIOR_FEATURE][:] -= excess / (background_max.std() + 1e-6)
 
     def _topic_features(
         self, column: dict, profiles: Sequence[ProfileArrays], topics: np.ndarray
@@ -367,6 +383,13 @@ class _Segments:
         """(P, ...): ``reduce`` over each profile's rows of ``values`` (K, ...). A loop over
         contiguous slices; ``np.ufunc.reduceat`` is several times slower here."""
         return np.stack([reduce(values[a:b], axis=0) for a, b in self.bounds()])
+
+    def averages(self) -> sp.csr_matrix:
+        """(P, K) sparse: each profile's row averages its own rows of a (K, ...) array."""
+        owners = np.repeat(np.arange(len(self.sizes)), self.sizes)
+        weights = np.repeat(1.0 / np.maximum(self.sizes, 1), self.sizes).astype(np.float32)
+        shape = (len(self.sizes), int(self.sizes.sum()))
+        return sp.csr_matrix((weights, (owners, np.arange(shape[1]))), shape=shape)
 
     def bounds(self) -> list[tuple[int, int]]:
         return [(int(a), int(a + n)) for a, n in zip(self.starts, self.sizes, strict=True)]
