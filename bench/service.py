@@ -151,6 +151,25 @@ def wait_for(url: str, server: subprocess.Popen) -> None:
         sys.exit(f"the server was {exc}")
 
 
+def wait_idle(server: subprocess.Popen, quiet: float = 0.1, limit: float = 300.0) -> float:
+    """Wait until the server's processes use under ``quiet`` of a core for a second (at
+    most ``limit`` seconds); returns the seconds waited. After /readyz the web app still
+    builds its search index in the background (every stored paper's vector and topics:
+    ~50 s at load 6 on 2 cores, holding the model lock); measuring before it is done
+    measures the build."""
+    import psutil
+
+    start = time.perf_counter()
+    root = psutil.Process(server.pid)
+    while time.perf_counter() - start < limit:
+        procs = [root, *root.children(recursive=True)]
+        before = sum(sum(p.cpu_times()[:2]) for p in procs)
+        time.sleep(1.0)
+        if sum(sum(p.cpu_times()[:2]) for p in procs) - before < quiet:
+            break
+    return time.perf_counter() - start
+
+
 def copy_home(source: Path, target: Path, embeddings: bool = False) -> Path:
     """A copy of ``source`` without its BentoML store, and without its embedding cache
     unless ``embeddings``."""
@@ -238,6 +257,7 @@ def run(home: Path, rows: list[dict], singles: int) -> tuple[dict, dict]:
         server = start_server(home, port, Path(tmp) / "server.log")
         try:
             wait_for(url, server)
+            print(f"waited {wait_idle(server):.0f} s for the server to be idle", flush=True)
             raw = RawModel()
             raw.seconds(raw.texts(rows[:16]))  # warm-up
             asyncio.run(load_phase(url, tagged(rows[:32], "warm-up"), 8))  # trains the batcher
@@ -297,6 +317,7 @@ def run_mixed(home: Path, rows: list[dict], per_client: int) -> None:
             warm = {"user": "bench-mixed", "k": 10, "mark_shown": False}
             headers = {"Authorization": f"Bearer {key}"}  # embeds the 1,000 voted papers
             httpx.post(f"{url}/recommend", json=warm, headers=headers, timeout=600)
+            print(f"waited {wait_idle(server):.0f} s for the server to be idle", flush=True)
             votes, alone = iter(to_vote), {}
             for path in ("/feedback", "/recommend"):
                 clients = {path: service_mixed.CLIENTS[path]}
