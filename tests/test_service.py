@@ -309,6 +309,22 @@ def test_feedback_with_api_key(service):
     assert gone.status_code == 404 and "unknown paper" in gone.json()["error"]
 
 
+def test_a_vote_is_seen_by_the_next_recommendation(service):
+    """The service keeps each user's profile between requests; a vote must reach it."""
+    client, key = service["client"], service["keys"]["bob"]
+    body = {"user": "bob", "k": 5, "mark_shown": False}
+    before = client.post("/recommend", json=body, headers=bearer(key))
+    assert before.status_code == 200, before.text
+    top = before.json()["results"][0]["id"]
+    again = client.post("/recommend", json=body, headers=bearer(key)).json()["results"]
+    assert [r["id"] for r in again] == [r["id"] for r in before.json()["results"]]
+    vote = {"user": "bob", "paper_id": top, "signal": "dismissed"}
+    assert client.post("/feedback", json=vote, headers=bearer(key)).status_code == 200
+    after = client.post("/recommend", json=body, headers=bearer(key))
+    assert after.status_code == 200 and len(after.json()["results"]) == 5
+    assert top not in [r["id"] for r in after.json()["results"]]
+
+
 def test_reload_needs_an_admin_key(service):
     client, keys = service["client"], service["keys"]
     assert client.post("/reload", json={}).status_code == 401
