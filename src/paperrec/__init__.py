@@ -3,13 +3,14 @@
 One package per concept; arrows point down (nothing imports ``cli``)::
 
     cli/        the ``paperrec`` command line: parses arguments, calls the packages below
+    web/        the reader's web app, mounted by the service: a reader's feed (ranked by the
+                digest's window and the shared predictor), search, similar papers, and the
+                Jinja2 pages over them (nothing in the package imports it)
     train/      retrain pipelines, gate, promotion, the MLflow registry (the MLflow importer)
     evaluate/   topic classifier and ranker measured against baselines
     digest/     who is due, which papers (compose, budget), render, outbox delivery, SMTP
-    serving/    the predictor the CLI, the HTTP service and the digest share; the service process;
-                what the web app shows (a reader's feed, search and similar papers, admin)
-    web/        the reader's web app: Jinja2 pages over what serving computes, mounted by
-                the service (nothing below imports it)
+    serving/    the predictor the CLI, the HTTP service, the digest and the web app share; the
+                service process; admin overviews
     users/      profiles, seeds and feedback, a reader's library and preferences; sign-in
                 links, signed feedback links and API keys
     recommend/  profile features, the learned ranker, baselines, ranking, explanations

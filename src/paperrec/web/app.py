@@ -2,8 +2,9 @@
 
 Server-rendered Jinja2 pages, every asset served from this package (no CDN, works
 offline), forms that work without JavaScript and a small script that makes votes happen in
-place. Handlers are thin: they read the session and the form, call what
-`paperrec.serving` computes, and render a template (`paperrec.web.pages`).
+place. Handlers are thin: they read the session and the form, call what the feed
+(`feed.py`: a reader's ranked papers), the catalog (`catalog.py`: papers, search, explore),
+`paperrec.serving` and `paperrec.users` compute, and render a template (`pages.py`).
 
 `create_app` builds the app; `attach` gives it the running service's runtime and predictor
 holder once they are loaded (BentoML creates the service after the app is mounted).
@@ -20,11 +21,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from paperrec.runtime import Runtime
-from paperrec.serving.catalog import Catalog
-from paperrec.serving.feed import Feed
 from paperrec.serving.holder import PredictorHolder
 from paperrec.web import account, admin, docs, pages, signin
-from paperrec.web.session import RateLimit, Sessions
+from paperrec.web.catalog import Catalog
+from paperrec.web.feed import Feed
+from paperrec.web.session import COOKIE, RateLimit, Sessions
 
 HERE = Path(__file__).parent
 SIGNIN_PER_ACCOUNT = 5  # sign-in requests per account per window
@@ -108,6 +109,17 @@ def attach(
     app.state.context = WebContext.create(runtime, holder, openapi)
     app.state.context.catalog.warm()
     return app.state.context
+
+
+def reader_of(app: Starlette, cookies: dict[str, str]) -> str | None:
+    """The reader a request's session cookie signs in, or None (no cookie, a forged or
+    expired one, an admin or visitor session, or the app not attached yet). The service
+    uses it to send a signed-in reader who confirmed a digest link to the paper's page."""
+    context = app.state.context
+    if context is None or context.sessions is None:
+        return None
+    session = context.sessions.load(cookies.get(COOKIE))
+    return session.user if session is not None else None
 
 
 def accepts_forms(path: str) -> bool:

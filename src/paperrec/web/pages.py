@@ -1,8 +1,8 @@
 """The reader's pages: Today, a paper, search, explore, and votes.
 
-Each handler reads the request, asks `paperrec.serving` (the feed, the catalog) or
-`paperrec.users.profiles` for what to show or do, and renders a template. No ranking, no
-SQL and no scoring here.
+Each handler reads the request, asks the feed (`paperrec.web.feed`), the catalog
+(`paperrec.web.catalog`) or `paperrec.users.profiles` for what to show or do, and renders a
+template. No ranking, no SQL and no scoring here.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from starlette.responses import JSONResponse
 
 from paperrec.errors import InputError
 from paperrec.schema import FeedbackSource
-from paperrec.serving.catalog import ORDERS
-from paperrec.serving.feed import WINDOWS
 from paperrec.users.profiles import FEEDBACK_SIGNALS, record_feedback
+from paperrec.web.catalog import ORDERS
+from paperrec.web.feed import WINDOWS
 from paperrec.web.render import (
     Refused,
     handler,

@@ -20,8 +20,8 @@ from paperrec.digest.content import arxiv_url, pdf_url, shorten
 from paperrec.errors import InputError, NotFoundError
 from paperrec.papers.embed import EMBEDDING_DIM
 from paperrec.schema import Paper
-from paperrec.serving.feed import Feed
 from paperrec.serving.holder import PredictorHolder
+from paperrec.web.feed import Feed
 
 SIMILAR = 8
 RESULTS = 30
