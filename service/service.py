@@ -23,6 +23,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import functools
 import inspect
 import logging
+from urllib.parse import quote
 
 import anyio
 import bentoml
@@ -46,7 +47,7 @@ from schemas import (
     ScoreResponse,
 )
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from paperrec.errors import AuthError, ForbiddenError, InputError, NotFoundError, PaperrecError
 from paperrec.runtime import Runtime
@@ -58,7 +59,7 @@ from paperrec.serving.holder import PredictorHolder
 from paperrec.store.users import UnknownUserError
 from paperrec.users.profiles import record_feedback
 from paperrec.users.tokens import check_secret
-from paperrec.web import accepts_forms, attach, create_app
+from paperrec.web import accepts_forms, attach, create_app, reader_of
 
 # The most papers merged into one encode (a single larger /score request is not split).
 MAX_BATCH_PAPERS = 64
@@ -305,7 +306,8 @@ class PaperrecService:
     )
     def click(self, token: str, request: Request):
         """Record the vote of a digest link (the confirmation page's button). Answers a
-        page, or JSON (`FeedbackResponse`) when the request accepts application/json."""
+        page, or JSON (`FeedbackResponse`) when the request accepts application/json; a
+        reader signed in to the web app as the link's user lands on the paper's page."""
         wants_json = "application/json" in request.headers.get("accept", "")
         secret = self.runtime.settings.token_secret
         try:
@@ -316,6 +318,8 @@ class PaperrecService:
             return HTMLResponse(link_pages.error_page(public_message(exc)), status_of(exc))
         if wants_json:
             return JSONResponse(feedback_out(event).model_dump())
+        if reader_of(web, request.cookies) == event.user:
+            return RedirectResponse(f"/paper/{quote(event.paper_id, safe='/')}", status_code=303)
         return HTMLResponse(link_pages.recorded_page(event))
 
     @bentoml.api

@@ -1,11 +1,14 @@
 """The web app in a real browser: Debian's Chromium driven by Playwright against a real
 ``paperrec serve`` on 127.0.0.1, with a small trained home and a real aiosmtpd server.
 
-A reader signs in through the emailed link, rates papers (the votes are read back from the
-store), dismisses one, searches, opens a paper; another reader's vote and a form without
-its CSRF token are refused. Every page is photographed at 1280 and 390 px, light and dark,
-into the test's folder. Skips only when chromium or Playwright is missing (``make test``
-installs both).
+A reader signs in through the emailed link, rates papers with the mouse and with the
+keyboard (the votes are read back from the store), dismisses one, searches, opens a paper,
+imports a BibTeX file (a broken one is refused whole), changes settings and confirms a
+digest link; another reader's pages and votes and a form without its CSRF token are
+refused. Every page is photographed at 1280 and 390 px, light and dark, into the test's
+folder, and checked on the way: no sideways scrolling, every control labelled, text
+contrast at least 4.5:1 (WCAG AA). Skips only when chromium or Playwright is missing
+(``make test`` installs both).
 """
 
 from __future__ import annotations
@@ -30,6 +33,40 @@ FLAGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]  # fmt: skip
 WIDTHS = {"wide": 1280, "phone": 390}
+# Form controls without an accessible name (a label, aria-label(ledby), or a button's text).
+UNLABELLED = """() => [...document.querySelectorAll(
+    'input:not([type=hidden]), select, textarea, button')].filter(el =>
+  !(el.labels && el.labels.length) && !el.getAttribute('aria-label') &&
+  !el.getAttribute('aria-labelledby') && !(el.tagName === 'BUTTON' && el.textContent.trim())
+).map(el => el.outerHTML.slice(0, 100))"""
+# Visible text whose colour has a WCAG contrast ratio under 4.5 against what lies behind it.
+LOW_CONTRAST = """() => {
+  const rgba = s => {
+    const v = s.match(/[\\d.]+/g).map(Number);
+    return v.length > 3 ? v : [...v, 1];
+  };
+  const lum = c => {
+    const f = x => (x /= 255) <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+    return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]);
+  };
+  const behind = el => {
+    for (; el; el = el.parentElement) {
+      const c = rgba(getComputedStyle(el).backgroundColor);
+      if (c[3] > 0.5) return c;
+    }
+    return [255, 255, 255, 1];
+  };
+  const found = new Set();
+  for (const el of document.querySelectorAll('body *')) {
+    const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    const shown = el.getClientRects().length && getComputedStyle(el).visibility !== 'hidden';
+    if (!own || !shown) continue;
+    const a = lum(rgba(getComputedStyle(el).color)), b = lum(behind(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) found.add(`${el.tagName.toLowerCase()}.${el.className} ${ratio.toFixed(2)}`);
+  }
+  return [...found];
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +102,9 @@ def browser(served):
         chromium.close()
 
 
-def photograph(browser, url: str, cookies: list, folder, name: str) -> None:
-    """The page at ``url`` at both widths, light and dark, as PNGs in ``folder``."""
+def photograph(browser, url: str, cookies: list, folder, name: str, status: int = 200) -> None:
+    """The page at ``url`` at both widths, light and dark, as PNGs in ``folder``, after
+    checking it answers ``status``, fits the width, labels its controls and is readable."""
     for width_name, width in WIDTHS.items():
         for scheme in ("light", "dark"):
             context = browser.new_context(
@@ -74,11 +112,24 @@ def photograph(browser, url: str, cookies: list, folder, name: str) -> None:
             )
             context.add_cookies(cookies)
             tab = context.new_page()
-            tab.goto(url)
+            assert tab.goto(url).status == status, f"{name}: {url}"
             overflow = tab.evaluate("document.documentElement.scrollWidth - innerWidth")
             assert overflow <= 0, f"{name} is wider than {width} px"
+            assert tab.evaluate(UNLABELLED) == [], f"{name}: controls without a label"
+            assert tab.evaluate(LOW_CONTRAST) == [], f"{name} ({scheme}): text hard to read"
             tab.screenshot(path=str(folder / f"{name}-{width_name}-{scheme}.png"), full_page=True)
             context.close()
+
+
+def signed_in(browser, url: str, key: str):
+    """A new 1280 px tab signed in with the API key ``key``."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    tab.goto(f"{url}/signin")
+    tab.get_by_label("API key").fill(key)
+    tab.get_by_role("button", name="Sign in with the key").click()
+    tab.wait_for_load_state()
+    return context, tab
 
 
 def test_a_reader_signs_in_rates_searches_and_reads(served, browser, tmp_path):
@@ -110,6 +161,14 @@ def test_a_reader_signs_in_rates_searches_and_reads(served, browser, tmp_path):
     assert web_votes[-2:] == [(liked, "up"), (dismissed, "dismissed")]
     tab.reload()
     assert tab.locator(f'li.card[data-paper="{dismissed}"]').count() == 0
+    for _ in range(100):  # from the top of the page to the first Save button, by keyboard
+        tab.keyboard.press("Tab")
+        if tab.evaluate("document.activeElement.textContent.trim()") == "Save":
+            break
+    saved = tab.evaluate("document.activeElement.closest('li.card').dataset.paper")
+    tab.keyboard.press("Enter")
+    tab.get_by_role("status").filter(has_text="Saved").wait_for()
+    assert store.activity.latest_signal("ada", saved) == "saved"
     photograph(browser, f"{url}/", cookies, tmp_path, "today")
 
     tab.get_by_role("link", name="Search").click()
@@ -128,11 +187,7 @@ def test_a_reader_signs_in_rates_searches_and_reads(served, browser, tmp_path):
 
 def test_another_readers_vote_and_a_form_without_csrf_are_refused(served, browser, tmp_path):
     url, store = served["url"], served["store"]
-    context = browser.new_context()
-    tab = context.new_page()
-    tab.goto(f"{url}/signin")
-    tab.get_by_label("API key").fill(served["keys"]["ada"])
-    tab.get_by_role("button", name="Sign in with the key").click()
+    context, tab = signed_in(browser, url, served["keys"]["ada"])
     tab.wait_for_url(f"{url}/")
     before = len(store.users.feedback("bob")), len(store.users.feedback("ada"))
     token = tab.locator("main").get_attribute("data-csrf")
@@ -150,3 +205,82 @@ def test_another_readers_vote_and_a_form_without_csrf_are_refused(served, browse
     tab.screenshot(path=str(tmp_path / "refused.png"))
     after = len(store.users.feedback("bob")), len(store.users.feedback("ada"))
     assert after == before
+
+
+BIBTEX = """@article{known,
+  title = {A paper the store does not hold yet},
+  author = {Doe, Jane and Roe, Richard},
+  abstract = {We study how readers import papers they like into a recommender.},
+  eprint = {2499.00001},
+  archivePrefix = {arXiv},
+}
+"""
+
+
+def test_a_reader_imports_sets_and_confirms_a_digest_link(served, browser, tmp_path):
+    from paperrec.digest.content import feedback_url
+    from paperrec.users.tokens import make_token
+
+    url, store = served["url"], served["store"]
+    context, tab = signed_in(browser, url, served["keys"]["ada"])
+    cookies = context.cookies()
+    tab.get_by_role("link", name="Library").click()
+    good, broken = tmp_path / "mine.bib", tmp_path / "broken.bib"
+    good.write_text(BIBTEX, encoding="utf-8")
+    broken.write_text(BIBTEX + "@article{broken,\n  title = {Unclosed\n", encoding="utf-8")
+    before = len(store.users.feedback("ada")), store.papers.count()
+    tab.get_by_label("File (.bib or .json)").set_input_files(broken)
+    with tab.expect_navigation() as refused:
+        tab.get_by_role("button", name="Import").click()
+    assert refused.value.status == 400
+    assert "cannot be read" in tab.get_by_role("alert").inner_text()
+    assert (len(store.users.feedback("ada")), store.papers.count()) == before
+    tab.screenshot(path=str(tmp_path / "import-refused.png"))
+    tab.go_back()
+    tab.get_by_label("File (.bib or .json)").set_input_files(good)
+    tab.get_by_role("button", name="Import").click()
+    tab.get_by_role("status").filter(has_text="Imported 1 paper").wait_for()
+    assert tab.get_by_role("link", name="A paper the store does not hold yet").is_visible()
+    assert store.activity.latest_signal("ada", "2499.00001") == "saved"
+    photograph(browser, tab.url, cookies, tmp_path, "library")
+
+    tab.get_by_role("link", name="Settings").click()
+    tab.get_by_label("How often").select_option("weekly")
+    tab.get_by_label("Papers per digest (1 to 100)").fill("7")
+    tab.get_by_role("button", name="Save settings").click()
+    tab.get_by_role("status").filter(has_text="Settings saved").wait_for()
+    budget = store.users.digest_settings("ada")
+    assert (budget.cadence, budget.k) == ("weekly", 7)
+    photograph(browser, tab.url, cookies, tmp_path, "settings")
+
+    for page in ("library", "settings"):  # another reader's pages
+        answer = tab.goto(f"{url}/u/bob/{page}")
+        assert answer.status == 403 and "belongs to another reader" in tab.content()
+    photograph(browser, f"{url}/u/bob/library", cookies, tmp_path, "refused", status=403)
+
+    ada = store.users.get("ada")
+    voted = {e.paper_id for e in store.users.feedback("ada")}
+    newest = store.papers.iter_papers(since=served["newest"], until=served["newest"])
+    paper = next(p.id for p in newest if p.id not in voted)
+    token = make_token(SECRET, ada.uid, paper, "saved", generation=ada.token_generation)
+    link = feedback_url(url, token)
+    photograph(browser, link, [], tmp_path, "digest-link")  # a GET records nothing
+    assert store.activity.latest_signal("ada", paper) is None
+    tab.goto(link)
+    tab.get_by_role("button", name="Record it").click()
+    tab.wait_for_url(f"{url}/paper/{paper}")
+    assert "Your vote: Saved" in tab.locator(".state").inner_text()
+    event = store.users.feedback("ada")[-1]
+    assert (event.paper_id, event.signal.value, event.source.value) == (paper, "saved", "digest")
+    context.close()
+
+
+def test_admin_pages_api_docs_and_sign_in_link_page(served, browser, tmp_path):
+    url = served["url"]
+    context, tab = signed_in(browser, url, served["keys"]["admin"])
+    tab.goto(f"{url}/admin")
+    assert tab.get_by_role("heading", level=1).inner_text()
+    photograph(browser, f"{url}/admin", context.cookies(), tmp_path, "admin")
+    photograph(browser, f"{url}/docs", [], tmp_path, "docs")
+    photograph(browser, f"{url}/signin/link/not-a-token", [], tmp_path, "bad-link", status=403)
+    context.close()

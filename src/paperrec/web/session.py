@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import SecretStr
@@ -86,10 +86,6 @@ class Sessions:
             "key": COOKIE, "max_age": MAX_AGE, "httponly": True, "samesite": "lax",
             "secure": self.secure, "path": "/",
         }  # fmt: skip
-
-
-def signed_in_as(session: Session, user: str | None, admin: bool = False) -> Session:
-    return replace(new_session(user, admin))
 
 
 class RateLimit:
