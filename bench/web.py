@@ -1,6 +1,6 @@
 """Benchmark the web app's three hot paths, side by side in one run, on the full pool.
 
-    python bench/web.py [--home PATH] [--shared PATH] [--repeats N] [--json]
+    python bench/web.py [--home PATH] [--models HOME] [--repeats N] [--json] [--profile]
 
 Copies an embedded home holding the full pool (default /tmp/home-shared, used once its
 READY file exists; nothing is written into it), trains small topic and ranking models on
@@ -13,15 +13,18 @@ the copy when it has none, adds a reader with 50 liked papers, and measures in p
   (target p50 < 150 ms);
 - a vote: ``POST /u/NAME/vote`` as the page's script sends it (target p50 < 50 ms).
 
-Prints each p50 beside its target and their ratio. Times are wall-clock on a shared machine.
+Prints each p50 beside its target and their ratio; ``--profile`` adds the top of a cProfile
+of one warm Today, one search and one vote. Times are wall-clock on a shared machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import datetime as dt
 import json
 import os
+import pstats
 import random
 import re
 import shutil
@@ -89,6 +92,24 @@ def window_near(store, size: int) -> tuple[dt.date, int, int]:
     return best
 
 
+def profile_paths(context, end: dt.date, days: int, query: str, paper_id: str) -> None:
+    """The top of a cProfile of what each handler calls (the app's threads are not seen by a
+    profiler of the client's): a warm Today, a search, a vote and the Today after it."""
+    from paperrec.users.profiles import record_feedback
+
+    calls = {
+        "warm Today": lambda: context.feed.page("reader", until=end, days=days),
+        "search": lambda: context.catalog.search(query),
+        "vote": lambda: record_feedback(context.runtime.store, "reader", paper_id, "saved"),
+        "first Today after a vote": lambda: context.feed.page("reader", until=end, days=days),
+    }
+    for name, call in calls.items():
+        print(f"\n=== cProfile: {name} ===")
+        profiler = cProfile.Profile()
+        profiler.runcall(call)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, default=Path("/tmp/home-shared"))
@@ -96,10 +117,11 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument(
         "--models", type=Path, default=None,
-        help="a trained home whose registry (champion topics and ranker) to use instead of "
-        "training on the copy (its MLflow store is copied; artifacts are read in place)",
+        help="a trained home whose champion topics and ranker to use instead of training on "
+        "the copy (its exported champions and MLflow store are copied; nothing is written there)",
     )  # fmt: skip
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of each path")
     args = parser.parse_args()
     if not (args.home / "READY").exists():
         sys.exit(
@@ -121,6 +143,7 @@ def main() -> int:
         started = time.perf_counter()
         if args.models is not None:
             shutil.copy(args.models / "mlflow.sqlite", home / "mlflow.sqlite")
+            shutil.copytree(args.models / "champions", home / "champions")  # what serving loads
         else:
             train(runtime, args.shared)
         train_seconds = time.perf_counter() - started
@@ -133,7 +156,7 @@ def main() -> int:
         add_user(store, "reader", "reader@example.org", seeds=liked)
         key = store.keys.create("reader")
         app = create_app()
-        attach(app, runtime, PredictorHolder.load(runtime))
+        context = attach(app, runtime, PredictorHolder.load(runtime))
         client = TestClient(app, base_url="http://bench")
         page = client.get("/signin").text
         csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
@@ -156,6 +179,8 @@ def main() -> int:
         search = []
         for q in queries:
             search += timed(lambda q=q: client.get("/search", params={"q": q}), 1)
+        if args.profile:
+            profile_paths(context, end, days, queries[-1], cards[len(votes)])
         results = {
             "papers": store.papers.count(),
             "window": {"end": end.isoformat(), "days": days, "papers": n_window},
