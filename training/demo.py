@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -183,6 +184,19 @@ def latest_date() -> str:
     return max(d for d in stats["by_date"] if d != "unknown")
 
 
+def command_name() -> str:
+    """How a shell runs this environment's ``paperrec``: the bare name when it is the one on
+    PATH (an activated venv), else its path (``.venv/bin/paperrec`` after ``make demo``)."""
+    script = Path(sys.executable).parent / "paperrec"
+    found = shutil.which("paperrec")
+    if found and Path(found).resolve() == script.resolve():
+        return "paperrec"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
+
+
 def web_app_lines(user: str, env: dict) -> str:
     """How to open the web app, with a one-time sign-in link for ``user``."""
     link = paperrec("user", "link", user, capture=True, env=env).strip()
@@ -192,10 +206,10 @@ def web_app_lines(user: str, env: dict) -> str:
         else f"PAPERREC_TOKEN_SECRET=$(cat {DEMO / 'token_secret'})"
     )
     return (
-        f"  the web app:                  {secret} PAPERREC_HOME={HOME} paperrec serve\n"
-        f"                                -> http://127.0.0.1:3000  (API docs at /docs)\n"
+        f"  the web app:                  {secret} PAPERREC_HOME={HOME} {command_name()} serve\n"
+        f"                                then open http://127.0.0.1:3000  (API docs at /docs)\n"
         f"  sign in as {user}:\n    {link}\n"
-        f"    (works once within 15 minutes; a new one: paperrec user link {user})\n"
+        f"    (works once within 15 minutes; a new one: {command_name()} user link {user})\n"
     )
 
 
@@ -222,10 +236,10 @@ def summary(started: float, digests: Path, config: Path, web: str) -> None:
         "\n[bold]Where to look[/]\n"
         f"  digests ({len(files)} files):  {digests}\n"
         f"  MLflow runs and registry:     mlflow ui --backend-store-uri {uri}  (then http://127.0.0.1:5000)\n"
-        f"  models:                       paperrec models list\n"
+        f"  models:                       {command_name()} models list\n"
         f"{web}"
         f"  retrain (new data, gate):     PAPERREC_SHARED_DIR={SHARED} PAPERREC_DEMO_DIR={DEMO} "
-        f"paperrec retrain --config {config}\n"
+        f"{command_name()} retrain --config {config}\n"
         f"  state:                        {HOME}",
         highlight=False,
         soft_wrap=True,
