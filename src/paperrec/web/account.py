@@ -49,6 +49,7 @@ async def library_undo(request: Request, context, session):
     name = _own(request, session)
     form = await read_form(request, session)
     await threaded(undo, context.runtime.store, name, str(form.get("paper", "")))
+    context.feed.refresh_soon(name)
     return redirect(f"/u/{name}/library?done=Vote+taken+back")
 
 

@@ -4,22 +4,26 @@ The ranking is the digest's: the window's papers are prepared once
 (`paperrec.digest.compose.prepare_window`, shared by every reader of that window) and each
 reader's order comes from `Predictor.rank_profile`. A reader's ranking is kept for the day and
 computed again only when their feedback changes (any vote, from the web, a digest link or
-the CLI) or a new model serves. Each card carries a percentile a person can read: where the
-paper stands among the window's candidates for this reader.
+the CLI) or a new model serves. A vote in the web app refreshes it at once, in a background
+thread (`Feed.refresh_soon`), so the reader's next Today finds it ready. Each card carries a
+percentile a person can read: where the paper stands among the window's candidates for this
+reader.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from paperrec.digest.compose import Window, prepare_window
 from paperrec.digest.content import arxiv_url, pdf_url, shorten, why_line
-from paperrec.errors import InputError
+from paperrec.errors import InputError, PaperrecError
 from paperrec.recommend.rank import RankedPaper
 from paperrec.schema import Paper
 from paperrec.serving.holder import PredictorHolder
@@ -30,6 +34,7 @@ RANKED_PER_READER = 100  # cards a reader can scroll through per window
 SUMMARY_CHARS = 360
 _KEPT_WINDOWS = 4
 _KEPT_RANKINGS = 512
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -86,14 +91,20 @@ def card_for(ranked: RankedPaper, paper: Paper, window: Window, candidates: int)
 class Feed:
     """Readers' rankings, cached per (reader, window) and refreshed when their votes change.
 
-    Thread-safe: model calls go through ``holder.using()``; the caches have their own lock.
+    Thread-safe: model calls go through ``holder.using()``; the caches have their own lock,
+    and one reader is ranked by one thread at a time (a Today that comes while a refresh
+    runs waits for it instead of ranking the same papers again).
     """
 
     def __init__(self, holder: PredictorHolder):
         self.holder = holder
         self._windows: OrderedDict[tuple, Window] = OrderedDict()
-        self._rankings: OrderedDict[tuple, tuple[list[RankedPaper], int]] = OrderedDict()
+        # (user, since, until, versions, papers) -> (feedback stamp, (ranked, candidates))
+        self._rankings: OrderedDict[tuple, tuple] = OrderedDict()
         self._lock = threading.Lock()
+        self._readers: dict[str, threading.Lock] = {}
+        self._pending: set[str] = set()
+        self._refresher: ThreadPoolExecutor | None = None
 
     @property
     def store(self):
@@ -128,13 +139,36 @@ class Feed:
     def ranking(self, user: str, window: Window) -> tuple[list[RankedPaper], int]:
         """The reader's best papers of ``window`` (dismissed ones left out) and how many
         candidates they were ranked among; recomputed when the reader's feedback changed."""
-        versions = tuple(sorted(self.holder.predictor.versions.items()))
-        key = (user, window.since, window.until, versions, len(window.papers))
+        key = self._key(user, window)
+        with self._lock:
+            reader = self._readers.setdefault(user, threading.Lock())
+        with reader:
+            stamp = self.store.activity.feedback_stamp(user)
+            with self._lock:
+                cached = self._rankings.get(key)
+            if cached is not None and cached[0] == stamp:
+                return cached[1]
+            result = self._rank(user, window)
+            with self._lock:
+                self._rankings[key] = (stamp, result)
+                self._rankings.move_to_end(key)
+                while len(self._rankings) > _KEPT_RANKINGS:
+                    self._rankings.popitem(last=False)
+            return result
+
+    def ready(self, user: str, window: Window) -> bool:
+        """Whether the reader's ranking of ``window`` is kept and current (a Today of it
+        would rank nothing)."""
         stamp = self.store.activity.feedback_stamp(user)
         with self._lock:
-            cached = self._rankings.get(key)
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
+            cached = self._rankings.get(self._key(user, window))
+        return cached is not None and cached[0] == stamp
+
+    def _key(self, user: str, window: Window) -> tuple:
+        versions = tuple(sorted(self.holder.predictor.versions.items()))
+        return (user, window.since, window.until, versions, len(window.papers))
+
+    def _rank(self, user: str, window: Window) -> tuple[list[RankedPaper], int]:
         profile = user_profile(self.store, user)
         rated = set(profile.liked_ids) | set(profile.disliked) | set(profile.dismissed)
         candidates = sum(p.id not in rated for p in window.papers)
@@ -145,13 +179,31 @@ class Feed:
                     profile, window.prepared, k=min(len(window.papers), RANKED_PER_READER)
                 )
             ranked = [r for r in ranked if r.id not in rated]
-        result = (ranked, candidates)
+        return ranked, candidates
+
+    def refresh_soon(self, user: str) -> None:
+        """After the reader voted: rank again, in a background thread, each kept window they
+        have a ranking for, so their next Today is ready. Returns at once."""
         with self._lock:
-            self._rankings[key] = (stamp, result)
-            self._rankings.move_to_end(key)
-            while len(self._rankings) > _KEPT_RANKINGS:
-                self._rankings.popitem(last=False)
-        return result
+            if user in self._pending:  # queued and not started: it will see this vote too
+                return
+            self._pending.add(user)
+            if self._refresher is None:
+                self._refresher = ThreadPoolExecutor(1, thread_name_prefix="paperrec-feed")
+        self._refresher.submit(self._refresh, user)
+
+    def _refresh(self, user: str) -> None:
+        with self._lock:
+            self._pending.discard(user)
+            seen = {(k[1], k[2]) for k in self._rankings if k[0] == user}
+            windows = [w for w in self._windows.values() if (w.since, w.until) in seen]
+        for window in windows:
+            try:
+                self.ranking(user, window)
+            except PaperrecError as exc:  # e.g. the reader was deleted meanwhile
+                log.info("Today of %s not refreshed: %s", user, exc)
+            except Exception:  # a background thread: say so, never lose it silently
+                log.exception("Today of %s not refreshed", user)
 
     def page(
         self,

@@ -103,6 +103,7 @@ async def vote(request: Request, context, session):
         record_feedback, context.runtime.store, name, str(form.get("paper", "")), signal,
         FeedbackSource.WEB,
     )  # fmt: skip
+    context.feed.refresh_soon(name)
     if wants_json(request):
         return JSONResponse(
             {"paper_id": event.paper_id, "signal": event.signal.value, "label": DONE[signal]}
