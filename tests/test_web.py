@@ -6,6 +6,7 @@ and another reader's votes are refused with nothing written."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from urllib.parse import urlsplit
 
@@ -271,6 +272,51 @@ def test_settings_change_and_another_readers_pages_are_refused(site):
     assert browser.get("/u/bob/settings").status_code == 403
     assert browser.get("/u/bob/library").status_code == 403
     site["store"].users.set_email("ada", "ada@example.org")
+
+
+def test_api_keys_are_created_shown_once_and_revoked(site):
+    store = site["store"]
+    browser = signed_in(site)
+    token = csrf_of(browser.get("/u/ada/settings").text)
+    before = [k.id for k in store.users.keys("ada")]
+    made = browser.post("/u/ada/keys", data={"csrf": token})
+    assert made.status_code == 200 and "shown only now" in made.text
+    key = re.search(r'id="new-key" type="text" readonly value="([^"]+)"', made.text).group(1)
+    new = [k.id for k in store.users.keys("ada") if k.id not in before]
+    assert len(new) == 1 and store.users.key_owner(key) == (False, "ada")
+    listed = browser.get("/u/ada/settings").text
+    assert f"Revoke key {new[0]}" in listed and key not in listed  # the key itself only once
+    assert browser.post("/u/ada/keys", data={}).status_code == 403  # no CSRF token
+    bobs = store.users.create_key("bob")
+    bob_id = store.users.keys("bob")[-1].id
+    other = browser.post("/u/ada/keys/revoke", data={"csrf": token, "key": str(bob_id)})
+    assert other.status_code == 404 and store.users.key_owner(bobs) == (False, "bob")
+    assert (
+        browser.post("/u/bob/keys/revoke", data={"csrf": token, "key": str(bob_id)}).status_code
+        == 403
+    )
+    bad = browser.post("/u/ada/keys/revoke", data={"csrf": token, "key": "x"})
+    assert bad.status_code == 400 and "nothing was revoked" in bad.text
+    assert len(store.users.keys("ada")) == len(before) + 1
+    gone = browser.post("/u/ada/keys/revoke", data={"csrf": token, "key": str(new[0])})
+    assert gone.status_code == 303 and store.users.key_owner(key) is None
+
+
+def test_an_admin_invites_a_reader_who_gets_a_sign_in_link(site):
+    admin = signed_in(site, "admin")
+    token = csrf_of(admin.get("/admin").text)
+    form = {"csrf": token, "name": "cleo", "email": "cleo@example.org", "topics": "nlp"}
+    assert signed_in(site).post("/admin/invite", data=form).status_code == 403  # a reader
+    answer = admin.post("/admin/invite", data=form)
+    assert answer.status_code == 303 and "Invited+cleo" in answer.headers["location"]
+    assert site["store"].users.get("cleo").topics == ("nlp",)
+    assert "/signin/link/" in link_in(site["inbox"].to("cleo@example.org")[-1])
+    users = len(site["store"].users.names())
+    again = admin.post("/admin/invite", data=form)
+    assert again.status_code == 400  # the name is taken
+    unknown = admin.post("/admin/invite", data={**form, "name": "dora", "topics": "no-such"})
+    assert unknown.status_code == 400 and "no-such" in unknown.text
+    assert len(site["store"].users.names()) == users
 
 
 def test_admin_and_api_docs(site):

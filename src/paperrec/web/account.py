@@ -1,4 +1,5 @@
-"""A reader's own pages: the library (undo, import, export) and settings.
+"""A reader's own pages: the library (undo, import, export) and settings (digest, topics,
+API keys: create, list with their last use, revoke).
 
 Addressed as ``/u/NAME/...``: a reader sees and changes only their own; anyone else is
 refused with a 403 and nothing is written.
@@ -95,14 +96,39 @@ def _taxonomy(context):
     return model.taxonomy if model is not None else None
 
 
-@handler
-async def settings(request: Request, context, session):
-    name = _own(request, session)
-    prefs = await threaded(preferences, context.runtime.store, name)
+async def _settings_page(request: Request, context, session, name: str, new_key=None):
+    store = context.runtime.store
+    prefs = await threaded(preferences, store, name)
+    keys = await threaded(store.users.keys, name)
     return page(
         request, session, "settings.html", prefs=prefs, taxonomy=_taxonomy(context), user=name,
-        message=request.query_params.get("done", ""),
+        keys=keys, new_key=new_key, message=request.query_params.get("done", ""),
     )  # fmt: skip
+
+
+@handler
+async def settings(request: Request, context, session):
+    return await _settings_page(request, context, session, _own(request, session))
+
+
+@handler
+async def key_create(request: Request, context, session):
+    """A new API key, shown on this page once (never put in a URL); only its hash is kept."""
+    name = _own(request, session)
+    await read_form(request, session)
+    key = await threaded(context.runtime.store.users.create_key, name)
+    return await _settings_page(request, context, session, name, new_key=key)
+
+
+@handler
+async def key_revoke(request: Request, context, session):
+    name = _own(request, session)
+    form = await read_form(request, session)
+    key_id = str(form.get("key", ""))
+    if not key_id.isdigit():
+        raise Refused(400, f"key {key_id!r} is not a key number; nothing was revoked")
+    await threaded(context.runtime.store.users.revoke_key, name, int(key_id))
+    return redirect(f"/u/{name}/settings?done=Key+{key_id}+revoked")
 
 
 @handler

@@ -82,10 +82,13 @@ ROUTES = [
     Route("/u/{name}/library/export.{kind}", account.library_export),
     Route("/u/{name}/settings", account.settings, methods=["GET"]),
     Route("/u/{name}/settings", account.settings_save, methods=["POST"]),
+    Route("/u/{name}/keys", account.key_create, methods=["POST"]),
+    Route("/u/{name}/keys/revoke", account.key_revoke, methods=["POST"]),
     Route("/docs", docs.docs),
     Route("/docs/openapi.json", docs.openapi),
     Route("/admin", admin.admin),
     Route("/admin/resend", admin.admin_resend, methods=["POST"]),
+    Route("/admin/invite", admin.admin_invite, methods=["POST"]),
     Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
 ]
 # First path segments the web app answers; the gate lets forms through to these only.
