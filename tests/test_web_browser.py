@@ -142,7 +142,10 @@ def test_a_reader_signs_in_rates_searches_and_reads(served, browser, tmp_path):
     tab.get_by_label("User name or email").fill("ada@example.org")
     tab.get_by_role("button", name="Email me a sign-in link").click()
     assert "Check your email" in tab.content()
-    tab.goto(link_in(served["inbox"].to("ada@example.org")[-1]))
+    tab.screenshot(path=str(tmp_path / "signin-sent.png"))
+    link = link_in(served["inbox"].to("ada@example.org")[-1])
+    photograph(browser, link, [], tmp_path, "signin-link")  # a GET does not use the link up
+    tab.goto(link)
     tab.get_by_role("button", name="Sign in").click()
     tab.wait_for_url(f"{url}/")
     assert tab.get_by_role("heading", name="Today for ada").is_visible()
