@@ -193,10 +193,13 @@ class Feed:
         self._refresher.submit(self._refresh, user)
 
     def _refresh(self, user: str) -> None:
+        versions = tuple(sorted(self.holder.predictor.versions.items()))
         with self._lock:
             self._pending.discard(user)
             seen = {(k[1], k[2]) for k in self._rankings if k[0] == user}
-            windows = [w for w in self._windows.values() if (w.since, w.until) in seen]
+            windows = [  # of the models serving now
+                w for k, w in self._windows.items() if k[2] == versions and k[:2] in seen
+            ]
         for window in windows:
             try:
                 self.ranking(user, window)
