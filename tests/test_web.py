@@ -278,28 +278,28 @@ def test_api_keys_are_created_shown_once_and_revoked(site):
     store = site["store"]
     browser = signed_in(site)
     token = csrf_of(browser.get("/u/ada/settings").text)
-    before = [k.id for k in store.users.keys("ada")]
+    before = [k.id for k in store.keys.of("ada")]
     made = browser.post("/u/ada/keys", data={"csrf": token})
     assert made.status_code == 200 and "shown only now" in made.text
     key = re.search(r'id="new-key" type="text" readonly value="([^"]+)"', made.text).group(1)
-    new = [k.id for k in store.users.keys("ada") if k.id not in before]
-    assert len(new) == 1 and store.users.key_owner(key) == (False, "ada")
+    new = [k.id for k in store.keys.of("ada") if k.id not in before]
+    assert len(new) == 1 and store.keys.owner(key) == (False, "ada")
     listed = browser.get("/u/ada/settings").text
     assert f"Revoke key {new[0]}" in listed and key not in listed  # the key itself only once
     assert browser.post("/u/ada/keys", data={}).status_code == 403  # no CSRF token
-    bobs = store.users.create_key("bob")
-    bob_id = store.users.keys("bob")[-1].id
+    bobs = store.keys.create("bob")
+    bob_id = store.keys.of("bob")[-1].id
     other = browser.post("/u/ada/keys/revoke", data={"csrf": token, "key": str(bob_id)})
-    assert other.status_code == 404 and store.users.key_owner(bobs) == (False, "bob")
+    assert other.status_code == 404 and store.keys.owner(bobs) == (False, "bob")
     assert (
         browser.post("/u/bob/keys/revoke", data={"csrf": token, "key": str(bob_id)}).status_code
         == 403
     )
     bad = browser.post("/u/ada/keys/revoke", data={"csrf": token, "key": "x"})
     assert bad.status_code == 400 and "nothing was revoked" in bad.text
-    assert len(store.users.keys("ada")) == len(before) + 1
+    assert len(store.keys.of("ada")) == len(before) + 1
     gone = browser.post("/u/ada/keys/revoke", data={"csrf": token, "key": str(new[0])})
-    assert gone.status_code == 303 and store.users.key_owner(key) is None
+    assert gone.status_code == 303 and store.keys.owner(key) is None
 
 
 def test_an_admin_invites_a_reader_who_gets_a_sign_in_link(site):

@@ -99,7 +99,7 @@ def _taxonomy(context):
 async def _settings_page(request: Request, context, session, name: str, new_key=None):
     store = context.runtime.store
     prefs = await threaded(preferences, store, name)
-    keys = await threaded(store.users.keys, name)
+    keys = await threaded(store.keys.of, name)
     return page(
         request, session, "settings.html", prefs=prefs, taxonomy=_taxonomy(context), user=name,
         keys=keys, new_key=new_key, message=request.query_params.get("done", ""),
@@ -116,7 +116,7 @@ async def key_create(request: Request, context, session):
     """A new API key, shown on this page once (never put in a URL); only its hash is kept."""
     name = _own(request, session)
     await read_form(request, session)
-    key = await threaded(context.runtime.store.users.create_key, name)
+    key = await threaded(context.runtime.store.keys.create, name)
     return await _settings_page(request, context, session, name, new_key=key)
 
 
@@ -127,7 +127,7 @@ async def key_revoke(request: Request, context, session):
     key_id = str(form.get("key", ""))
     if not key_id.isdigit():
         raise Refused(400, f"key {key_id!r} is not a key number; nothing was revoked")
-    await threaded(context.runtime.store.users.revoke_key, name, int(key_id))
+    await threaded(context.runtime.store.keys.revoke, name, int(key_id))
     return redirect(f"/u/{name}/settings?done=Key+{key_id}+revoked")
 
 
