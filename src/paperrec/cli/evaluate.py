@@ -54,15 +54,22 @@ def evaluate(
     ceiling: Annotated[
         bool, typer.Option(help="also train on the gold labels with 5-fold CV (slow)")
     ] = True,
+    fine_gold: Annotated[
+        Path | None,
+        typer.Option(
+            help="JSONL of {id, topics} judged fine topics for papers of --gold "
+            "(shipped: src/paperrec/evaluate/gold/fine_topics.jsonl)"
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the full result as JSON")] = False,
 ) -> None:
     """Per-area precision/recall/F1 of the champion topic model and the rule baselines."""
     if ctx.invoked_subcommand is not None:
         return
-    handles_errors(_evaluate_topics)(gold, ceiling, as_json)
+    handles_errors(_evaluate_topics)(gold, ceiling, fine_gold, as_json)
 
 
-def _evaluate_topics(gold: Path | None, ceiling: bool, as_json: bool) -> None:
+def _evaluate_topics(gold: Path | None, ceiling: bool, fine_gold: Path | None, as_json: bool):
     from paperrec.evaluate.topics import evaluate_topics
     from paperrec.serving.predictor import Predictor
 
@@ -75,22 +82,53 @@ def _evaluate_topics(gold: Path | None, ceiling: bool, as_json: bool) -> None:
     predictor = Predictor.load(rt, ranker=False)
     X = embed_with_bar(rt, papers, "embedding")
     result = evaluate_topics(predictor.topic_model, papers, X, ceiling=ceiling)
+    if fine_gold is not None:
+        result["fine"] = _evaluate_fine(predictor.topic_model, fine_gold, gold, papers, X)
     if as_json:
         print_json(result)
         return
-    methods = list(result["macro_f1"])
-    table = new_table(
-        title=f"topics v{predictor.versions['topics']} on {gold} (F1 per area)",
-        title_justify="left",
-    )
-    table.add_column("area")
+    title = f"topics v{predictor.versions['topics']} on {gold}"
+    _print_topic_table(f"{title} (F1 per area; recall in brackets)", "area", result["areas"])
+    print_topic_macro(result)
+    if fine_gold is not None:
+        fine = result["fine"]
+        _print_topic_table(
+            f"{title}, fine topics judged in {fine_gold} (F1; recall in brackets)",
+            "fine topic",
+            fine["topics"],
+        )
+        out.print(
+            f"fine-topic macro-F1 on {fine['n_papers']} judged papers ({fine['n_topics']} "
+            "topics with gold papers): "
+            + ", ".join(f"{m} {v:.3f}" for m, v in fine["macro_f1"].items())
+        )
+
+
+def _evaluate_fine(model, fine_gold: Path, gold: Path, papers, X) -> dict:
+    from paperrec.evaluate.agreement import read_labels
+    from paperrec.evaluate.fine_topics import evaluate_fine_topics, fine_gold_matrix, match_papers
+
+    labels = read_labels(fine_gold)
+    judged = match_papers(labels, papers, str(gold))
+    index = {p.id: i for i, p in enumerate(papers)}
+    rows = [index[p.id] for p in judged]
+    return evaluate_fine_topics(model, judged, X[rows], fine_gold_matrix(model, labels, judged))
+
+
+def _print_topic_table(title: str, label: str, rows: dict) -> None:
+    methods = [m for m in next(iter(rows.values()), {}) if m != "support"]
+    table = new_table(title=title, title_justify="left")
+    table.add_column(label)
     table.add_column("support", justify="right")
     for m in methods:
         table.add_column(m, justify="right")
-    for area, row in result["areas"].items():
-        table.add_row(area, str(row["support"]), *[f"{row[m]['f1']:.2f}" for m in methods])
+    for name, row in rows.items():
+        table.add_row(
+            name,
+            str(row["support"]),
+            *[f"{row[m]['f1']:.2f} ({row[m]['recall']:.2f})" for m in methods],
+        )
     out.print(table)
-    print_topic_macro(result)
 
 
 @command("ranker", group=evaluate_app)
