@@ -46,3 +46,36 @@ def calibration_plot(gold: np.ndarray, probabilities: np.ndarray, bins: int = 10
 
 def close(figure) -> None:
     plt.close(figure)
+
+
+def reliability_grid(gold: np.ndarray, probabilities: np.ndarray, names, bins: int = 10):
+    """One reliability diagram per topic: mean predicted probability vs observed share in
+    ``bins`` equal-width probability bins; each point is labelled with its paper count
+    (bins with no paper are left out). ``gold`` and ``probabilities`` are (n, n_topics)."""
+    names = list(names)
+    columns = 6
+    rows = max(1, -(-len(names) // columns))
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(2.6 * columns, 2.6 * rows), sharex=True, sharey=True
+    )
+    edges = np.linspace(0, 1, bins + 1)
+    for k, axis in enumerate(np.atleast_1d(axes).ravel()):
+        if k >= len(names):
+            axis.axis("off")
+            continue
+        which = np.clip(np.digitize(probabilities[:, k], edges[1:-1]), 0, bins - 1)
+        counts = np.bincount(which, minlength=bins)
+        used = counts > 0
+        predicted = np.bincount(which, probabilities[:, k], bins)[used] / counts[used]
+        observed = np.bincount(which, gold[:, k].astype(float), bins)[used] / counts[used]
+        axis.plot([0, 1], [0, 1], "--", color="grey", linewidth=0.8)
+        axis.plot(predicted, observed, "o-", markersize=3)
+        for x, y, n in zip(predicted, observed, counts[used], strict=True):
+            axis.annotate(str(n), (x, y), fontsize=6, xytext=(2, 2), textcoords="offset points")
+        axis.set_title(f"{names[k]} ({int(gold[:, k].sum())})", fontsize=8)
+        axis.set_xlim(0, 1)
+        axis.set_ylim(0, 1)
+    figure.supxlabel("predicted probability")
+    figure.supylabel("observed share with the topic")
+    figure.tight_layout()
+    return figure

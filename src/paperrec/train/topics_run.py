@@ -52,9 +52,14 @@ def _log_evaluation(
     tracking.log_figure(figure, "evaluation/precision_recall.png")
     plots.close(figure)
     gold = gold_matrix(model, dev_papers)
-    areas = [i for i, t in enumerate(model.taxonomy.topics) if t.is_area]
-    figure = plots.calibration_plot(gold[:, areas], model.predict_proba(dev_X)[:, areas])
+    areas = [i for i, t in enumerate(model.taxonomy.topics) if t.is_area and gold[:, i].any()]
+    probabilities = model.predict_proba(dev_X)[:, areas]
+    figure = plots.calibration_plot(gold[:, areas], probabilities)
     tracking.log_figure(figure, "evaluation/calibration.png")
+    plots.close(figure)
+    names = [model.topic_ids[i] for i in areas]
+    figure = plots.reliability_grid(gold[:, areas], probabilities, names)
+    tracking.log_figure(figure, "evaluation/reliability_per_area.png")
     plots.close(figure)
 
 
