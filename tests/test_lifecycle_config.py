@@ -67,6 +67,7 @@ def test_the_demo_configs_in_training_load(tmp_path, monkeypatch):
     assert demo.sources == [
         str(tmp_path / "shared" / "seeds" / "*.txt"),
         str(tmp_path / "demo" / "arxiv_pool_slice.jsonl"),
+        str(tmp_path / "demo" / "arxiv_pool_noncs_slice.jsonl"),
     ]
     assert demo.topics_eval == str(tmp_path / "demo" / "arxiv_dev_slice.jsonl")
     assert demo.draws == 2
@@ -229,3 +230,19 @@ def test_provenance_without_git_says_unknown(monkeypatch):
 
     monkeypatch.setattr(subprocess, "run", no_git)
     assert snapshot_module.provenance()["git_commit"] == "unknown"
+
+
+def test_the_demo_slice_of_the_other_fields_takes_each_primary_category_in_turn(tmp_path):
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("demo", REPO / "training" / "demo.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    rows = [{"id": f"a{i}", "categories": ["astro-ph.GA"]} for i in range(8)]
+    rows += [{"id": "s0", "categories": ["stat.ME", "math.ST"]}, {"id": "q0", "categories": []}]
+    source = tmp_path / "pool.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    target = demo.balanced(source, tmp_path / "slice.jsonl", 5)
+    ids = [json.loads(line)["id"] for line in target.read_text(encoding="utf-8").splitlines()]
+    assert ids == ["q0", "a0", "s0", "a1", "a2"]  # the rare ones first come, in file order

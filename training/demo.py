@@ -31,6 +31,7 @@ SHARED = Path(os.environ.get("PAPERREC_SHARED_DIR", REPO.parent / "shared"))
 HOME = Path(os.environ.get("PAPERREC_HOME", REPO / ".paperrec")).resolve()
 DEMO = HOME / "demo"
 POOL_PAPERS = int(os.environ.get("PAPERREC_DEMO_POOL", "6000"))
+NONCS_PAPERS = POOL_PAPERS // 2  # papers of the non-CS pool beside them
 EVAL_PAPERS = 1000  # arXiv dev papers the gate measures the topic classifier on
 SEED_PAPERS = 10  # papers of a seed page its demo user starts from
 # The retrain configurations (with ../shared, and without it: the live arXiv API)
@@ -67,9 +68,40 @@ def head(source: Path, target: Path, n: int) -> Path:
     return target
 
 
+def balanced(source: Path, target: Path, n: int) -> Path:
+    """``n`` lines of ``source`` taken in turn from each primary arXiv category (in file
+    order within one), in ``target`` (rewritten only when different): a rare area keeps all
+    of its papers instead of the handful a head of the file holds."""
+    groups: dict[str, list[str]] = {}
+    with source.open(encoding="utf-8") as handle:
+        for line in handle:
+            categories = json.loads(line).get("categories") or ["?"]
+            groups.setdefault(categories[0], []).append(line)
+    queues = [groups[name][::-1] for name in sorted(groups)]
+    lines: list[str] = []
+    while len(lines) < n and any(queues):
+        for queue in queues:
+            if queue and len(lines) < n:
+                lines.append(queue.pop())
+    text = "".join(lines)
+    if not target.is_file() or target.read_text(encoding="utf-8") != text:
+        target.write_text(text, encoding="utf-8")
+    return target
+
+
 def cut_slices() -> None:
-    """The pool and dev slices that training/demo.yaml names, in DEMO."""
+    """The pool and dev slices that training/demo.yaml names, in DEMO: the head of the CS
+    pool (whose authors' later papers teach the ranker) and a slice of the other fields
+    the taxonomy covers, balanced across their primary categories."""
     head(SHARED / "data" / "arxiv_pool.jsonl", DEMO / "arxiv_pool_slice.jsonl", POOL_PAPERS)
+    noncs, slice_ = (
+        SHARED / "data" / "arxiv_pool_noncs.jsonl",
+        DEMO / "arxiv_pool_noncs_slice.jsonl",
+    )
+    if noncs.is_file():
+        balanced(noncs, slice_, NONCS_PAPERS)
+    else:  # an older ../shared: the CS pool alone
+        slice_.write_text("", encoding="utf-8")
     head(SHARED / "data" / "arxiv_dev.jsonl", DEMO / "arxiv_dev_slice.jsonl", EVAL_PAPERS)
 
 
@@ -260,7 +292,8 @@ def main() -> None:
     config = CONFIG if shared else CONFIG_ARXIV
     if shared:
         cut_slices()
-        paperrec("ingest", *map(str, pages), str(DEMO / "arxiv_pool_slice.jsonl"))
+        slices = [DEMO / "arxiv_pool_slice.jsonl", DEMO / "arxiv_pool_noncs_slice.jsonl"]
+        paperrec("ingest", *map(str, pages), *map(str, slices))
         paperrec("embed")
     config_env = {**os.environ, "PAPERREC_SHARED_DIR": str(SHARED), "PAPERREC_DEMO_DIR": str(DEMO)}
     paperrec("retrain", "--config", str(config), env=config_env)
