@@ -8,7 +8,7 @@ paper, as a digest link would) and then asks both predictors for the user's top 
 service's predictor always has a vote to catch up with; the rankings must be equal. Printed:
 p50 of each, their ratio, and with ``--profile`` the top of a cProfile of one call of the
 service's predictor. Runs on a copy of ``--home`` (with its embedding cache, as the mixed mode
-of bench/service.py does).
+of bench/service.py does), with BLAS on one thread as in the server.
 
     python bench/recommend_user.py [--home DIR] [--rounds N] [--profile]
 """
@@ -24,6 +24,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from threadpoolctl import threadpool_limits
 
 TARGET_MS = 300.0  # /recommend p50 for a user with 1,000 votes (issue 13, item 5)
 
@@ -52,6 +54,7 @@ def main() -> None:
     from paperrec.serving.predictor import Predictor
     from paperrec.users.profiles import record_feedback
 
+    threadpool_limits(limits=1, user_api="blas")  # as the server (service/service.py)
     with tempfile.TemporaryDirectory(prefix="paperrec-bench-") as tmp:
         home = bench_service.copy_home(args.home, Path(tmp) / "home", embeddings=True)
         _, to_vote = service_mixed.prepare_user(home)

@@ -48,6 +48,7 @@ from schemas import (
 )
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
+from threadpoolctl import threadpool_limits
 
 from paperrec.errors import AuthError, ForbiddenError, InputError, NotFoundError, PaperrecError
 from paperrec.runtime import Runtime
@@ -170,6 +171,12 @@ def _count_batch(requests: int) -> None:
     SCORE_BATCHES.inc()
     SCORE_BATCHED.inc(requests)
 
+
+# NumPy's and SciPy's BLAS on one thread in this process: a ranking's products are small (a
+# profile's ~1,000 papers by the window's ~200 or 512 background papers), two rankings and an
+# encode already share the cores, and BLAS threads waiting for a busy core made a ranking
+# 2-4x slower under load (bench/recommend_user.py). torch's own threads are not affected.
+threadpool_limits(limits=1, user_api="blas")
 
 web = create_app()  # the reader's web app: /, /signin, /paper/..., /static/... (paperrec.web)
 links = FastAPI(title="paperrec feedback links", docs_url=None, redoc_url=None, openapi_url=None)

@@ -190,6 +190,13 @@ class Recommender:
         """
         if k < 1:
             raise InputError(f"k must be at least 1, got {k}")
+        # BLAS on one thread, as the service and the batch path run it: the products are
+        # small, and one thread count gives every caller the same scores to the last digit.
+        with _threadpools().limit(limits=1, user_api="blas"):
+            return self._ranked(liked, candidates, disliked, topics, liked_at, rated, k)
+
+    def _ranked(self, liked, candidates, disliked, topics, liked_at, rated, k) -> list[RankedPaper]:
+        """`rank` with its arguments checked."""
         prepared = candidates if isinstance(candidates, CandidateSet) else self.prepare(candidates)
         if not prepared.papers:
             raise InputError("no candidates to rank")
