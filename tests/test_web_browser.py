@@ -33,11 +33,12 @@ FLAGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]  # fmt: skip
 WIDTHS = {"wide": 1280, "phone": 390}
-# Form controls without an accessible name (a label, aria-label(ledby), or a button's text).
+# Form controls without an accessible name (label, aria-label(ledby), title, or button text).
 UNLABELLED = """() => [...document.querySelectorAll(
     'input:not([type=hidden]), select, textarea, button')].filter(el =>
   !(el.labels && el.labels.length) && !el.getAttribute('aria-label') &&
-  !el.getAttribute('aria-labelledby') && !(el.tagName === 'BUTTON' && el.textContent.trim())
+  !el.getAttribute('aria-labelledby') && !el.getAttribute('title') &&
+  !(el.tagName === 'BUTTON' && el.textContent.trim())
 ).map(el => el.outerHTML.slice(0, 100))"""
 # Visible text whose colour has a WCAG contrast ratio under 4.5 against what lies behind it.
 LOW_CONTRAST = """() => {
@@ -102,9 +103,12 @@ def browser(served):
         chromium.close()
 
 
-def photograph(browser, url: str, cookies: list, folder, name: str, status: int = 200) -> None:
+def photograph(
+    browser, url: str, cookies: list, folder, name: str, status: int = 200, ready: str = ""
+) -> None:
     """The page at ``url`` at both widths, light and dark, as PNGs in ``folder``, after
-    checking it answers ``status``, fits the width, labels its controls and is readable."""
+    checking it answers ``status``, fits the width, labels its controls and is readable.
+    ``ready`` is a selector to wait for on pages that a script draws after loading."""
     for width_name, width in WIDTHS.items():
         for scheme in ("light", "dark"):
             context = browser.new_context(
@@ -113,10 +117,14 @@ def photograph(browser, url: str, cookies: list, folder, name: str, status: int 
             context.add_cookies(cookies)
             tab = context.new_page()
             assert tab.goto(url).status == status, f"{name}: {url}"
+            if ready:
+                tab.wait_for_selector(ready)
             overflow = tab.evaluate("document.documentElement.scrollWidth - innerWidth")
             assert overflow <= 0, f"{name} is wider than {width} px"
-            assert tab.evaluate(UNLABELLED) == [], f"{name}: controls without a label"
-            assert tab.evaluate(LOW_CONTRAST) == [], f"{name} ({scheme}): text hard to read"
+            unlabelled = tab.evaluate(UNLABELLED)
+            assert unlabelled == [], f"{name}: controls without a label: {unlabelled}"
+            faint = tab.evaluate(LOW_CONTRAST)
+            assert faint == [], f"{name} ({scheme}): text hard to read: {faint}"
             tab.screenshot(path=str(folder / f"{name}-{width_name}-{scheme}.png"), full_page=True)
             context.close()
 
@@ -284,6 +292,6 @@ def test_admin_pages_api_docs_and_sign_in_link_page(served, browser, tmp_path):
     tab.goto(f"{url}/admin")
     assert tab.get_by_role("heading", level=1).inner_text()
     photograph(browser, f"{url}/admin", context.cookies(), tmp_path, "admin")
-    photograph(browser, f"{url}/docs", [], tmp_path, "docs")
+    photograph(browser, f"{url}/docs", [], tmp_path, "docs", ready=".opblock")
     photograph(browser, f"{url}/signin/link/not-a-token", [], tmp_path, "bad-link", status=403)
     context.close()
