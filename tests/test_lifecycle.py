@@ -27,10 +27,12 @@ from paperrec.evaluate.topics import evaluate_topics
 from paperrec.papers.rows import paper_from_fields
 from paperrec.recommend.pseudo_users import PseudoUser
 from paperrec.runtime import Runtime
+from paperrec.serving.admin import metric_history
 from paperrec.serving.holder import PredictorHolder
 from paperrec.topics.classify import TopicClassifier
 from paperrec.train import registry
 from paperrec.train.gate import ModelSet, registered_set
+from paperrec.train.gate_history import gate_runs
 from paperrec.train.ranker_fit import fit_lexical, fit_ranking_model
 from paperrec.train.ranker_run import build_corpus, split_pool_users
 from paperrec.train.retrain import EXPERIMENT, PAIR_TAG, evaluation_data, gate_and_promote, retrain
@@ -145,6 +147,42 @@ def test_same_data_config_and_seed_give_the_same_metrics(lifecycle):
     assert [r.champion for r in second.gate.rows] == [r.candidate for r in first.gate.rows]
     assert second.status == "promoted"
     assert aliases(lifecycle.settings, registry.CHAMPION) == second.versions
+
+
+def test_the_gate_history_reads_back_each_retrain_s_table(lifecycle):
+    first, second = lifecycle.first, lifecycle.second
+    runs = gate_runs(lifecycle.settings)
+    assert [r.started for r in runs] == sorted((r.started for r in runs), reverse=True)
+    by_candidate = {tuple(sorted(r.candidate.items())): r for r in runs}
+    for outcome in (first, second):
+        run = by_candidate[tuple(sorted(outcome.versions.items()))]
+        assert run.promoted and run.reason == outcome.gate.reason
+        assert [(r.model, r.metric, r.candidate, r.champion, r.passed) for r in run.rows] == [
+            (r.model, r.metric, r.candidate, r.champion, r.passed) for r in outcome.gate.rows
+        ]
+    assert by_candidate[tuple(sorted(second.versions.items()))].champion == first.versions
+    columns, history = metric_history(runs)  # oldest first, one column per gated metric
+    assert "topics macro_f1" in columns and len(history) == len(runs)
+    assert history[-1] == {f"{r.model} {r.metric}": r.candidate for r in runs[0].rows}
+    assert gate_runs(Settings(home=lifecycle.root / "empty")) == []
+
+
+def test_the_admin_page_shows_the_last_gate_table_and_the_metric_history(lifecycle):
+    from paperrec.serving.admin import AdminView
+    from paperrec.web.render import environment
+    from paperrec.web.session import Session
+
+    runs = gate_runs(lifecycle.settings)
+    columns, history = metric_history(runs)
+    view = AdminView([], {}, None, [], runs, {}, [], {"papers": 0, "by_source": {}, "latest": []})
+    html = environment.get_template("admin.html").render(
+        view=view, columns=columns, history=history, latest=runs[0], path="/admin",
+        session=Session("token", admin=True), csrf_field="csrf", message="",
+    )  # fmt: skip
+    latest_row = next(r for r in runs[0].rows if r.model == "topics")
+    assert f"<td>topics</td><td>{latest_row.metric}</td><td>{latest_row.candidate:.3f}</td>" in html
+    assert html.count(runs[-1].started.strftime("%Y-%m-%d %H:%M")) >= 1
+    assert html.count("<td>promoted</td>") + html.count("<td>rejected</td>") == len(runs)
 
 
 def test_retrain_with_nothing_new_says_so_and_exits_0(lifecycle):

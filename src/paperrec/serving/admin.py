@@ -1,5 +1,6 @@
-"""What the admin pages show: readers, the models in use and registered, the digest
-outbox, and what the paper store holds. Read-only except `resend`."""
+"""What the admin pages show: readers, the models in use and registered, the gate's recent
+decisions (comparison tables and the metrics over time), the digest outbox, and what the
+paper store holds. Read-only except `resend`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from paperrec.errors import NotFoundError
 from paperrec.serving.holder import PredictorHolder
 from paperrec.store.outbox import STATUSES, OutboxEntry
 from paperrec.train import registry
+from paperrec.train.gate_history import GateRun, gate_runs
 from paperrec.users.profiles import list_users
 
 GATE_TAG = "paperrec.gate"
@@ -31,6 +33,7 @@ class AdminView:
     in_use: dict[str, str]
     reload_error: str | None
     models: list[ModelRow]
+    gates: list[GateRun]  # newest first
     outbox: dict[str, int]
     attention: list[OutboxEntry]  # unconfirmed and failed-and-waiting entries
     papers: dict
@@ -54,11 +57,19 @@ def overview(holder: PredictorHolder) -> AdminView:
     attention = [e for e in entries if e.status == "unconfirmed" or e.last_error][-50:]
     stats = store.papers.stats()
     return AdminView(
-        list_users(store), holder.versions, holder.last_error, models,
+        list_users(store), holder.versions, holder.last_error, models, gate_runs(settings),
         {status: counts.get(status, 0) for status in STATUSES}, attention,
         {"papers": stats["papers"], "by_source": stats["by_source"],
          "latest": list(stats["by_date"].items())[-7:]},
     )  # fmt: skip
+
+
+def metric_history(gates: list[GateRun]) -> tuple[list[str], list[dict[str, float]]]:
+    """The gated metrics as columns (``model metric``) and one row per gate run, oldest
+    first, holding each candidate's value: how the models moved across retrains."""
+    columns = sorted({f"{r.model} {r.metric}" for g in gates for r in g.rows})
+    rows = [{f"{r.model} {r.metric}": r.candidate for r in g.rows} for g in reversed(gates)]
+    return columns, rows
 
 
 def resend(holder: PredictorHolder, user: str, date: dt.date) -> OutboxEntry:

@@ -36,13 +36,13 @@ from paperrec.train.gate import (
     registered_set,
     run_gate,
 )
+from paperrec.train.gate_history import EXPERIMENT, GATE_RUN
 from paperrec.train.ranker_run import RankerRunResult, page_users, train_ranker
 from paperrec.train.refresh import embed_missing, ingest_sources
 from paperrec.train.retrain_config import RetrainConfig
 from paperrec.train.snapshot import DataSnapshot, provenance, take_snapshot
 from paperrec.train.topics_run import TopicRunResult, train_topics
 
-EXPERIMENT = "paperrec-retrain"
 DATA_TAG = "paperrec.data_hash"  # version tags written by a retrain
 CONFIG_TAG = "paperrec.config_hash"
 RUN_TAG = "paperrec.retrain_run"
@@ -252,7 +252,7 @@ def gate_and_promote(
     every candidate version together when it passes; tags each version with the decision."""
     settings = runtime.settings
     champion = registered_set(settings, registry.CHAMPION)
-    with tracking.tracked_run(settings, EXPERIMENT, "gate"):
+    with tracking.tracked_run(settings, EXPERIMENT, GATE_RUN):
         result = run_gate(runtime, data, candidate, champion, tolerance)
         tracking.log_params(
             {"tolerance": tolerance, "promote": result.promote, "reason": result.reason}

@@ -9,7 +9,7 @@ from urllib.parse import quote_plus
 from starlette.requests import Request
 
 from paperrec.errors import InputError, NetworkError
-from paperrec.serving.admin import overview, resend
+from paperrec.serving.admin import metric_history, overview, resend
 from paperrec.users.profiles import add_user
 from paperrec.users.signin import send_link
 from paperrec.web.render import Refused, handler, page, read_form, redirect, threaded
@@ -25,7 +25,11 @@ async def admin(request: Request, context, session):
     _admin(session)
     view = await threaded(overview, context.holder)
     message = request.query_params.get("done", "")
-    return page(request, session, "admin.html", view=view, message=message)
+    columns, history = metric_history(view.gates)
+    return page(
+        request, session, "admin.html", view=view, message=message, columns=columns,
+        history=history, latest=view.gates[0] if view.gates else None,
+    )  # fmt: skip
 
 
 @handler
