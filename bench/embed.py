@@ -2,8 +2,9 @@
 
 One run, the same texts for every measurement (the first ``--n`` papers of the pool):
 
-- raw: ``SentenceTransformer.encode`` with the Embedder's settings (same model object, so the
-  same precision and max_seq_length; same batch size; normalised; numpy output);
+- raw: the Embedder's encoder called directly (``SentenceTransformer.encode`` for torch,
+  the exported graph for onnx/openvino; same backend, precision, max_seq_length and batch
+  size; normalised; numpy output);
 - cold: ``Embedder.embed`` into an empty cache (target >= 0.95 of raw);
 - warm: ``Embedder.embed`` again, every vector from the cache (target >= 100x raw);
 - cache read: one lookup of 20,000 vectors (from PAPERREC_HOME's cache when it holds that
@@ -14,6 +15,8 @@ Raw and cold runs alternate, ``--repeats`` times each, and the best of each is c
 (the least disturbed run; medians are printed too).
 
     python bench/embed.py [--n 1000] [--repeats 3]
+
+The backends side by side and their quality gate are in bench/encoders.py.
 """
 
 from __future__ import annotations
@@ -60,14 +63,8 @@ def timed(func) -> float:
 
 
 def raw_encode(embedder: Embedder, texts: list[str]) -> np.ndarray:
-    """What a user of sentence-transformers would write, with the Embedder's settings."""
-    return embedder.model.encode(
-        texts,
-        batch_size=embedder.batch_size,
-        normalize_embeddings=True,
-        convert_to_numpy=True,
-        show_progress_bar=False,
-    )
+    """The Embedder's encoder called directly, without the cache."""
+    return embedder.encoder.encode(texts, embedder.batch_size)
 
 
 def cold_embed(embedder: Embedder, papers: list[Paper], directory: Path, run: int) -> float:

@@ -83,7 +83,7 @@ class RawModel:
         from paperrec.papers.embed import Embedder
 
         self.embedder = Embedder.from_settings(Settings(), cache=None)
-        self.model = self.embedder.model
+        self.encoder = self.embedder.encoder
 
     def texts(self, rows: list[dict]) -> list[str]:
         from paperrec.papers.rows import paper_from_fields
@@ -94,7 +94,7 @@ class RawModel:
     def seconds(self, texts: list[str], batch_size: int | None = None) -> float:
         start = time.perf_counter()
         size = batch_size or self.embedder.batch_size
-        self.model.encode(texts, batch_size=size, normalize_embeddings=True)
+        self.encoder.encode(texts, size)
         return time.perf_counter() - start
 
 

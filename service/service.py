@@ -218,8 +218,13 @@ class PaperrecService:
         self.holder.stop()
 
     def readiness(self) -> tuple[bool, dict]:
-        """(ready, body of /readyz): models loaded, their versions, the last reload error."""
-        return True, {"versions": self.holder.versions, "reload_error": self.holder.last_error}
+        """(ready, body of /readyz): models loaded, their versions, the encoder in use
+        (backend and precision), the last reload error."""
+        return True, {
+            "versions": self.holder.versions,
+            "embedding": self.runtime.embedder.describe(),
+            "reload_error": self.holder.last_error,
+        }
 
     @bentoml.api(input_spec=ScoreRequest)
     async def score(self, papers: list[PaperIn]) -> ScoreResponse:

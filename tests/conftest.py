@@ -18,6 +18,10 @@ from paperrec import offline
 from pool_helpers import SMALL_POOL, slice_pool
 
 offline.set_defaults()
+# The suite embeds with torch, as it always has: with auto, every test home (and every
+# server a test starts) would export its own OpenVINO graph first. tests/test_encoders.py
+# runs the other backends explicitly.
+os.environ.setdefault("PAPERREC_EMBEDDING_BACKEND", "torch")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PAPERREC_SHARED_DIR", REPO.parent / "shared"))

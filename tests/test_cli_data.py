@@ -41,6 +41,9 @@ def test_ingest_then_stats_json(home, tmp_path):
     assert stats["by_source"] == {"jsonl": 5, "arxiv-atom": 3}
     assert stats["by_primary_category"]["cs.CL"] == 5
     assert stats["by_month"]["2024-02"] == 5
+    # the encoder in use and why (the suite sets the torch backend; see tests/conftest.py)
+    assert stats["embedding"]["backend"] == "torch"
+    assert stats["embedding"]["chosen_by"] in {"set", "default"}
 
 
 def test_stats_tables(home, tmp_path):

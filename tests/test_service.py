@@ -95,6 +95,9 @@ def test_health_and_readiness_with_versions(service):
     body = ready.json()
     assert body["ready"] is True and body["reload_error"] is None
     assert set(body["versions"]) == {"topics", "ranker", "embedding_model"}
+    # the encoder in use: the suite runs torch (tests/conftest.py)
+    assert body["embedding"]["backend"] == "torch"
+    assert body["embedding"]["cache_id"] == body["versions"]["embedding_model"]
 
 
 # -- answers equal the CLI's -------------------------------------------------------------

