@@ -93,5 +93,9 @@ def environment(home: Path, **extra: str) -> dict[str, str]:
     }
     env = serve_environment(Settings(home=home), base)
     env["PAPERREC_TOKEN_SECRET"] = TOKEN_SECRET
+    # the suite's encoder (tests/conftest.py): a server on auto would export its own graph
+    env.setdefault(
+        "PAPERREC_EMBEDDING_BACKEND", os.environ.get("PAPERREC_EMBEDDING_BACKEND", "torch")
+    )
     env.update(extra)
     return env
