@@ -37,6 +37,7 @@ from paperrec.evaluate.ranking import (
     one_paper_queries,
     seed_page_queries,
 )
+from paperrec.papers.embed import EMBEDDING_DIM
 from paperrec.recommend.features import FEATURE_NAMES
 from paperrec.runtime import Runtime
 from paperrec.train.ranker_fit import (
@@ -77,7 +78,7 @@ def cached_corpus(runtime: Runtime, pages: list[Path]):
     X, found = embedder.cache.lookup(
         embedder.model_id,
         [p.content_hash for p in papers],
-        embedder.model.get_sentence_embedding_dimension(),
+        EMBEDDING_DIM,
     )
     keep = [i for i, ok in enumerate(found) if ok]
     papers, X = [papers[i] for i in keep], X[keep]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -222,18 +222,6 @@ class Settings(BaseSettings):
         data["token_secret_set"] = self.token_secret is not None
         data["resolved_database_url"] = self.resolved_database_url
         return data
-
-
-def settings_error(exc: ValidationError) -> str:
-    """One line naming each bad setting's variable, the value and what is allowed."""
-    parts = []
-    for error in exc.errors():
-        field = ".".join(str(part) for part in error.get("loc", ())) or "settings"
-        name = f"PAPERREC_{field.upper()}" if field in Settings.model_fields else field
-        expected = (error.get("ctx") or {}).get("expected")
-        allowed = f"valid: {expected}" if expected else error.get("msg", "invalid")
-        parts.append(f"{name}={error.get('input')!r} is not valid ({allowed})")
-    return "; ".join(parts)
 
 
 def get_settings() -> Settings:
