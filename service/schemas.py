@@ -116,6 +116,10 @@ class TopicScores(BaseModel):
     labels: list[str] = Field(
         description="topics at or above their thresholds, most probable first"
     )
+    thresholds: dict[str, float] = Field(
+        description="each topic's decision threshold: a topic is a label when its "
+        "probability is at least this (most sit below 0.5: they maximise F1)"
+    )
 
 
 class ScoreResponse(BaseModel):

@@ -9,7 +9,12 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from paperrec.topics.classify import MIN_POSITIVES, TopicClassifier, best_f1_threshold
+from paperrec.topics.classify import (
+    MIN_POSITIVES,
+    TopicClassifier,
+    best_f1_threshold,
+    recall_threshold,
+)
 
 # Checks written for single-output classifiers over class labels. TopicClassifier is
 # multi-label over 0/1 topic indicators: `classes_` are topic columns, `predict` returns an
@@ -110,18 +115,52 @@ def test_best_f1_threshold_by_hand():
     assert best_f1_threshold(np.array([0, 0, 1]), np.array([0.03, 0.02, 0.01])) == 0.05  # floor
 
 
-def test_thresholds_maximise_weak_label_f1_on_the_held_out_slice(fitted):
-    """No gold anywhere: each threshold is the best cut of the labels it was trained on,
-    measured on the calibration rows the boosters never saw."""
-    clf, X_train, _, Y_train, _ = fitted
+def test_recall_threshold_by_hand():
+    y = np.array([1, 1, 0, 1, 0, 1])
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.3, 0.1])
+    assert recall_threshold(y, scores, 0.5) == 0.8  # keeps 2 of the 4 positives
+    assert recall_threshold(y, scores, 0.6) == 0.6  # 3 of 4
+    assert recall_threshold(y, scores, 1.0) == 0.1
+    assert recall_threshold(np.zeros(6), scores, 0.6) == 0.5  # no positives
+
+
+def _calibration_rows(clf, X_train, Y_train):
     _, X_cal, _, Y_cal = train_test_split(
         X_train, Y_train, test_size=clf.calibration_size, random_state=clf.random_state
     )
-    P = clf.predict_proba(X_cal)
+    return clf.predict_proba(X_cal), Y_cal
+
+
+def test_thresholds_maximise_weak_label_f1_on_the_held_out_slice(data):
+    """No gold anywhere: with no recall floor each threshold is the best cut of the labels
+    it was trained on, measured on the calibration rows the boosters never saw."""
+    X, Y = data
+    clf = TopicClassifier(n_estimators=30, n_jobs=1, min_recall=0.0).fit(X, Y)
+    P, Y_cal = _calibration_rows(clf, X, Y)
     for topic in np.flatnonzero(clf.trainable_):
         at_threshold = f1_score(Y_cal[:, topic], P[:, topic] >= clf.thresholds_[topic])
         best = max(f1_score(Y_cal[:, topic], P[:, topic] >= cut) for cut in np.unique(P[:, topic]))
         assert at_threshold == pytest.approx(best)
+
+
+def test_thresholds_keep_the_minimum_recall_of_weak_positives(fitted):
+    """A topic whose F1-best cut keeps too few of its weak positives is cut lower, at the
+    highest threshold that keeps ``min_recall`` of them; otherwise the F1-best cut stays."""
+    clf, X_train, _, Y_train, _ = fitted
+    P, Y_cal = _calibration_rows(clf, X_train, Y_train)
+    for topic in np.flatnonzero(clf.trainable_):
+        y, p, cut = Y_cal[:, topic], P[:, topic], clf.thresholds_[topic]
+        assert (p[y == 1] >= cut).mean() >= clf.min_recall
+        f1_best = best_f1_threshold(y, p)
+        if (p[y == 1] >= f1_best).mean() >= clf.min_recall:
+            assert cut == pytest.approx(f1_best)
+        else:
+            assert cut == pytest.approx(recall_threshold(y, p, clf.min_recall)) < f1_best
+    strict = TopicClassifier(n_estimators=30, n_jobs=1, min_recall=0.95).fit(X_train, Y_train)
+    P, Y_cal = _calibration_rows(strict, X_train, Y_train)
+    for topic in np.flatnonzero(strict.trainable_):
+        assert (P[Y_cal[:, topic] == 1, topic] >= strict.thresholds_[topic]).mean() >= 0.95
+    assert (strict.thresholds_ <= clf.thresholds_ + 1e-12).all()
 
 
 def test_rare_topics_keep_their_base_rate(fitted):

@@ -102,7 +102,8 @@ def test_score_writes_one_row_per_input(env, champion, tmp_path):
     assert rows[2]["id"].startswith("title:")  # no id given: the stable title key
     thresholds = dict(zip(champion.topic_ids, champion.classifier.thresholds_, strict=True))
     for row in rows:
-        assert set(row) == {"id", "topics", "labels"}
+        assert set(row) == {"id", "topics", "labels", "thresholds"}
+        assert row["thresholds"] == {t: pytest.approx(th, abs=1e-4) for t, th in thresholds.items()}
         assert list(row["topics"]) == list(champion.topic_ids)
         assert all(0 <= p <= 1 for p in row["topics"].values())
         # labels: every topic at or above its threshold (probabilities are rounded to 4 places)

@@ -21,7 +21,13 @@ from aiosmtpd.smtp import AuthResult
 from digest_helpers import LINK, PUBLIC_URL, SECRET, Inbox, SmtpServers, free_port, make_certificate
 from paperrec.config import Settings
 from paperrec.digest import mailer
-from paperrec.digest.content import FEEDBACK_PATH, build_content, make_trending, why_line
+from paperrec.digest.content import (
+    FEEDBACK_PATH,
+    TopicTag,
+    build_content,
+    make_trending,
+    why_line,
+)
 from paperrec.digest.render import Digest, render, render_email
 from paperrec.errors import InputError, NetworkError, PaperrecError
 from paperrec.recommend.rank import RankedPaper
@@ -71,7 +77,12 @@ def full_content(trending=True, papers=2):
     return build_content(
         "ada", "ada@example.org", items, secret=SECRET, public_url=PUBLIC_URL,
         date=dt.date(2024, 3, 1), papers=stored,
-        topics={"2401.00001": [("gnn", "Graph neural networks", 0.93), ("llm", "LLMs", 0.61)]},
+        topics={
+            "2401.00001": [
+                TopicTag("gnn", "Graph neural networks", 0.93, 0.3),
+                TopicTag("llm", "LLMs", 0.61, 0.45),
+            ]
+        },
         topic_names={"gnn": "Graph neural networks"},
         trending=[make_trending(liked, 3)] if trending else [], since=dt.date(2024, 2, 29),
         settings_line="daily, up to 10 papers",
@@ -142,7 +153,8 @@ def test_items_show_authors_tags_why_and_links_in_every_format():
     email = render_email(content)
     for text in (email.html, email.text, render(content, "html"), render(content, "markdown")):
         assert "Author 0, Author 1, Author 2, Author 3, Author 4 et al. (9 authors)" in text
-        assert "Graph neural networks 0.93" in text.replace("**", "")
+        assert "Graph neural networks 0.93 (≥0.30)" in text.replace("**", "")
+        assert "the threshold at which that topic is labelled" in text
         assert "which you liked" in text and "shares graph, attention" in text
         assert "https://arxiv.org/pdf/2401.00001" in text
         assert "Popular Paper" in text and "liked by 3 readers" in text
@@ -150,7 +162,9 @@ def test_items_show_authors_tags_why_and_links_in_every_format():
     data = json.loads(render(content, "json"))
     first = data["items"][0]
     assert first["authors"] == [f"Author {i}" for i in range(9)]
-    assert first["topics"][0] == {"id": "gnn", "name": "Graph neural networks", "probability": 0.93}
+    assert first["topics"][0] == {
+        "id": "gnn", "name": "Graph neural networks", "probability": 0.93, "threshold": 0.3
+    }  # fmt: skip
     assert first["why"].startswith("Close to “Graph Transformers at Scale”, which you liked")
     assert first["why"].endswith("on your topics: Graph neural networks")
     assert verify_token(SECRET, LINK.search(first["feedback"]["down"]).group(1))[2] == Signal.DOWN

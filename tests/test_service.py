@@ -262,7 +262,8 @@ def test_huge_requests_are_refused_quickly_and_the_worker_lives_on(service, rows
     assert str(LIMITS.max_request_bytes) in response.json()["error"]
     assert time.monotonic() - start < TIMEOUT
     assert client.get("/healthz", timeout=5).status_code == 200
-    assert client.post("/score", json={"papers": [rows[0]]}, timeout=30).status_code == 200
+    after = client.post("/score", json={"papers": [rows[0]]}, timeout=30)
+    assert after.status_code == 200, after.text
 
 
 def test_long_abstract_within_limits_is_scored(service, rows):

@@ -26,7 +26,7 @@ from threadpoolctl import threadpool_limits
 
 from paperrec.config import Settings
 from paperrec.digest.budget import DigestSettings, apply_budget, describe
-from paperrec.digest.content import Trending, build_content, make_trending
+from paperrec.digest.content import TopicTag, Trending, build_content, make_trending
 from paperrec.digest.due import Due, Planned, settle
 from paperrec.errors import InputError, PaperrecError
 from paperrec.recommend.rank import CandidateSet, RankedPaper
@@ -179,7 +179,7 @@ def prepare_window(predictor: Predictor, since: dt.date, until: dt.date) -> Wind
         return Window(since, until, [], None, {}, {}, {})
     recommender = predictor.recommender()
     prepared = recommender.prepare(papers)
-    tags: dict[str, tuple[tuple[str, str, float], ...]] = {}
+    tags: dict[str, tuple[TopicTag, ...]] = {}
     main: dict[str, str | None] = {}
     model = predictor.topic_model
     names: dict[str, str] = {}
@@ -189,12 +189,14 @@ def prepare_window(predictor: Predictor, since: dt.date, until: dt.date) -> Wind
             probabilities = model.predict_proba(prepared.arrays.X)
         names = {t.id: t.name for t in model.taxonomy.topics}
         column = {t: i for i, t in enumerate(model.topic_ids)}
+        thresholds = model.thresholds
         for paper, row, labels in zip(
             papers, probabilities, model.labels(probabilities), strict=True
         ):
             shown = labels[:MAX_TOPIC_TAGS]
             tags[paper.id] = tuple(
-                (t, names.get(t, t), round(float(row[column[t]]), 2)) for t in shown
+                TopicTag(t, names.get(t, t), round(float(row[column[t]]), 2), thresholds[t])
+                for t in shown
             )
             main[paper.id] = labels[0] if labels else None
     return Window(since, until, papers, prepared, tags, main, names)

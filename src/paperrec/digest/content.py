@@ -15,6 +15,7 @@ import datetime as dt
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import quote
 
 from paperrec.recommend.rank import RankedPaper
@@ -34,9 +35,19 @@ SIGNAL_LABELS = {
 SUMMARY_CHARS = 320
 
 
+class TopicTag(NamedTuple):
+    """A topic label on a paper: the classifier's probability and the threshold it cleared
+    (thresholds maximise F1 and most sit below 0.5, so both are shown)."""
+
+    id: str
+    name: str
+    probability: float
+    threshold: float
+
+
 @dataclass(frozen=True)
 class Item:
-    """One recommended paper as the reader sees it. ``topics``: (id, name, probability)."""
+    """One recommended paper as the reader sees it, with its topic labels."""
 
     id: str
     rank: int
@@ -46,7 +57,7 @@ class Item:
     summary: str
     abs_url: str | None
     pdf_url: str | None
-    topics: tuple[tuple[str, str, float], ...]
+    topics: tuple[TopicTag, ...]
     why: str
     reasons: tuple[str, ...]
     links: tuple[dict, ...]  # {"signal", "label", "url"}, in FEEDBACK_SIGNALS order
@@ -141,7 +152,7 @@ def why_line(reasons: Sequence[dict], topic_names: Mapping[str, str] | None = No
 def make_item(
     ranked: RankedPaper,
     paper: Paper | None,
-    topics: Sequence[tuple[str, str, float]],
+    topics: Sequence[TopicTag],
     *,
     user: tuple[str, int],
     secret,
@@ -189,7 +200,7 @@ def build_content(
     public_url: str,
     date: dt.date,
     papers: Mapping[str, Paper] | None = None,
-    topics: Mapping[str, Sequence[tuple[str, str, float]]] | None = None,
+    topics: Mapping[str, Sequence[TopicTag]] | None = None,
     topic_names: Mapping[str, str] | None = None,
     trending: Sequence[Trending] = (),
     since: dt.date | None = None,
@@ -208,8 +219,8 @@ def build_content(
         The feedback-token secret (None raises a readable error) and the base URL of the
         service that takes the clicks (``Settings.token_secret``, ``Settings.public_url``).
     papers, topics, topic_names
-        Stored papers by id (authors, abstract), topic tags by paper id as (id, name,
-        probability), and topic names by id for the reasons; all optional.
+        Stored papers by id (authors, abstract), topic tags by paper id (`TopicTag`), and
+        topic names by id for the reasons; all optional.
     trending, since, settings_line
         The trending section, the first date covered, a line describing the user's budget.
     ttl, now

@@ -78,6 +78,10 @@ def _context(content: DigestContent, page: bool) -> dict:
             f"user '{content.user}' on {where}. To stop them, ask the administrator to remove "
             f"you ({unsubscribe})."
         ),
+        "topics_note": (
+            "Topic tags show the classifier's probability and, after ≥, the threshold at "
+            "which that topic is labelled."
+        ),
         "links_note": (
             "The feedback links vote as you, without a login, until "
             f"{content.links_expire.isoformat() if content.links_expire else 'they expire'}; "
@@ -108,7 +112,7 @@ def as_json(content: DigestContent) -> dict:
     data["since"] = content.since.isoformat() if content.since else None
     data["links_expire"] = content.links_expire.isoformat() if content.links_expire else None
     for item in data["items"]:
-        item["topics"] = [{"id": t, "name": n, "probability": p} for t, n, p in item["topics"]]
+        item["topics"] = [tag._asdict() for tag in item["topics"]]
         item["feedback"] = {link["signal"]: link["url"] for link in item.pop("links")}
     return data
 

@@ -51,6 +51,17 @@ class TopicModel:
         """(n_papers, n_topics) calibrated probabilities from embeddings X (n_papers, dim)."""
         return self.classifier.predict_proba(X)
 
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """Each topic's decision threshold: a paper gets the label at or above it. The
+        probabilities are calibrated; the thresholds maximise F1 (against the weak labels)
+        and sit below 0.5 for most topics, since a rare topic's best F1 comes from labelling
+        papers whose probability is lower than even odds."""
+        return {
+            t: round(float(th), 4)
+            for t, th in zip(self.topic_ids, self.classifier.thresholds_, strict=True)
+        }
+
     def labels(self, probabilities: np.ndarray) -> list[list[str]]:
         """Topic ids at or above their thresholds, most probable first, for each row."""
         above = probabilities >= self.classifier.thresholds_
@@ -61,9 +72,11 @@ class TopicModel:
         return out
 
     def score_rows(self, ids: Sequence[str], X: np.ndarray, decimals: int = 4) -> list[dict]:
-        """``{"id", "topics": {topic: p}, "labels": [...]}`` per paper: the ``score`` output."""
+        """``{"id", "topics": {topic: p}, "labels": [...], "thresholds": {topic: t}}`` per
+        paper: the ``score`` output (a label is a topic whose p is at least its t)."""
         probabilities = self.predict_proba(X) if len(X) else np.zeros((0, len(self.topic_ids)))
         labels = self.labels(probabilities)
+        thresholds = self.thresholds
         return [
             {
                 "id": paper_id,
@@ -71,6 +84,7 @@ class TopicModel:
                     t: round(float(p), decimals) for t, p in zip(self.topic_ids, row, strict=True)
                 },
                 "labels": labs,
+                "thresholds": thresholds,
             }
             for paper_id, row, labs in zip(ids, probabilities, labels, strict=True)
         ]

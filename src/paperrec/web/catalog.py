@@ -37,7 +37,8 @@ class TopicScore:
     name: str
     probability: float
     is_area: bool
-    label: bool  # at or above the classifier's threshold
+    threshold: float  # the classifier labels the paper with it at or above this
+    label: bool
 
 
 @dataclass(frozen=True)
@@ -180,12 +181,14 @@ class Catalog:
             if model is not None:
                 probabilities = model.predict_proba(X)
                 labels = set(model.labels(probabilities)[0])
+                thresholds = model.thresholds
                 for topic, p in zip(model.taxonomy.topics, probabilities[0], strict=True):
                     topics.append(
                         TopicScore(
-                            topic.id, topic.name, float(p), topic.is_area, topic.id in labels
+                            topic.id, topic.name, float(p), topic.is_area,
+                            thresholds[topic.id], topic.id in labels,
                         )
-                    )
+                    )  # fmt: skip
         topics.sort(key=lambda t: -t.probability)
         vector = X[0] / max(float(np.linalg.norm(X[0])), 1e-12)
         near = self.index().nearest(vector, SIMILAR, exclude=paper.id)
@@ -237,8 +240,8 @@ class Catalog:
         areas = set(model.taxonomy.area_ids) if model is not None else set()
         counts: dict[tuple[str, str], int] = {}
         for paper in window.papers:
-            for topic_id, name, _ in window.tags.get(paper.id, ()):
-                counts[(topic_id, name)] = counts.get((topic_id, name), 0) + 1
+            for tag in window.tags.get(paper.id, ()):
+                counts[(tag.id, tag.name)] = counts.get((tag.id, tag.name), 0) + 1
         ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][1]))
         facets = [(tid, name, n) for (tid, name), n in ordered]
         papers = [
@@ -253,7 +256,7 @@ class Catalog:
         listings = [
             Listing(
                 p.id, p.title, tuple(p.authors), p.date, shorten(p.abstract, 240),
-                arxiv_url(p.id), tuple((t, n) for t, n, _ in window.tags.get(p.id, ())),
+                arxiv_url(p.id), tuple((t.id, t.name) for t in window.tags.get(p.id, ())),
                 likes.get(p.id, 0),
             )
             for p in papers[:limit]

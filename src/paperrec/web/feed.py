@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from paperrec.digest.compose import Window, prepare_window
-from paperrec.digest.content import arxiv_url, pdf_url, shorten, why_line
+from paperrec.digest.content import TopicTag, arxiv_url, pdf_url, shorten, why_line
 from paperrec.errors import InputError, PaperrecError
 from paperrec.recommend.rank import RankedPaper
 from paperrec.schema import Paper
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Card:
-    """One paper as a card: ``topics`` are (id, name, probability), best first;
+    """One paper as a card: ``topics`` are its labels (`TopicTag`), best first;
     ``percentile`` is the share of candidates ranked below it (100: the best)."""
 
     id: str
@@ -49,7 +49,7 @@ class Card:
     summary: str
     abs_url: str | None
     pdf_url: str | None
-    topics: tuple[tuple[str, str, float], ...]
+    topics: tuple[TopicTag, ...]
     why: str
     score: float
     rank: int
@@ -239,8 +239,8 @@ class Feed:
 def _facets(cards: Sequence[Card]) -> tuple[tuple[str, str, int], ...]:
     counts: dict[tuple[str, str], int] = {}
     for card in cards:
-        for topic_id, name, _ in card.topics:
-            counts[(topic_id, name)] = counts.get((topic_id, name), 0) + 1
+        for tag in card.topics:
+            counts[(tag.id, tag.name)] = counts.get((tag.id, tag.name), 0) + 1
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][1]))
     return tuple((tid, name, n) for (tid, name), n in ordered)
 
