@@ -127,9 +127,8 @@ class PredictorHolder:
             for i, row in zip(missing, fresh, strict=True):
                 rows[i] = row
                 self._memo[(version, papers[i].paper.content_hash)] = {
-                    "topics": row["topics"],
-                    "labels": row["labels"],
-                }
+                    k: v for k, v in row.items() if k != "id"
+                }  # the row but its id: the same abstract may come with another
             while len(self._memo) > MEMO_SIZE:
                 self._memo.popitem(last=False)
         return rows
