@@ -39,6 +39,7 @@ from paperrec.config import Settings  # noqa: E402
 from paperrec.papers import encoder_choice  # noqa: E402
 from paperrec.papers.embed import Embedder  # noqa: E402
 from paperrec.papers.encoder_export import CALIBRATION_TEXTS  # noqa: E402
+from paperrec.papers.encoders import cpu_threads  # noqa: E402
 from paperrec.papers.sources import read_path  # noqa: E402
 from paperrec.schema import Paper  # noqa: E402
 
@@ -200,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         embedders[(backend, precision)] = embedder
     print(
         f"{len(texts)} dev abstracts, {len(embedders)} encoders, "
-        f"{encoder_choice.cpu_threads()} cores, load {os.getloadavg()[0]:.1f}",
+        f"{cpu_threads()} cores, load {os.getloadavg()[0]:.1f}",
         flush=True,
     )
     stats = measure(embedders, texts, args.rounds, args.singles)
