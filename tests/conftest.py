@@ -5,6 +5,10 @@ package, offline) and its vectors are cached in one session-wide embedding cache
 that embed the same papers pay once. ``PAPERREC_TEST_EMBEDDINGS=FILE`` keeps that cache in
 FILE across sessions (vectors are keyed by model and text, so reuse is safe); unset, it
 lives in the session's temporary directory.
+
+Tests marked ``both_engines`` run twice, their store on SQLite and on a real PostgreSQL
+server that the session starts when the first of them needs it (`postgres_helpers`); they
+skip on PostgreSQL, saying why, only where no server can be had.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import pytest
 
 from paperrec import offline
 from pool_helpers import SMALL_POOL, slice_pool
+from postgres_helpers import Cluster, NoServer
 
 offline.set_defaults()
 # The suite embeds with torch, as it always has: with auto, every test home (and every
@@ -41,12 +46,69 @@ def seed_pages(shared_dir) -> list[Path]:
     return sorted((shared_dir / "seeds").glob("*.txt"))
 
 
+ENGINES = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc):
+    """Tests marked ``both_engines`` whose store comes from `database` run on each engine."""
+    if metafunc.definition.get_closest_marker("both_engines") and (
+        "database" in metafunc.fixturenames
+    ):
+        metafunc.parametrize("database", ENGINES, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """The session's PostgreSQL server, started on first use and removed at the end."""
+    try:
+        cluster = Cluster.from_environment()
+    except NoServer as exc:
+        pytest.skip(f"no PostgreSQL server: {exc}")
+    yield cluster
+    cluster.stop()
+
+
+def _migrated(url: str) -> None:
+    from paperrec.store.db import open_engine
+
+    open_engine(url).dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_schema(postgres) -> str:
+    """A database on the session's server holding paperrec's schema, built once by the
+    migrations (from an empty database up) and copied for each test."""
+    return postgres.template_of(_migrated)
+
+
 @pytest.fixture()
-def home(tmp_path, monkeypatch) -> Path:
-    """A fresh PAPERREC_HOME (and MLflow/BentoML stores under it) for one test."""
+def database(request) -> str:
+    """The engine of the test's store: ``sqlite`` (a file under PAPERREC_HOME) unless the
+    test is marked ``both_engines``, then ``sqlite`` and ``postgresql`` in turn."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture()
+def database_url(request, database) -> str | None:
+    """PAPERREC_DATABASE_URL for the test: None (SQLite under the home) or a new
+    PostgreSQL database holding the schema and no rows, dropped after the test."""
+    if database == "sqlite":
+        return None
+    cluster = request.getfixturevalue("postgres")
+    url = cluster.new_database(request.getfixturevalue("postgres_schema"))
+    request.addfinalizer(lambda: cluster.drop_database(url))
+    return url
+
+
+@pytest.fixture()
+def home(tmp_path, monkeypatch, database_url) -> Path:
+    """A fresh PAPERREC_HOME (and MLflow/BentoML stores under it) for one test, its
+    database on the engine `database` names."""
     path = tmp_path / "home"
     monkeypatch.setenv("PAPERREC_HOME", str(path))
     monkeypatch.delenv("PAPERREC_DATABASE_URL", raising=False)
+    if database_url:
+        monkeypatch.setenv("PAPERREC_DATABASE_URL", database_url)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("BENTOML_HOME", raising=False)
     monkeypatch.delenv("PAPERREC_MODEL_CARDS", raising=False)  # never the committed cards
@@ -64,7 +126,10 @@ def settings(home):
 def store(settings):
     from paperrec.store import Store
 
-    return Store(settings)
+    store = Store(settings)
+    yield store
+    if "engine" in store.__dict__:  # opened: close its connections
+        store.engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 from paperrec.cli import app
 from paperrec.schema import Paper
 
+pytestmark = pytest.mark.both_engines  # the store on SQLite and on PostgreSQL
+
 FIXTURES = Path(__file__).parent / "fixtures"
 ABSTRACT = (
     "We study a topic with a simple method and report results on several benchmarks, "

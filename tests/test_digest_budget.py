@@ -33,6 +33,8 @@ from paperrec.store.db import (
 )
 from paperrec.users.profiles import add_user, delete_user, export_user
 
+pytestmark = pytest.mark.both_engines  # the store on SQLite and on PostgreSQL
+
 
 @dataclass
 class Item:

@@ -23,6 +23,8 @@ from paperrec.store import NewEntry, Store
 from paperrec.store.db import outbox
 from paperrec.users.profiles import add_user
 
+pytestmark = pytest.mark.both_engines  # the store on SQLite and on PostgreSQL
+
 D = dt.date(2024, 3, 8)
 
 

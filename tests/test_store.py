@@ -14,6 +14,8 @@ from paperrec.papers.ingest import ingest_paths
 from paperrec.schema import Paper
 from paperrec.store.db import SCHEMA_VERSION, meta, open_engine, paper_sources, papers
 
+pytestmark = pytest.mark.both_engines  # the store on SQLite and on PostgreSQL
+
 ATOM = Path(__file__).parent / "fixtures" / "arxiv"
 SPARSE_TITLE = "Sparse Mixture-of-Experts Routing for Streaming Speech Recognition"
 SPARSE_ABSTRACT = (

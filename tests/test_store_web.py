@@ -9,6 +9,8 @@ import pytest
 
 from paperrec.schema import FeedbackSource, Paper, Signal
 
+pytestmark = pytest.mark.both_engines  # the store on SQLite and on PostgreSQL
+
 PAPERS = [
     Paper.create("Speculative decoding for large language models",
                  "We draft tokens with a small model and verify them with a large one.",

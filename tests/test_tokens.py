@@ -14,6 +14,8 @@ from paperrec.schema import Signal
 from paperrec.users.profiles import add_user, delete_user
 from paperrec.users.tokens import authorize, make_token, verify_token
 
+pytestmark = pytest.mark.both_engines  # the store on SQLite and on PostgreSQL
+
 SECRET = "test-secret-0123456789abcdef-0123456789"
 NOW = 1_750_000_000.0
 

@@ -37,6 +37,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
 from paperrec.errors import PaperrecError, StoreError
+from paperrec.store.engines import lock_migrations
 
 SCHEMA_VERSION = 4
 
@@ -307,7 +308,9 @@ def open_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
         backend = parsed.get_backend_name()
-        engine = create_engine(url, future=True)
+        # pre_ping: a long-running service outlives server restarts and idle disconnects
+        # (PostgreSQL); SQLite files never drop a connection.
+        engine = create_engine(url, future=True, pool_pre_ping=backend != "sqlite")
     except (ArgumentError, NoSuchModuleError) as exc:
         raise StoreError(
             f"PAPERREC_DATABASE_URL {_safe(url)!r} cannot be used ({exc}); use "
@@ -339,7 +342,8 @@ def stored_version(conn: Connection) -> int:
 
 
 def migrate(engine: Engine) -> int:
-    """Apply missing migrations in one transaction each; returns the resulting version."""
+    """Apply missing migrations in one transaction each (the same steps on every engine);
+    returns the resulting version."""
     with engine.begin() as conn:
         version = stored_version(conn)
     if version > SCHEMA_VERSION:
@@ -349,6 +353,11 @@ def migrate(engine: Engine) -> int:
         )
     for target in range(version + 1, SCHEMA_VERSION + 1):
         with engine.begin() as conn:
+            # Several processes may open a new database at once (service workers): on
+            # PostgreSQL the first applies the step, the others wait and then skip it.
+            lock_migrations(conn)
+            if stored_version(conn) >= target:
+                continue
             MIGRATIONS[target](conn)
             conn.execute(meta.delete().where(meta.c.key == "schema_version"))
             conn.execute(meta.insert().values(key="schema_version", value=str(target)))

@@ -1,9 +1,10 @@
 """Full-text search over titles and abstracts, one function per engine, chosen by dialect.
 
 SQLite keeps an FTS5 index (external content: the ``papers`` table itself, kept in step by
-triggers, so every write path is covered); Postgres matches ``to_tsvector`` against
-``websearch_to_tsquery`` on the fly. `search_ids` is the only entry point; the query text
-is turned into plain terms here, never passed through as query syntax.
+triggers, so every write path is covered); Postgres keeps a GIN index on the English
+``tsvector`` of title and abstract and matches it with ``plainto_tsquery`` (every word
+required, English stemming and stop words). `search_ids` is the only entry point; the query
+text is turned into plain terms here, never passed through as query syntax.
 """
 
 from __future__ import annotations
@@ -38,11 +39,16 @@ def terms(query: str) -> list[str]:
     return [t.lower() for t in _TERM.findall(query)][:MAX_TERMS]
 
 
+# The index expression and the query's must be the same text for Postgres to use the index.
+_PG_DOCUMENT = "to_tsvector('english', title || ' ' || abstract)"
+_PG_SETUP = (f"CREATE INDEX IF NOT EXISTS ix_papers_fulltext ON papers USING GIN ({_PG_DOCUMENT})",)
+
+
 def create_index(conn: Connection) -> None:
     """Build the engine's full-text index over the stored papers (a migration step)."""
-    if conn.dialect.name == "sqlite":
-        for statement in _SQLITE_SETUP:
-            conn.exec_driver_sql(statement)
+    setup = {"sqlite": _SQLITE_SETUP, "postgresql": _PG_SETUP}.get(conn.dialect.name, ())
+    for statement in setup:
+        conn.exec_driver_sql(statement)
 
 
 def search_ids(conn: Connection, query: str, limit: int) -> list[str]:
@@ -61,14 +67,15 @@ def search_ids(conn: Connection, query: str, limit: int) -> list[str]:
         )
         return [row[0] for row in rows]
     if conn.dialect.name == "postgresql":
+        # Hyphens split words as FTS5 does ("bird's-eye" matches "Bird's-eye-view"); plain
+        # terms, so words like "or" are words, not operators.
         rows = conn.execute(
             text(
-                "SELECT id FROM papers, websearch_to_tsquery('english', :q) query "
-                "WHERE to_tsvector('english', title || ' ' || abstract) @@ query "
-                "ORDER BY ts_rank(to_tsvector('english', title || ' ' || abstract), query) DESC "
-                "LIMIT :limit"
+                f"SELECT id FROM papers, plainto_tsquery('english', :q) query "
+                f"WHERE {_PG_DOCUMENT} @@ query "
+                f"ORDER BY ts_rank({_PG_DOCUMENT}, query) DESC, id LIMIT :limit"
             ),
-            {"q": " ".join(words), "limit": limit},
+            {"q": " ".join(w.replace("-", " ") for w in words), "limit": limit},
         )
         return [row[0] for row in rows]
     raise NotImplementedError(f"no full-text search for the {conn.dialect.name} engine")

@@ -3,10 +3,12 @@
 At most one entry per user and date (a unique constraint, so two runs racing cannot both
 record one). An entry moves pending -> sending -> sent; a failed attempt puts it back to
 pending with a later ``next_attempt_at``. ``sending`` is taken with a compare-and-set, so
-only one run sends an entry. Just before the message itself goes to the SMTP server the
-entry is stamped ``handed_over_at``: a run that dies after that point leaves an entry whose
-delivery nobody knows, which is set to ``unconfirmed`` and never resent on its own (a
-duplicate is worse than asking the administrator); one that dies earlier is retried.
+only one run sends an entry (on PostgreSQL the row is also locked ``FOR UPDATE SKIP
+LOCKED``, so runs in other processes never wait on it). Just before the message itself
+goes to the SMTP server the entry is stamped ``handed_over_at``: a run that dies after
+that point leaves an entry whose delivery nobody knows, which is set to ``unconfirmed``
+and never resent on its own (a duplicate is worse than asking the administrator); one that
+dies earlier is retried.
 Marking an entry sent also marks its papers shown, in one transaction.
 """
 
@@ -23,6 +25,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperrec.store.db import outbox, shown, users
+from paperrec.store.engines import insert_missing, skip_locked
 
 KINDS = ("digest", "notice", "empty")
 STATUSES = ("pending", "sending", "sent", "unconfirmed", "skipped")
@@ -225,10 +228,22 @@ class Outbox:
             return [_entry(r) for r in conn.execute(query)]
 
     def claim(self, entry_id: int) -> bool:
-        """pending -> sending, for this run only; False if another run has it or it is done."""
-        return self._move(
-            entry_id, "pending", status="sending", claimed_at=_stamp(_now()), claimed_by=RUN_ID
-        )
+        """pending -> sending, for this run only; False if another run has it or it is done.
+
+        Safe across processes and hosts: the row is locked first, skipping it when another
+        run holds it (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's writers take
+        turns), and the update itself only moves an entry that is still pending.
+        """
+        with self.engine.begin() as conn:
+            pending = (outbox.c.id == entry_id, outbox.c.status == "pending")
+            if conn.execute(skip_locked(select(outbox.c.id).where(*pending))).first() is None:
+                return False
+            moved = conn.execute(
+                update(outbox)
+                .where(*pending)
+                .values(status="sending", claimed_at=_stamp(_now()), claimed_by=RUN_ID)
+            )
+        return moved.rowcount == 1
 
     def handing_over(self, entry_id: int) -> None:
         """Stamp the moment the message itself goes to the server (see the module doc)."""
@@ -262,16 +277,11 @@ class Outbox:
             user_id = conn.execute(
                 select(outbox.c.user_id).where(outbox.c.id == entry.id)
             ).scalar_one()
-            already = set(
-                conn.execute(select(shown.c.paper_id).where(shown.c.user_id == user_id)).scalars()
-            )
             rows = [
                 {"user_id": user_id, "paper_id": pid, "shown_at": now}
                 for pid in dict.fromkeys(entry.paper_ids)
-                if pid not in already
             ]
-            if rows:
-                conn.execute(shown.insert(), rows)
+            insert_missing(conn, shown, rows)  # a paper shown before keeps its first time
 
     def recover(self, stale_before: dt.datetime) -> tuple[list[OutboxEntry], list[OutboxEntry]]:
         """Entries left ``sending`` by a run that died; call it before a run claims any.

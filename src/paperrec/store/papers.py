@@ -14,12 +14,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
 
 from paperrec.schema import TITLE_KEY_PREFIX, Paper, split_arxiv_id
 from paperrec.store.db import paper_aliases, paper_sources, papers
+from paperrec.store.engines import insert_missing
 from paperrec.store.fulltext import search_ids
 
 _IN_CHUNK = 500  # bound on bound parameters per IN (...) query
+_RACE_ATTEMPTS = 5  # a batch that met another writer's new row is redone this often at most
 
 
 def _now() -> str:
@@ -126,7 +129,21 @@ class PaperStore:
 
     # -- writing -------------------------------------------------------------------------
     def upsert(self, batch: Sequence[Paper], source: str) -> UpsertCounts:
-        """Insert or update ``batch`` atomically; returns what happened to each paper."""
+        """Insert or update ``batch`` atomically; returns what happened to each paper.
+
+        Another process may store one of the same papers between this one's read and its
+        write (PostgreSQL lets writers in at once): the batch is then rolled back and done
+        again on what is stored now.
+        """
+        for attempt in range(1, _RACE_ATTEMPTS + 1):
+            try:
+                return self._upsert(batch, source)
+            except IntegrityError:
+                if attempt == _RACE_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _upsert(self, batch: Sequence[Paper], source: str) -> UpsertCounts:
         counts = UpsertCounts()
         with self.engine.begin() as conn:
             known = self._existing(conn, batch)
@@ -205,13 +222,7 @@ class PaperStore:
             conn.execute(papers.update().where(papers.c.id == stored.id).values(**values))
 
     def _add_source(self, conn, paper_id: str, source: str) -> None:
-        exists = conn.execute(
-            select(paper_sources.c.paper_id).where(
-                paper_sources.c.paper_id == paper_id, paper_sources.c.source == source
-            )
-        ).first()
-        if exists is None:
-            conn.execute(paper_sources.insert().values(paper_id=paper_id, source=source))
+        insert_missing(conn, paper_sources, [{"paper_id": paper_id, "source": source}])
 
     # -- reading -------------------------------------------------------------------------
     def count(self) -> int:

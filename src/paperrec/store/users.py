@@ -29,6 +29,7 @@ from paperrec.store.db import (
     signin_links,
     users,
 )
+from paperrec.store.engines import insert_missing
 
 
 def _now() -> dt.datetime:
@@ -385,15 +386,12 @@ class UserStore:
     def mark_shown(self, name: str, paper_ids: Iterable[str]) -> None:
         user = self.get(name)
         when = _now().isoformat()
+        rows = [
+            {"user_id": user.id, "paper_id": pid, "shown_at": when}
+            for pid in dict.fromkeys(paper_ids)
+        ]
         with self.engine.begin() as conn:
-            already = _shown(conn, user.id)
-            rows = [
-                {"user_id": user.id, "paper_id": pid, "shown_at": when}
-                for pid in dict.fromkeys(paper_ids)
-                if pid not in already
-            ]
-            if rows:
-                conn.execute(shown.insert(), rows)
+            insert_missing(conn, shown, rows)  # a paper shown before keeps its first time
 
     def shown_ids(self, name: str | User) -> set[str]:
         """Papers shown to the user (by name, or the `User` read already)."""

@@ -1,0 +1,44 @@
+"""What differs between the store's two engines, SQLite and PostgreSQL: one function per
+capability, chosen by the connection's dialect (full-text search is `paperrec.store.fulltext`).
+
+SQLite lets one writer at a time in, so a compare-and-set ``UPDATE`` or a read followed by
+a write inside one transaction is enough there. PostgreSQL lets many writers in at once
+(READ COMMITTED): rows are locked explicitly, duplicate keys are skipped by the insert
+itself, and schema migrations are serialised with an advisory lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, Select, Table, insert
+from sqlalchemy.dialects import postgresql, sqlite
+
+# pg_advisory_xact_lock key of schema migrations: any fixed number (here "paperrec" in ASCII).
+MIGRATION_LOCK = 0x7061706572726563
+
+
+def insert_missing(conn: Connection, table: Table, rows: Sequence[dict]) -> None:
+    """Insert ``rows`` into ``table``, skipping each whose key is stored already (also one
+    another transaction stores at the same moment): ``INSERT ... ON CONFLICT DO NOTHING``."""
+    if not rows:
+        return
+    dialects = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+    make = dialects.get(conn.dialect.name)
+    if make is None:
+        conn.execute(insert(table), list(rows))  # no such clause: duplicates raise
+        return
+    conn.execute(make(table).on_conflict_do_nothing(), list(rows))
+
+
+def skip_locked(query: Select) -> Select:
+    """``query`` taking row locks that other transactions skip (``FOR UPDATE SKIP
+    LOCKED``) on PostgreSQL; unchanged on SQLite, whose writers take turns anyway."""
+    return query.with_for_update(skip_locked=True)
+
+
+def lock_migrations(conn: Connection) -> None:
+    """Make other processes migrating the same database wait until this transaction ends
+    (PostgreSQL: a transaction-level advisory lock; SQLite: nothing to do)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
