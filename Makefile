@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install browser demo test bench lint clean
+.PHONY: install browser postgres demo test bench lint clean
 
 install: $(STAMP)
 
@@ -44,7 +44,21 @@ browser:
 	    || echo "could not install chromium: tests/test_digest_chromium.py will skip"; \
 	  else echo "no chromium and no apt-get: tests/test_digest_chromium.py will skip"; fi; }
 
-test: install browser
+# The store's tests run on SQLite and on a throwaway PostgreSQL server that they start
+# themselves (tests/postgres_helpers.py) from Debian's server binaries, installed here once
+# with apt-get when missing; without them those tests skip on PostgreSQL and say why.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    sudo=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	    echo "installing postgresql for the store's PostgreSQL tests (apt-get)"; \
+	    $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql \
+	    || { $$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive \
+	         apt-get install -y postgresql; } \
+	    || echo "could not install postgresql: the PostgreSQL tests will skip"; \
+	  else echo "no PostgreSQL and no apt-get: the PostgreSQL tests will skip"; fi; }
+
+test: install browser postgres
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install

@@ -101,6 +101,23 @@ def database_url(request, database) -> str | None:
 
 
 @pytest.fixture()
+def new_database(request, database, tmp_path):
+    """A function returning the URL of a new, empty database (no schema) on the test's
+    engine: a file under the test's folder, or a database on the session's server."""
+    names = iter(range(1, 1000))
+    if database == "sqlite":
+        return lambda: f"sqlite:///{tmp_path / f'empty-{next(names)}.sqlite'}"
+    cluster = request.getfixturevalue("postgres")
+
+    def make() -> str:
+        url = cluster.new_database()
+        request.addfinalizer(lambda: cluster.drop_database(url))
+        return url
+
+    return make
+
+
+@pytest.fixture()
 def home(tmp_path, monkeypatch, database_url) -> Path:
     """A fresh PAPERREC_HOME (and MLflow/BentoML stores under it) for one test, its
     database on the engine `database` names."""

@@ -204,3 +204,47 @@ def test_reopening_an_existing_database_keeps_its_rows(settings, files):
     ingest_paths(Store(settings).papers, files)
     assert Store(settings).papers.count() == 14
     assert Store(settings).papers.latest_date() == dt.date(2024, 2, 10)
+
+
+def test_a_version_1_database_migrates_to_the_schema_of_a_fresh_one(new_database):
+    from sqlalchemy import create_engine, inspect
+
+    from paperrec.store import PaperStore
+    from paperrec.store.db import MIGRATIONS, users
+
+    old_url = new_database()
+    old = create_engine(old_url)
+    with old.begin() as conn:  # what paperrec 0.1 wrote: version-1 tables, a user, a paper
+        MIGRATIONS[1](conn)
+        conn.execute(meta.insert().values(key="schema_version", value="1"))
+        conn.execute(users.insert().values(
+            name="ada", email="ada@example.org", topics="[]", created_at="2024-01-01T00:00:00",
+        ))  # fmt: skip
+        paper = Paper.create("Speculative decoding", "Draft and verify tokens.", id="2401.00001")
+        conn.execute(papers.insert().values(
+            id=paper.id, title=paper.title, abstract=paper.abstract, categories="[]",
+            authors="[]", title_key=paper.title_key, content_hash=paper.content_hash,
+            ingested_at="2024-01-01T00:00:00", updated_at="2024-01-01T00:00:00",
+        ))  # fmt: skip
+    old.dispose()
+    migrated, fresh = open_engine(old_url), open_engine(new_database())
+
+    def schema(engine) -> dict:
+        found = inspect(engine)
+        return {
+            table: (
+                {c["name"] for c in found.get_columns(table)},
+                {i["name"] for i in found.get_indexes(table)},
+            )
+            for table in found.get_table_names()
+        }
+
+    assert schema(migrated) == schema(fresh)
+    with migrated.connect() as conn:
+        assert conn.execute(select(meta.c.value)).scalar() == str(SCHEMA_VERSION)
+        ada = conn.execute(select(users)).one()
+    assert (ada.name, len(ada.uid), ada.token_generation) == ("ada", 16, 0)
+    # the full-text index covers the rows written before it existed
+    assert PaperStore(migrated).search_text("speculative") == ["2401.00001"]
+    for engine in (migrated, fresh):
+        engine.dispose()
