@@ -1,4 +1,4 @@
-"""Commands that fill the store: ingest, stats, embed."""
+"""Commands that fill the store: ingest, stats, embed, store copy."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from paperrec.cli.app import (
     print_problems,
     progress_bar,
     runtime,
+    subgroup,
 )
 from paperrec.errors import InputError
 from paperrec.papers.sources import FORMATS
@@ -143,3 +144,30 @@ def embed(
         f"{len(papers)} papers: {after - before} embedded now, "
         f"{len(papers) - (after - before)} from cache ({rt.embedder.model_id})"
     )
+
+
+store_app = subgroup("store", "Copy the store into another database (SQLite to PostgreSQL).")
+
+
+@command("copy", group=store_app)
+def store_copy(
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="the database to copy into, e.g. postgresql+psycopg://USER@HOST/DB; it must "
+            "hold no rows (paperrec creates the tables)"
+        ),
+    ],
+) -> None:
+    """Copy every row of this store (PAPERREC_DATABASE_URL; default the SQLite file in
+    PAPERREC_HOME) into an empty database, then point PAPERREC_DATABASE_URL at it."""
+    from sqlalchemy.engine import make_url
+
+    from paperrec.config import Settings
+    from paperrec.store.transfer import copy_store
+
+    copied = copy_store(Settings().resolved_database_url, target)
+    rows = ", ".join(f"{name} {n}" for name, n in copied.items() if n) or "no rows"
+    shown = make_url(target).render_as_string(hide_password=True)
+    out.print(f"copied {sum(copied.values())} rows ({rows}) to {shown}", highlight=False)
+    out.print(f"to use it: export PAPERREC_DATABASE_URL='{shown}'", highlight=False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, Select, Table, insert
+from sqlalchemy import Connection, Select, Table, insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 # pg_advisory_xact_lock key of schema migrations: any fixed number (here "paperrec" in ASCII).
@@ -42,3 +42,21 @@ def lock_migrations(conn: Connection) -> None:
     (PostgreSQL: a transaction-level advisory lock; SQLite: nothing to do)."""
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+
+
+def continue_ids_after_copy(conn: Connection, tables: Sequence[Table]) -> None:
+    """After rows were inserted with their ids, make new rows get higher ids (PostgreSQL:
+    move each table's id sequence past its largest id; SQLite does so by itself)."""
+    if conn.dialect.name != "postgresql":
+        return
+    for table in tables:
+        column = table.autoincrement_column
+        if column is None:
+            continue
+        conn.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table.name}', '{column.name}'), "
+                f"COALESCE(MAX({column.name}), 1), MAX({column.name}) IS NOT NULL) "
+                f"FROM {table.name}"
+            )
+        )
