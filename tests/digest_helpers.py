@@ -165,14 +165,21 @@ def app():
     return paperrec_app
 
 
-def home_with_users(trained_home, session_cache, target: Path, monkeypatch) -> str:
+def home_with_users(
+    trained_home, session_cache, target: Path, monkeypatch, database_url: str | None = None
+) -> str:
     """A private copy of the trained home with users ada and bob (three seed papers each
-    about language models) as PAPERREC_HOME; returns the newest paper date, ISO."""
+    about language models) as PAPERREC_HOME; returns the newest paper date, ISO. With
+    ``database_url`` (an empty database) the home's store is copied there and used."""
     from paperrec.config import Settings
     from paperrec.store import Store
+    from paperrec.store.transfer import copy_store
 
     home = copy_trained_home(trained_home, session_cache, target)
     digest_environment(monkeypatch, home)
+    if database_url:
+        copy_store(Settings().resolved_database_url, database_url)
+        monkeypatch.setenv("PAPERREC_DATABASE_URL", database_url)
     papers = Store(Settings()).papers
     newest = papers.latest_date()
     month = papers.iter_papers(since=newest - dt.timedelta(days=30), until=newest)

@@ -1,5 +1,6 @@
 """`paperrec.digest.run.run_digests`, the library call behind ``paperrec digest``: the events
-of a run, in order, on a copy of the trained install with a real aiosmtpd server."""
+of a run, in order, on a copy of the trained install with a real aiosmtpd server; the store
+on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -14,12 +15,16 @@ from paperrec.digest.delivery import Delivery
 from paperrec.digest.run import Composed, FilesWritten, Finished, Sending, run_digests
 from paperrec.runtime import Runtime
 
+pytestmark = pytest.mark.both_engines  # the store on SQLite and on PostgreSQL
+
 
 @pytest.fixture()
-def day(trained_home, session_cache, tmp_path, monkeypatch) -> dt.date:
-    """A private copy of the trained home with users ada and bob; the digests' date."""
+def day(trained_home, session_cache, tmp_path, monkeypatch, database_url) -> dt.date:
+    """A private copy of the trained home with users ada and bob (its store copied to
+    PostgreSQL on that engine); the digests' date."""
+    home = tmp_path / "home"
     return dt.date.fromisoformat(
-        home_with_users(trained_home, session_cache, tmp_path / "home", monkeypatch)
+        home_with_users(trained_home, session_cache, home, monkeypatch, database_url)
     )
 
 
