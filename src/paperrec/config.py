@@ -53,7 +53,9 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=_default_home, description="directory holding all state")
     database_url: str | None = Field(
-        None, description="SQLAlchemy URL of the paper store; default SQLite under home"
+        None,
+        description="SQLAlchemy URL of the store: sqlite:///PATH (default: under home) or "
+        "postgresql+psycopg://USER@HOST/DB (docs/postgres.md)",
     )
     embedding_model: str = Field(
         DEFAULT_MODEL,
