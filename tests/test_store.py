@@ -248,3 +248,14 @@ def test_a_version_1_database_migrates_to_the_schema_of_a_fresh_one(new_database
     assert PaperStore(migrated).search_text("speculative") == ["2401.00001"]
     for engine in (migrated, fresh):
         engine.dispose()
+
+
+def test_the_config_logged_with_runs_hides_the_database_password(monkeypatch, tmp_path):
+    from paperrec.config import Settings
+
+    monkeypatch.setenv("PAPERREC_HOME", str(tmp_path))
+    monkeypatch.setenv("PAPERREC_DATABASE_URL", "postgresql+psycopg://ada:s3cret-pw@db/paperrec")
+    logged = Settings().public_dict()
+    assert "s3cret-pw" not in json.dumps(logged)
+    assert logged["database_url"] == logged["resolved_database_url"]
+    assert logged["database_url"] == "postgresql+psycopg://ada:***@db/paperrec"

@@ -222,8 +222,20 @@ class Settings(BaseSettings):
         """The whole config as plain values, secrets masked: what MLflow logs with a run."""
         data = self.model_dump(mode="json", exclude={"token_secret"})
         data["token_secret_set"] = self.token_secret is not None
-        data["resolved_database_url"] = self.resolved_database_url
+        data["resolved_database_url"] = _without_password(self.resolved_database_url)
+        if self.database_url is not None:
+            data["database_url"] = data["resolved_database_url"]
         return data
+
+
+def _without_password(url: str) -> str:
+    """A database URL with its password (PostgreSQL's ``USER:PASSWORD@``) masked."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy reads: keep only the scheme
+        return url.split(":", 1)[0] + ":..."
 
 
 def get_settings() -> Settings:
