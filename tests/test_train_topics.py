@@ -203,12 +203,6 @@ def test_evaluation_reports_every_method_per_area(trained):
             assert set(row[method]) == {"precision", "recall", "f1"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 3 asks for a fine topic on every seed abstract; the small model of these tests "
-    "still leaves a few without one, the full 20,000-paper model 1 of 335 ('Predicting Rare "
-    "Events by Shrinking Towards Proportional Odds', statistics). Strict: drop once all pass",
-)
 def test_every_seed_abstract_gets_a_fine_topic(trained_runtime, seed_pages):
     from paperrec.serving.predictor import Predictor
 
