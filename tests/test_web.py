@@ -14,7 +14,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from digest_helpers import SmtpServers
-from web_helpers import SECRET, csrf_of, link_in, readers_home
+from web_helpers import BIBTEX, SECRET, csrf_of, link_in, readers_home
 
 pytestmark = pytest.mark.slow
 
@@ -204,16 +204,6 @@ def test_explore_orders_by_trending_with_topic_facets(site):
     assert "<h2>Areas</h2>" in page.text and 'class="count"' in page.text
     newest_first = browser.get("/explore", params={"order": "newest"})
     assert newest_first.status_code == 200
-
-
-BIBTEX = """@article{known,
-  title = {A paper the store does not hold yet},
-  author = {Doe, Jane and Roe, Richard},
-  abstract = {We study how readers import papers they like into a recommender.},
-  eprint = {2499.00001},
-  archivePrefix = {arXiv},
-}
-"""
 
 
 def test_library_imports_bibtex_and_takes_votes_back(site):

@@ -20,7 +20,7 @@ import pytest
 from digest_helpers import SmtpServers
 from paperrec.serving.process import free_port
 from service_helpers import environment, start
-from web_helpers import SECRET, link_in, readers_home
+from web_helpers import BIBTEX, SECRET, link_in, readers_home
 
 CHROMIUM = shutil.which("chromium")
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[dev]'")
@@ -216,16 +216,6 @@ def test_another_readers_vote_and_a_form_without_csrf_are_refused(served, browse
     tab.screenshot(path=str(tmp_path / "refused.png"))
     after = len(store.users.feedback("bob")), len(store.users.feedback("ada"))
     assert after == before
-
-
-BIBTEX = """@article{known,
-  title = {A paper the store does not hold yet},
-  author = {Doe, Jane and Roe, Richard},
-  abstract = {We study how readers import papers they like into a recommender.},
-  eprint = {2499.00001},
-  archivePrefix = {arXiv},
-}
-"""
 
 
 def test_a_reader_imports_sets_and_confirms_a_digest_link(served, browser, tmp_path):

@@ -10,6 +10,15 @@ from pathlib import Path
 from digest_helpers import copy_trained_home
 
 SECRET = "web-test-secret-0123456789-abcdef"
+# A BibTeX file to import: one arXiv paper the store does not hold yet.
+BIBTEX = """@article{known,
+  title = {A paper the store does not hold yet},
+  author = {Doe, Jane and Roe, Richard},
+  abstract = {We study how readers import papers they like into a recommender.},
+  eprint = {2499.00001},
+  archivePrefix = {arXiv},
+}
+"""
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 SIGNIN_LINK = re.compile(r"(https?://\S+/signin/link/[A-Za-z0-9_.-]+)")
 
