@@ -163,7 +163,7 @@ def test_the_gate_history_reads_back_each_retrain_s_table(lifecycle):
     assert by_candidate[tuple(sorted(second.versions.items()))].champion == first.versions
     columns, history = metric_history(runs)  # oldest first, one column per gated metric
     assert "topics macro_f1" in columns and len(history) == len(runs)
-    assert history[-1] == {f"{r.model} {r.metric}": r.candidate for r in runs[0].rows}
+    assert history[-1] == (runs[0], {f"{r.model} {r.metric}": r.candidate for r in runs[0].rows})
     assert gate_runs(Settings(home=lifecycle.root / "empty")) == []
 
 

@@ -64,11 +64,13 @@ def overview(holder: PredictorHolder) -> AdminView:
     )  # fmt: skip
 
 
-def metric_history(gates: list[GateRun]) -> tuple[list[str], list[dict[str, float]]]:
+def metric_history(
+    gates: list[GateRun],
+) -> tuple[list[str], list[tuple[GateRun, dict[str, float]]]]:
     """The gated metrics as columns (``model metric``) and one row per gate run, oldest
-    first, holding each candidate's value: how the models moved across retrains."""
+    first: the run and each candidate's value, how the models moved across retrains."""
     columns = sorted({f"{r.model} {r.metric}" for g in gates for r in g.rows})
-    rows = [{f"{r.model} {r.metric}": r.candidate for r in g.rows} for g in reversed(gates)]
+    rows = [(g, {f"{r.model} {r.metric}": r.candidate for r in g.rows}) for g in reversed(gates)]
     return columns, rows
 
 
