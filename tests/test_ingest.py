@@ -174,7 +174,7 @@ def test_unknown_format_lists_the_valid_ones(home, tmp_path):
     result = runner.invoke(app, ["ingest", str(ok), "--format", "yaml"])
     assert result.exit_code == 1
     _no_traceback(result)
-    expected = "unknown format 'yaml'; available: auto, hf-page, jsonl, csv, arxiv-atom"
+    expected = "unknown format 'yaml'; available: auto, hf-page, jsonl, csv, parquet, arxiv-atom"
     assert expected in result.stderr
 
 
@@ -186,7 +186,7 @@ def test_undetectable_format_asks_for_format_before_writing(home, store, tmp_pat
     assert result.exit_code == 1
     _no_traceback(result)
     assert f"{odd}: cannot tell the format" in result.stderr
-    assert "pass --format, one of: hf-page, jsonl, csv, arxiv-atom" in result.stderr
+    assert "pass --format, one of: hf-page, jsonl, csv, parquet, arxiv-atom" in result.stderr
     assert store.papers.count() == 0  # ok.jsonl, listed first, was not half-ingested
 
 

@@ -13,7 +13,7 @@ from paperrec.errors import UnknownFormatError, unknown_choice
 from paperrec.papers.sources.arxiv import parse_arxiv_atom
 from paperrec.papers.sources.base import Record
 from paperrec.papers.sources.hf_page import parse_hf_page
-from paperrec.papers.sources.tabular import parse_csv, parse_jsonl
+from paperrec.papers.sources.tabular import parse_csv, parse_jsonl, parse_parquet
 
 Parser = Callable[[Path, str], Iterator[Record]]
 
@@ -21,6 +21,7 @@ PARSERS: dict[str, Parser] = {
     "hf-page": parse_hf_page,
     "jsonl": parse_jsonl,
     "csv": parse_csv,
+    "parquet": parse_parquet,
     "arxiv-atom": parse_arxiv_atom,
 }
 FORMATS = ("auto", *PARSERS)
@@ -30,6 +31,7 @@ SUFFIXES = {
     ".ndjson": "jsonl",
     ".json": "jsonl",
     ".csv": "csv",
+    ".parquet": "parquet",
     ".xml": "arxiv-atom",
     ".atom": "arxiv-atom",
     ".txt": "hf-page",

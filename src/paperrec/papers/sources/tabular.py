@@ -1,10 +1,11 @@
-"""JSON Lines and CSV files with columns ``id, title, abstract, categories, date, authors``.
+"""JSON Lines, CSV and Parquet files: columns ``id, title, abstract, categories, date, authors``.
 
 ``id`` may be an arXiv id (with or without version) or anything else, or absent (the title
 then keys the paper); ``categories`` is optional: a JSON list in JSONL, and in CSV a list
 separated by spaces, commas or semicolons; ``date`` is ISO (YYYY-MM-DD, a longer timestamp
 is cut to its date); ``authors`` is optional: a JSON list of names in JSONL, and in CSV
 names separated by semicolons (names themselves may hold commas: "Lovelace, Ada").
+Parquet columns take JSONL's types (lists as lists; a date column may also be a date type).
 Other keys are ignored.
 """
 
@@ -27,6 +28,10 @@ _CATEGORY_SPLIT = re.compile(r"[\s,;]+")
 def _parse_date(value) -> dt.date | None:
     if value in (None, ""):
         return None
+    if isinstance(value, dt.datetime):  # Parquet timestamp and date columns
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
     if not isinstance(value, str):
         raise ValueError(f"date must be a string like 2025-03-18, got {type(value).__name__}")
     try:
@@ -162,3 +167,30 @@ def parse_csv(path: Path, source: str = "csv") -> Iterator[Record]:
         elif any((v or "").strip() for v in row.values()):
             cells = {k: v for k, v in row.items() if v is not None}
             yield record_to_paper(cells, name, line, source)
+
+
+# Rows read from a Parquet file at a time: bounded memory on a large dump.
+PARQUET_BATCH_ROWS = 10_000
+
+
+def parse_parquet(path: Path, source: str = "parquet") -> Iterator[Record]:
+    """Rows of a Parquet file (row numbers count from 1, as lines do)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    name = str(path)
+    try:
+        table = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        yield Problem(name, 1, f"not a readable Parquet file ({exc})")
+        return
+    missing = [key for key in REQUIRED if key not in table.schema_arrow.names]
+    if missing:
+        expected = "expected columns: id, title, abstract, categories, date, authors"
+        yield Problem(name, 1, f"no column {', '.join(missing)}; {expected}")
+        return
+    number = 0
+    for batch in table.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+        for row in batch.to_pylist():
+            number += 1
+            yield record_to_paper(row, name, number, source)
