@@ -17,12 +17,13 @@ export TOKENIZERS_PARALLELISM := false
 install: $(STAMP)
 
 # torch first, pinned to the CPU build on this disk: anything that pulls torch later sees
-# it satisfied and never fetches a multi-GB CUDA build.
+# it satisfied and never fetches a multi-GB CUDA build. The ray extra (--ray, docs/scaling.md)
+# is installed too, so the tests of the Ray path run.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,ray]"
 	touch $(STAMP)
 
 # The demo's promotions rewrite the committed model cards (models/README.md).
