@@ -112,6 +112,25 @@ def bad_settings(exc: ValidationError) -> str:
     return f"bad setting: {problems}"
 
 
+# ``--ray`` and ``--ray-address`` of the bulk commands (embed, score, backfill).
+RayFlag = Annotated[
+    bool,
+    typer.Option(
+        "--ray",
+        help="spread the work over Ray: the cluster at --ray-address or RAY_ADDRESS, else a "
+        "Ray started on this machine's cores (needs paperrec[ray]; docs/scaling.md)",
+    ),
+]
+RayAddress = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="the Ray cluster to use, e.g. ray://HEAD:10001 (implies --ray)",
+    ),
+]
+
+
 def command(*args, group: typer.Typer | None = None, **kwargs):
     """``group.command`` (default: the top-level app) with error handling applied."""
 

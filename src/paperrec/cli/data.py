@@ -1,4 +1,4 @@
-"""Commands that fill the store: ingest, stats, embed, store copy."""
+"""Commands that fill the store: ingest, stats, embed, backfill, store copy."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from paperrec.cli.app import (
+    RayAddress,
+    RayFlag,
     command,
     console,
     new_table,
@@ -131,18 +133,77 @@ def stats(
 @command("embed")
 def embed(
     limit: Annotated[int | None, typer.Option(help="embed at most this many papers")] = None,
+    ray: RayFlag = False,
+    ray_address: RayAddress = None,
 ) -> None:
     """Compute and cache embeddings for stored papers; a second run embeds nothing."""
+    from paperrec.bulk.jobs import Runner, embed_stored
+
     rt = runtime()
     papers = rt.store.papers.iter_papers(limit=limit)
-    before = rt.store.embeddings.count(rt.embedder.model_id)
+    runner = Runner(rt, ray=ray or ray_address is not None, address=ray_address)
     with progress_bar() as bar:
         task = bar.add_task("embedding", total=len(papers))
-        rt.embedder.embed(papers, progress=lambda n: bar.advance(task, n))
-    after = rt.store.embeddings.count(rt.embedder.model_id)
+        done = embed_stored(runner, papers, progress=lambda n: bar.advance(task, n))
     out.print(
-        f"{len(papers)} papers: {after - before} embedded now, "
-        f"{len(papers) - (after - before)} from cache ({rt.embedder.model_id})"
+        f"{len(papers)} papers: {done} embedded now, "
+        f"{len(papers) - done} from cache ({rt.embedder.model_id})"
+    )
+
+
+@command("backfill")
+def backfill(
+    sources: Annotated[list[Path], typer.Argument(help="JSONL or Parquet files, in order")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--out", "-o", help="folder for the shard files; the same folder resumes a run"
+        ),
+    ],
+    format: Annotated[
+        str, typer.Option("--format", "-f", help=f"one of {', '.join(FORMATS)}")
+    ] = "auto",
+    shard_size: Annotated[int, typer.Option(help="papers per shard", min=1)] = 2000,
+    ray: RayFlag = False,
+    ray_address: RayAddress = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Ingest, embed and score a large source (an arXiv metadata dump, say) shard by shard:
+    each shard is written to --out and loaded into the store. Run it again with the same
+    arguments after a crash: finished shards are skipped, nothing is stored twice."""
+    from paperrec import bundles
+    from paperrec.bulk.backfill import backfill as run_backfill
+    from paperrec.bulk.jobs import Runner
+    from paperrec.errors import ModelNotTrainedError
+
+    if format not in FORMATS:
+        raise InputError(f"unknown format {format!r}; available: {', '.join(FORMATS)}")
+    rt = runtime()
+    try:
+        topics_path, version = bundles.champion(rt.settings, "topics")
+    except ModelNotTrainedError:
+        topics_path, version = None, None
+        console.print("no topic model yet: papers are stored and embedded, not scored")
+    runner = Runner(rt, topics_path, ray=ray or ray_address is not None, address=ray_address)
+    with progress_bar() as bar:
+        task = bar.add_task("backfilling", total=None)
+        summary = run_backfill(
+            runner, sources, output, fmt=format, shard_size=shard_size,
+            topics_version=version, on_shard=lambda n: bar.advance(task, n),
+        )  # fmt: skip
+    print_problems(summary.problems)
+    data = summary.as_dict()
+    if as_json:
+        print_json(data)
+        return
+    rate = data["papers_computed"] / summary.seconds if summary.seconds else 0.0
+    out.print(
+        f"{data['papers']} papers in {data['shards']} shards ({data['shards_already_done']} "
+        f"done before): {data['papers_computed']} computed ({rate:.1f}/s), {data['added']} "
+        f"added to the store, {data['updated']} updated, {data['unchanged']} unchanged, "
+        f"{data['duplicates_skipped']} duplicate ids skipped, {data['problems']} problem(s) "
+        f"-> {output}",
+        highlight=False,
     )
 
 

@@ -1,5 +1,6 @@
-"""``paperrec score``, ``rank`` and ``recommend``: the champion models put to use, through
-`paperrec.serving.predictor.Predictor` as the service and the digest use them."""
+"""``paperrec score``, ``rank`` and ``recommend``: the champion models put to use. ``rank``
+and ``recommend`` go through `paperrec.serving.predictor.Predictor` as the service and the
+digest do; ``score`` through the bulk batch function (`paperrec.bulk`), here or on Ray."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ from typing import Annotated
 
 import typer
 
-from paperrec.cli.app import command, out, print_json, runtime, working
+from paperrec.cli.app import (
+    RayAddress,
+    RayFlag,
+    command,
+    out,
+    print_json,
+    runtime,
+    working,
+)
 from paperrec.errors import InputError
 
 
@@ -19,23 +28,27 @@ def score(
     output: Annotated[
         Path, typer.Option("-o", "--output", help="JSONL to write ('-' for stdout)")
     ] = Path("-"),
+    ray: RayFlag = False,
+    ray_address: RayAddress = None,
 ) -> None:
     """Topic probabilities and labels for every paper of INPUT."""
+    from paperrec import bundles
+    from paperrec.bulk.jobs import Runner, score_papers
     from paperrec.papers.rows import read_rows, write_rows
-    from paperrec.serving.predictor import Predictor
     from paperrec.store.files import check_output
 
     check_output(output)
     papers = read_rows(input)
+    rt = runtime()
+    path, version = bundles.champion(rt.settings, "topics")
+    runner = Runner(rt, path, ray=ray or ray_address is not None, address=ray_address)
     with working("loading the topic model ..."):
-        predictor = Predictor.load(runtime(), ranker=False)
+        runner.topic_model  # noqa: B018  (a broken bundle fails before any work)
     with working(f"scoring {len(papers)} papers ..."):
-        rows = predictor.score(papers)
+        rows = score_papers(runner, papers)
     write_rows(output, rows)
     if str(output) != "-":
-        out.print(
-            f"scored {len(papers)} papers with topics v{predictor.versions['topics']} -> {output}"
-        )
+        out.print(f"scored {len(papers)} papers with topics v{version} -> {output}")
 
 
 @command("rank")

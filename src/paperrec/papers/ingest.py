@@ -79,7 +79,7 @@ def ingest_paths(
     for path in map(Path, paths):
         check_readable(path)
     # Resolve every file's format first: an undetectable one fails before any row is written.
-    named = Named(files=[(Path(path), _format_of(Path(path), fmt)) for path in paths])
+    named = Named(files=[(Path(path), format_of(Path(path), fmt)) for path in paths])
     return ingest_named(store, named, strict=strict, batch_size=batch_size, on_batch=on_batch)
 
 
@@ -166,6 +166,6 @@ def check_readable(path: Path) -> None:
         raise InputError("not a regular file (a device, pipe or socket)", path=str(path))
 
 
-def _format_of(path: Path, fmt: str) -> str:
+def format_of(path: Path, fmt: str) -> str:
     """The format ``path`` is read in, which is also the source name its papers get."""
     return fmt if fmt != "auto" else detect_format(path)

@@ -75,6 +75,11 @@ class TopicModel:
         """``{"id", "topics": {topic: p}, "labels": [...], "thresholds": {topic: t}}`` per
         paper: the ``score`` output (a label is a topic whose p is at least its t)."""
         probabilities = self.predict_proba(X) if len(X) else np.zeros((0, len(self.topic_ids)))
+        return self.rows(ids, probabilities, decimals)
+
+    def rows(self, ids: Sequence[str], probabilities: np.ndarray, decimals: int = 4) -> list[dict]:
+        """`score_rows` from probabilities already computed (n_papers, n_topics), for
+        example by bulk workers (`paperrec.bulk`)."""
         labels = self.labels(probabilities)
         thresholds = self.thresholds
         return [

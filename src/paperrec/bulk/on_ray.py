@@ -1,0 +1,117 @@
+"""The only module that imports Ray: runs the bulk batch function (`paperrec.bulk.batch`)
+with Ray Data, Ray's batch-inference pattern: the batches become a dataset,
+``map_batches`` hands them to a pool of actors that each build one `BatchModel` (the
+encoder and the topic model load once per actor), and the results stream back to the
+driver, which writes them (by shard) and loads them into the store.
+
+Ray is an optional extra (``pip install 'paperrec[ray]'``); without it ``--ray`` says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from paperrec.bulk.batch import Batch, BatchModel, ModelSpec
+from paperrec.errors import NetworkError, PaperrecError
+
+INSTALL_HINT = "--ray needs Ray, which is not installed here: pip install 'paperrec[ray]'"
+
+
+def require_ray():
+    try:
+        import ray
+        import ray.data  # noqa: F401  (the extra installs both; a bare `ray` lacks Data)
+    except ImportError:
+        raise PaperrecError(INSTALL_HINT) from None
+    return ray
+
+
+@contextmanager
+def cluster(address: str | None) -> Iterator[int]:
+    """Connected to Ray for the block; yields the cluster's CPU count.
+
+    ``address``: a cluster (``ray://HEAD:10001`` or ``HOST:6379``); None: ``RAY_ADDRESS``
+    when set, else a Ray started here on this machine's cores and stopped afterwards. A
+    Ray this process already started (a test, a notebook) is used as it is and left running.
+    """
+    ray = require_ray()
+    started = False
+    if not ray.is_initialized():
+        _check_reachable(address or os.environ.get("RAY_ADDRESS"))
+        try:
+            ray.init(address=address, logging_level="WARNING", include_dashboard=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            where = address or "RAY_ADDRESS or a new local Ray"
+            raise NetworkError(f"cannot start or reach Ray ({where}): {exc}") from None
+        started = True
+    try:
+        yield max(1, int(ray.cluster_resources().get("CPU", 1)))
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _check_reachable(address: str | None, timeout: float = 5.0) -> None:
+    """NetworkError at once when a cluster's head does not answer (``ray.init`` would
+    retry for minutes); None, ``auto`` and ``local`` name no host to check."""
+    if address in (None, "", "auto", "local"):
+        return
+    client = address.startswith("ray://")
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host:
+        host, port = port, ""
+    try:
+        number = int(port) if port else (10001 if client else 6379)
+        socket.create_connection((host, number), timeout=timeout).close()
+    except (OSError, ValueError) as exc:
+        raise NetworkError(f"cannot reach the Ray cluster at {address}: {exc}") from None
+
+
+def map_batches(
+    batches: Iterable[Batch], spec: ModelSpec, *, batch_size: int, actors: int
+) -> Iterator[Batch]:
+    """Results of `BatchModel` (built from ``spec`` in each of ``actors`` actors, one CPU
+    each) for every row of ``batches``, as the actors finish them: in no fixed order, so
+    the rows carry their own keys (shard, row)."""
+    ray = require_ray()
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # the CLI draws its own
+    context.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    batches = list(batches)
+    # A small job still reaches every actor: blocks of at most an even share each.
+    size = max(1, min(batch_size, -(-sum(map(_rows, batches)) // actors)))
+    tables = [_table(batch, start, start + size)
+              for batch in batches for start in range(0, _rows(batch), size)]  # fmt: skip
+    if not tables:
+        return
+    # One block per encoder batch, so every actor gets work from the start.
+    dataset = ray.data.from_arrow(tables).map_batches(
+        BatchModel,
+        fn_constructor_kwargs={"spec": spec},
+        batch_size=size,
+        batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=actors),
+        num_cpus=1,
+    )
+    yield from dataset.iter_batches(batch_size=None, batch_format="numpy")
+
+
+def _rows(batch: Batch) -> int:
+    return len(next(iter(batch.values())))
+
+
+def _table(batch: Batch, start: int, end: int):
+    """Rows ``start:end`` of ``batch`` as an Arrow table (text columns as Arrow strings)."""
+    import pyarrow as pa
+
+    return pa.table(
+        {
+            key: list(value[start:end]) if value.dtype == object else value[start:end]
+            for key, value in batch.items()
+        }
+    )
