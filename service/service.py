@@ -219,11 +219,13 @@ class PaperrecService:
 
     def readiness(self) -> tuple[bool, dict]:
         """(ready, body of /readyz): models loaded, their versions, the encoder in use
-        (backend and precision), the last reload error."""
+        (backend and precision), the last reload error, and the worker process that
+        answered (``paperrec serve --workers N`` runs N, each with its own models)."""
         return True, {
             "versions": self.holder.versions,
             "embedding": self.runtime.embedder.describe(),
             "reload_error": self.holder.last_error,
+            "worker": os.getpid(),
         }
 
     @bentoml.api(input_spec=ScoreRequest)

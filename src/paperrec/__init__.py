@@ -7,6 +7,8 @@ One package per concept; arrows point down (nothing imports ``cli``)::
                 digest's window and the shared predictor), search, similar papers, and the
                 Jinja2 pages over them (nothing in the package imports it)
     train/      retrain pipelines, gate, promotion, the MLflow registry (the MLflow importer)
+    bulk/       embed, score and backfill many papers through one batch function, in this
+                process or on a Ray cluster (on_ray.py, the only Ray importer)
     evaluate/   topic classifier and ranker measured against baselines
     digest/     who is due, which papers (compose, budget), render, outbox delivery, SMTP
     serving/    the predictor the CLI, the HTTP service, the digest and the web app share; the

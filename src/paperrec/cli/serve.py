@@ -12,6 +12,9 @@ import typer
 from paperrec.cli.app import command, console, runtime
 from paperrec.errors import InputError
 
+# A bound that catches a typo: every worker loads the encoder and the models.
+MAX_WORKERS = 64
+
 
 def check_port_free(host: str, port: int) -> None:
     """InputError when ``host:port`` cannot be listened on (in use, or not an address here)."""
@@ -35,6 +38,15 @@ def check_port_free(host: str, port: int) -> None:
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on; 0.0.0.0 for all")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port", min=1, max=65535)] = 3000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="worker processes; they share only the store and the model registry "
+            "(for more than one, PostgreSQL: docs/scaling.md)",
+            min=1,
+            max=MAX_WORKERS,
+        ),
+    ] = 1,
 ) -> None:
     """Start the HTTP service (BentoML) on the champion models; Ctrl+C stops it.
 
@@ -56,9 +68,11 @@ def serve(
     except ModelNotTrainedError:
         ranker = "no ranker (/rank and /recommend answer 503 until `paperrec train ranker`)"
     args = serve_command(host, port)
+    plural = "s" if workers > 1 else ""
     console.print(
-        f"serving topics v{topics}, {ranker} from {settings.home} on http://{host}:{port}",
+        f"serving topics v{topics}, {ranker} from {settings.home} on http://{host}:{port} "
+        f"({workers} worker{plural})",
         highlight=False,
         soft_wrap=True,
     )
-    os.execve(args[0], args, serve_environment(settings))
+    os.execve(args[0], args, serve_environment(settings, workers=workers))

@@ -7,6 +7,7 @@ a new session and is stopped as a group.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -23,6 +24,10 @@ from paperrec.config import Settings
 from paperrec.errors import PaperrecError
 
 SERVICE = "service:PaperrecService"
+SERVICE_NAME = "paperrec"  # @bentoml.service(name=...) in service/service.py
+# BentoML's runtime configuration as JSON in the environment; the service's own settings
+# (service/service.py) are the defaults it overrides, for `bentoml serve` of a Bento too.
+CONFIG_OVERRIDES = "BENTOML_CONFIG_OVERRIDES"
 # The BentoML service lives beside the package in a source checkout: <repo>/service.
 SERVICE_DIR = Path(__file__).resolve().parents[3] / "service"
 
@@ -102,12 +107,19 @@ def serve_command(host: str = "127.0.0.1", port: int = 3000) -> list[str]:
     ]  # fmt: skip
 
 
-def serve_environment(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
+def serve_environment(
+    settings: Settings, base: dict[str, str] | None = None, workers: int | None = None
+) -> dict[str, str]:
     """The environment for the server: ``base`` (default os.environ) with PAPERREC_HOME,
-    BENTOML_HOME under it unless set, and offline model loading."""
+    BENTOML_HOME under it unless set, offline model loading, and ``workers`` (None: the
+    service's default, one) worker processes through BentoML's configuration override."""
     env = dict(os.environ if base is None else base)
     env["PAPERREC_HOME"] = str(settings.home)
     env["BENTOML_HOME"] = str(settings.resolved_bentoml_home)
+    if workers is not None:
+        overrides = json.loads(env.get(CONFIG_OVERRIDES) or "{}")
+        overrides.setdefault("services", {}).setdefault(SERVICE_NAME, {})["workers"] = workers
+        env[CONFIG_OVERRIDES] = json.dumps(overrides)
     offline.set_defaults(offline.PROCESS, env)
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see service/service.py
     return env
