@@ -2,9 +2,10 @@
 topic probabilities.
 
 `BatchModel` is Ray Data's callable class: built once per worker (an actor on a Ray
-cluster, or once in this process), it loads the encoder and the topic model on its first
-batch and maps each batch to its results. Built from a `ModelSpec` (plain values) it runs
-on any machine; built from loaded models it runs here without a second load.
+cluster, or once in this process), it loads the encoder on its first batch and maps each
+batch to its results. Built from a `ModelSpec` (plain values) and the topic model (shipped
+to each actor by Ray, so a worker needs no copy of the models on its disk) it runs on any
+machine; built from loaded models it runs here without a second load.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ TEXT, HASH = "text", "content_hash"
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What a worker needs to build the models: the encoder exactly as the driver resolved
-    it (so vectors land under the driver's cache id) and the topic bundle's folder."""
+    """What a worker needs to build the encoder exactly as the driver resolved it (so its
+    vectors land under the driver's cache id)."""
 
     model_name: str
     max_seq_length: int | None
@@ -38,10 +39,9 @@ class ModelSpec:
     precision: str
     batch_size: int
     home: str | None
-    topics_path: str | None = None
 
     @classmethod
-    def of(cls, runtime: Runtime, topics_path: str | None = None) -> ModelSpec:
+    def of(cls, runtime: Runtime) -> ModelSpec:
         embedder = runtime.embedder
         return cls(
             embedder.model_name,
@@ -50,7 +50,6 @@ class ModelSpec:
             embedder.precision,
             embedder.batch_size,
             str(embedder.home) if embedder.home is not None else None,
-            topics_path,
         )
 
 
@@ -60,8 +59,9 @@ class BatchModel:
 
     Parameters
     ----------
-    spec : builds the models in the worker (no cache: a worker on another machine has none).
-    embedder, topic_model : already loaded models to use instead (this process).
+    spec : builds the encoder in the worker (no cache: a worker elsewhere has none).
+    embedder : an encoder already loaded to use instead (this process).
+    topic_model : scores the vectors; None embeds only.
     """
 
     def __init__(
@@ -72,10 +72,9 @@ class BatchModel:
         topic_model: TopicModel | None = None,
     ):
         self.spec = spec
+        self.topic_model = topic_model
         if embedder is not None:
             self.__dict__["embedder"] = embedder
-        if topic_model is not None or spec is None:
-            self.__dict__["topic_model"] = topic_model
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -91,14 +90,6 @@ class BatchModel:
             cache=None,
             home=None if spec.home is None else Path(spec.home),
         )
-
-    @cached_property
-    def topic_model(self) -> TopicModel | None:
-        if self.spec.topics_path is None:
-            return None
-        from paperrec.topics.model import TopicModel
-
-        return TopicModel.load(Path(self.spec.topics_path))
 
     def __call__(self, batch: Batch) -> Batch:
         texts, hashes = [str(t) for t in batch[TEXT]], [str(h) for h in batch[HASH]]

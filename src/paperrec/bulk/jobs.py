@@ -67,10 +67,6 @@ class Runner:
 
         return TopicModel.load(self.topics_path)
 
-    def spec(self) -> ModelSpec:
-        topics = str(self.topics_path) if self.topics_path is not None else None
-        return ModelSpec.of(self.runtime, topics)
-
     def check(self) -> None:
         """PaperrecError now, before any work, when Ray is asked for but not installed."""
         if self.ray:
@@ -89,9 +85,10 @@ class Runner:
             return
         from paperrec.bulk.on_ray import cluster, map_batches
 
-        spec = self.spec()  # resolves the encoder here, before any worker starts
+        spec = ModelSpec.of(self.runtime)  # the encoder resolved here, before workers start
+        model, size = self.topic_model, self.batch_size
         with cluster(self.address) as cpus:
-            yield from map_batches(batches, spec, batch_size=self.batch_size, actors=cpus)
+            yield from map_batches(batches, spec, model, batch_size=size, actors=cpus)
 
 
 def embed_stored(

@@ -14,9 +14,13 @@ import os
 import socket
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from paperrec.bulk.batch import Batch, BatchModel, ModelSpec
 from paperrec.errors import NetworkError, PaperrecError
+
+if TYPE_CHECKING:
+    from paperrec.topics.model import TopicModel
 
 INSTALL_HINT = "--ray needs Ray, which is not installed here: pip install 'paperrec[ray]'"
 
@@ -72,11 +76,17 @@ def _check_reachable(address: str | None, timeout: float = 5.0) -> None:
 
 
 def map_batches(
-    batches: Iterable[Batch], spec: ModelSpec, *, batch_size: int, actors: int
+    batches: Iterable[Batch],
+    spec: ModelSpec,
+    topic_model: TopicModel | None,
+    *,
+    batch_size: int,
+    actors: int,
 ) -> Iterator[Batch]:
-    """Results of `BatchModel` (built from ``spec`` in each of ``actors`` actors, one CPU
-    each) for every row of ``batches``, as the actors finish them: in no fixed order, so
-    the rows carry their own keys (shard, row)."""
+    """Results of `BatchModel` (built from ``spec`` and ``topic_model`` in each of
+    ``actors`` actors, one CPU each) for every row of ``batches``, as the actors finish
+    them: in no fixed order, so the rows carry their own keys (shard, row). Ray ships the
+    topic model to the actors from this process."""
     ray = require_ray()
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the CLI draws its own
@@ -92,7 +102,7 @@ def map_batches(
     # One block per encoder batch, so every actor gets work from the start.
     dataset = ray.data.from_arrow(tables).map_batches(
         BatchModel,
-        fn_constructor_kwargs={"spec": spec},
+        fn_constructor_kwargs={"spec": spec, "topic_model": topic_model},
         batch_size=size,
         batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=actors),
