@@ -192,23 +192,54 @@ def test_centroid_is_cosine_to_the_mean_liked_vector():
     )
 
 
+LIKED = [
+    "Quantum annealing for spin glass ground states",
+    "Spin glass benchmarks for quantum annealing hardware",
+    "Reverse quantum annealing of frustrated spin glass models",
+    "Quantum annealing schedules and spin glass hardness",
+]
+CANDIDATES = [
+    "Graph neural networks for molecule property prediction",
+    "Graph neural networks under distribution shift",
+    "Scaling graph neural networks to billions of edges",
+    "A diffusion model for image generation with graph neural networks",
+    "Speech recognition with graph neural networks and transformers",
+    "Diffusion model distillation for fast image generation",
+    "Quantum annealing finds spin glass ground states faster",  # the match
+    "Reinforcement learning for robot locomotion",
+]
+
+
 def test_asl_svm_ranks_the_lexically_matching_candidate_first():
-    liked = [
-        "Quantum annealing for spin glass ground states",
-        "Spin glass benchmarks for quantum annealing hardware",
-        "Reverse quantum annealing of frustrated spin glass models",
-        "Quantum annealing schedules and spin glass hardness",
-    ]
-    candidates = [
-        "Graph neural networks for molecule property prediction",
-        "Graph neural networks under distribution shift",
-        "Scaling graph neural networks to billions of edges",
-        "A diffusion model for image generation with graph neural networks",
-        "Speech recognition with graph neural networks and transformers",
-        "Diffusion model distillation for fast image generation",
-        "Quantum annealing finds spin glass ground states faster",  # the match
-        "Reinforcement learning for robot locomotion",
-    ]
+    liked, candidates = LIKED, CANDIDATES
     scores = baselines.asl_svm(liked, candidates)
     assert scores.shape == (len(candidates),)
     assert int(np.argmax(scores)) == 6
+
+
+def test_the_evaluation_fits_one_tfidf_per_query_for_both_text_baselines(monkeypatch):
+    """arxiv-sanity-lite's SVM and the tfidf baseline start from the same TF-IDF of the
+    query's texts: the evaluation fits it once and both score exactly as on their own."""
+    import scipy.sparse as sp
+
+    from paperrec.evaluate import ranking
+    from paperrec.recommend.corpus import Corpus
+    from paperrec.recommend.pseudo_users import Query
+    from paperrec.schema import Paper
+
+    titles = LIKED + CANDIDATES
+    papers = [Paper.create(t, f"{t}. {t}.", id=f"2401.{i:05d}") for i, t in enumerate(titles)]
+    n = len(papers)
+    corpus = Corpus(
+        papers, np.zeros((n, 2), np.float32), sp.csr_matrix((n, 1)), np.zeros((n, 0)), np.arange(n)
+    )
+    query = Query("u", np.arange(4), np.zeros(0, int), np.arange(4, n), np.zeros(n - 4))
+    fitted = []
+    real = baselines.asl_features
+    monkeypatch.setattr(baselines, "asl_features", lambda *a: fitted.append(a) or real(*a))
+    scores = ranking.method_scores(query, corpus, None, ("arxiv-sanity-lite", "tfidf"))
+    assert len(fitted) == 1
+    liked, candidates = [p.text for p in papers[:4]], [p.text for p in papers[4:]]
+    np.testing.assert_array_equal(scores["arxiv-sanity-lite"], baselines.asl_svm(liked, candidates))
+    np.testing.assert_array_equal(scores["tfidf"], baselines.tfidf(liked, candidates))
+    assert int(np.argmax(scores["tfidf"])) == 6  # the quantum annealing candidate

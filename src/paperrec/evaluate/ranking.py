@@ -18,6 +18,7 @@ paired bootstrap interval.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -125,13 +126,18 @@ def method_scores(
     def texts(indices):
         return [corpus.papers[i].text for i in indices]
 
+    @functools.cache
+    def asl_features():  # fitted once per query, shared by the two text baselines
+        return baselines.asl_features(texts(query.liked), texts(query.candidates))
+
+    n_liked = len(query.liked)
     scorers = {
         "ranker": lambda: model.score(
             corpus.profile(query.liked, query.disliked, query.hidden_authors),
             corpus.candidates(query.candidates),
         ),
-        "arxiv-sanity-lite": lambda: baselines.asl_svm(texts(query.liked), texts(query.candidates)),
-        "tfidf": lambda: baselines.tfidf(texts(query.liked), texts(query.candidates)),
+        "arxiv-sanity-lite": lambda: baselines.asl_svm_scores(asl_features(), n_liked),
+        "tfidf": lambda: baselines.tfidf_scores(asl_features(), n_liked),
         "zotero-arxiv-daily": lambda: baselines.zotero(liked_X, cand_X),
         "centroid": lambda: baselines.centroid(liked_X, cand_X),
         "max-similarity": lambda: baselines.max_similarity(liked_X, cand_X),

@@ -43,13 +43,25 @@ def _asl_tfidf(texts: Sequence[str]):
     ).fit_transform(texts)
 
 
+def asl_features(liked_texts: Sequence[str], candidate_texts: Sequence[str]):
+    """arxiv-sanity-lite's TF-IDF fitted on the liked papers and the candidates together:
+    (n_liked + n_candidates, vocabulary), liked rows first. ``asl_svm`` and ``tfidf`` both
+    start from it, so an evaluation scoring both computes it once per query."""
+    return _asl_tfidf([*liked_texts, *candidate_texts])
+
+
+def asl_svm_scores(features, n_liked: int, C: float = 0.1) -> np.ndarray:
+    """``asl_svm`` on ``asl_features`` already computed (the first ``n_liked`` rows liked)."""
+    labels = np.r_[np.ones(n_liked), np.zeros(features.shape[0] - n_liked)]
+    svm = LinearSVC(class_weight="balanced", max_iter=10_000, tol=1e-6, C=C).fit(features, labels)
+    return svm.decision_function(features[n_liked:])
+
+
 def asl_svm(
     liked_texts: Sequence[str], candidate_texts: Sequence[str], C: float = 0.1
 ) -> np.ndarray:
-    features = _asl_tfidf(list(liked_texts) + list(candidate_texts))
-    labels = np.r_[np.ones(len(liked_texts)), np.zeros(len(candidate_texts))]
-    svm = LinearSVC(class_weight="balanced", max_iter=10_000, tol=1e-6, C=C).fit(features, labels)
-    return svm.decision_function(features[len(liked_texts) :])
+    liked_texts = list(liked_texts)
+    return asl_svm_scores(asl_features(liked_texts, candidate_texts), len(liked_texts), C)
 
 
 def zotero_weights(n: int) -> np.ndarray:
@@ -67,11 +79,16 @@ def centroid(liked: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     return candidates @ (mean / (np.linalg.norm(mean) + 1e-12))
 
 
-def tfidf(liked_texts: Sequence[str], candidate_texts: Sequence[str]) -> np.ndarray:
-    features = _asl_tfidf(list(liked_texts) + list(candidate_texts))
-    mean = np.asarray(features[: len(liked_texts)].mean(axis=0)).ravel()
+def tfidf_scores(features, n_liked: int) -> np.ndarray:
+    """``tfidf`` on ``asl_features`` already computed (the first ``n_liked`` rows liked)."""
+    mean = np.asarray(features[:n_liked].mean(axis=0)).ravel()
     mean /= np.linalg.norm(mean) + 1e-12
-    return features[len(liked_texts) :] @ mean
+    return features[n_liked:] @ mean
+
+
+def tfidf(liked_texts: Sequence[str], candidate_texts: Sequence[str]) -> np.ndarray:
+    liked_texts = list(liked_texts)
+    return tfidf_scores(asl_features(liked_texts, candidate_texts), len(liked_texts))
 
 
 def max_similarity(liked: np.ndarray, candidates: np.ndarray) -> np.ndarray:
