@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -171,9 +172,11 @@ def embedder(session_cache):
 
 # -- a small trained installation, shared by tests of ranking, the CLI and the service --------
 @pytest.fixture(scope="session")
-def trained_home(tmp_path_factory, shared_dir, session_cache) -> Path:
-    """A PAPERREC_HOME with the seed pages and 1,500 pool papers ingested, embedded, and a
-    small topic model and ranker trained, registered and promoted to champion.
+def trained_install(tmp_path_factory, shared_dir, session_cache) -> SimpleNamespace:
+    """A PAPERREC_HOME (``home``) with the seed pages and 1,500 pool papers ingested,
+    embedded, and a small topic model and ranker trained, registered and promoted to
+    champion; ``ranker_run`` is what that ``train_ranker`` call returned (its MLflow run is
+    in the home), for tests of the training run itself.
 
     Embeddings come from the session cache, so other tests embedding the same papers pay
     nothing. Use it read-only (or copy it): it is shared by the whole session.
@@ -195,8 +198,14 @@ def trained_home(tmp_path_factory, shared_dir, session_cache) -> Path:
     pool = slice_pool(shared_dir, home.parent / "pool.jsonl", SMALL_POOL)
     ingest_paths(runtime.store.papers, [*pages, pool])
     train_topics(runtime, config=TopicTrainingConfig(classifier={"n_estimators": 40}))
-    train_ranker(runtime, pages=pages, config=RankerTrainingConfig(repeats=1), draws=1)
-    return home
+    ranker_run = train_ranker(runtime, pages=pages, config=RankerTrainingConfig(repeats=1), draws=1)
+    return SimpleNamespace(home=home, ranker_run=ranker_run)
+
+
+@pytest.fixture(scope="session")
+def trained_home(trained_install) -> Path:
+    """The trained installation's PAPERREC_HOME (`trained_install`); read-only."""
+    return trained_install.home
 
 
 @pytest.fixture()

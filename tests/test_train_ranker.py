@@ -1,6 +1,7 @@
-"""``train_ranker`` end to end on a copy of the small trained installation, read back from
-MLflow with MlflowClient: metrics per protocol and method, the evaluation artifact, the
-registered version and its champion alias."""
+"""``train_ranker`` end to end, read back from MLflow with MlflowClient: metrics per
+protocol and method, the evaluation artifact, the registered version and its champion
+alias. The run checked is the small trained installation's own (tests/conftest.py trains
+it once per session); ``evaluate ranker`` trains again, on a copy of that installation."""
 
 from __future__ import annotations
 
@@ -14,8 +15,6 @@ import pytest
 from paperrec.evaluate.ranking import METHODS
 from paperrec.recommend.features import FEATURE_NAMES
 from paperrec.train import registry
-from paperrec.train.ranker_fit import RankerTrainingConfig
-from paperrec.train.ranker_run import train_ranker
 from paperrec.train.tracking import metric_name
 
 pytestmark = pytest.mark.slow
@@ -59,14 +58,15 @@ def runtime(trained_home, session_cache, tmp_path, monkeypatch):
     return rt
 
 
-def test_train_ranker_logs_evaluates_and_registers(runtime, seed_pages, tmp_path):
+def test_train_ranker_logs_evaluates_and_registers(trained_install, seed_pages, tmp_path):
+    """The installation's ``train_ranker(runtime, pages=seed_pages,
+    config=RankerTrainingConfig(repeats=1), draws=1)``, on a home with no ranker before."""
     from mlflow.tracking import MlflowClient
 
-    settings = runtime.settings
-    before = registry.champion_version(settings, registry.RANKER_MODEL)
-    result = train_ranker(
-        runtime, pages=seed_pages, config=RankerTrainingConfig(repeats=1), draws=1
-    )
+    from paperrec.config import Settings
+
+    settings = Settings(home=trained_install.home)
+    result = trained_install.ranker_run
 
     # the evaluation: every protocol, every method, every metric, mean and spread
     # the 1,500-paper slice has no researcher with 5 papers: the author protocol (unit
@@ -126,7 +126,7 @@ def test_train_ranker_logs_evaluates_and_registers(runtime, seed_pages, tmp_path
         assert list(json.load(handle)) == list(FEATURE_NAMES)
 
     # registered and promoted: the new version is the champion
-    assert result.promoted and result.version != before
+    assert result.promoted and result.version is not None
     version = client.get_model_version_by_alias(registry.RANKER_MODEL, registry.CHAMPION)
     assert str(version.version) == result.version
     assert registry.champion_version(settings, registry.RANKER_MODEL) == result.version
