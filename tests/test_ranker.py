@@ -217,9 +217,49 @@ def test_asl_svm_ranks_the_lexically_matching_candidate_first():
     assert int(np.argmax(scores)) == 6
 
 
-def test_the_evaluation_fits_one_tfidf_per_query_for_both_text_baselines(monkeypatch):
+def _texts(n: int, seed: int) -> list[str]:
+    """n short texts drawn from 60 words (with stop words), so terms repeat across texts."""
+    words = [f"term{i}" for i in range(50)] + ["the", "of", "and", "a", "in"] + ["Ünïcode"] * 5
+    rng = np.random.default_rng(seed)
+    return [" ".join(rng.choice(words, rng.integers(5, 40))) for _ in range(n)]
+
+
+@pytest.mark.parametrize("max_features", [baselines.ASL_MAX_FEATURES, 40])
+def test_asl_tfidf_of_a_subset_is_the_vectorizer_fitted_on_it(monkeypatch, max_features):
+    """AslTfidf tokenizes once; each subset gets the vocabulary, cuts (min_df, max_df, the
+    most frequent terms with scikit-learn's tie-breaking) and weights of a TfidfVectorizer
+    fitted on that subset alone."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    monkeypatch.setattr(baselines, "ASL_MAX_FEATURES", max_features)
+    texts = _texts(300, seed=1)
+    tfidf = baselines.AslTfidf(texts)
+    rng = np.random.default_rng(2)
+    for n in (10, 37, 120, 300):
+        rows = rng.permutation(len(texts))[:n]
+        subset = [texts[i] for i in rows]
+        expected = TfidfVectorizer(
+            **baselines.ASL_TOKENS,
+            max_features=max_features,
+            max_df=baselines.ASL_MAX_DF,
+            min_df=min(baselines.ASL_MIN_DF, n),
+            **baselines.ASL_WEIGHTS,
+        ).fit_transform(subset)
+        got = tfidf.features(rows)
+        assert got.shape == expected.shape
+        expected, got = expected.tocsr(), got.tocsr()
+        expected.sort_indices()
+        got.sort_indices()
+        np.testing.assert_array_equal(got.indptr, expected.indptr)
+        np.testing.assert_array_equal(got.indices, expected.indices)
+        np.testing.assert_allclose(got.data, expected.data, rtol=1e-14, atol=0)
+    with pytest.raises(ValueError, match="max_df corresponds to < documents than min_df"):
+        tfidf.features(np.arange(9))  # as the vectorizer: 9 texts cannot meet both cuts
+
+
+def test_the_evaluation_scores_both_text_baselines_from_one_tfidf(monkeypatch):
     """arxiv-sanity-lite's SVM and the tfidf baseline start from the same TF-IDF of the
-    query's texts: the evaluation fits it once and both score exactly as on their own."""
+    query's texts: an evaluation tokenizes its papers once, and both score as on their own."""
     import scipy.sparse as sp
 
     from paperrec.evaluate import ranking
@@ -234,12 +274,18 @@ def test_the_evaluation_fits_one_tfidf_per_query_for_both_text_baselines(monkeyp
         papers, np.zeros((n, 2), np.float32), sp.csr_matrix((n, 1)), np.zeros((n, 0)), np.arange(n)
     )
     query = Query("u", np.arange(4), np.zeros(0, int), np.arange(4, n), np.zeros(n - 4))
-    fitted = []
-    real = baselines.asl_features
-    monkeypatch.setattr(baselines, "asl_features", lambda *a: fitted.append(a) or real(*a))
-    scores = ranking.method_scores(query, corpus, None, ("arxiv-sanity-lite", "tfidf"))
-    assert len(fitted) == 1
+    other = Query("v", np.arange(4, 8), np.zeros(0, int), np.r_[0:4, 8:n], np.zeros(n - 4))
+    built = []
+    real = baselines.AslTfidf
+    monkeypatch.setattr(baselines, "AslTfidf", lambda texts: built.append(texts) or real(texts))
+    texts = ranking.CorpusTexts(corpus, [query, other])
+    methods = ("arxiv-sanity-lite", "tfidf")
+    scores = ranking.method_scores(query, corpus, None, methods, texts)
+    assert ranking.method_scores(other, corpus, None, methods, texts)
+    assert len(built) == 1 and len(built[0]) == n  # each paper tokenized once
     liked, candidates = [p.text for p in papers[:4]], [p.text for p in papers[4:]]
-    np.testing.assert_array_equal(scores["arxiv-sanity-lite"], baselines.asl_svm(liked, candidates))
-    np.testing.assert_array_equal(scores["tfidf"], baselines.tfidf(liked, candidates))
+    alone = ranking.method_scores(query, corpus, None, methods)  # no shared TF-IDF
+    for method, score in (("arxiv-sanity-lite", baselines.asl_svm), ("tfidf", baselines.tfidf)):
+        np.testing.assert_allclose(scores[method], score(liked, candidates), rtol=1e-9)
+        np.testing.assert_allclose(alone[method], score(liked, candidates), rtol=1e-9)
     assert int(np.argmax(scores["tfidf"])) == 6  # the quantum annealing candidate

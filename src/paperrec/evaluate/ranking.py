@@ -39,6 +39,7 @@ BASELINES = (
     "max-similarity",
 )
 METHODS = ("ranker", *BASELINES)
+TEXT_BASELINES = {"arxiv-sanity-lite", "tfidf"}  # score from the papers' TF-IDF
 AUTHOR_NEGATIVES = 200  # hard negatives per author-continuation query
 
 
@@ -119,16 +120,16 @@ def method_scores(
     corpus: Corpus,
     model: RankingModel,
     methods: Sequence[str] = METHODS,
+    texts: CorpusTexts | None = None,
 ) -> dict[str, np.ndarray]:
-    """Scores of each of ``methods`` for one query (liked papers in profile order: newest first)."""
+    """Scores of each of ``methods`` for one query (liked papers in profile order: newest
+    first). ``texts``: the TF-IDF of these papers' texts, when the caller has one."""
     liked_X, cand_X = corpus.X[query.liked], corpus.X[query.candidates]
-
-    def texts(indices):
-        return [corpus.papers[i].text for i in indices]
 
     @functools.cache
     def asl_features():  # fitted once per query, shared by the two text baselines
-        return baselines.asl_features(texts(query.liked), texts(query.candidates))
+        texts_of = texts or CorpusTexts(corpus, [query])
+        return texts_of.features(np.r_[query.liked, query.candidates])
 
     n_liked = len(query.liked)
     scorers = {
@@ -145,6 +146,19 @@ def method_scores(
     return {method: scorers[method]() for method in methods}
 
 
+class CorpusTexts:
+    """arxiv-sanity-lite's TF-IDF (`baselines.AslTfidf`) over the corpus papers that
+    ``queries`` use, each tokenized once; ``features`` takes corpus indices."""
+
+    def __init__(self, corpus: Corpus, queries: Sequence[Query]):
+        used = [np.r_[q.liked, q.candidates] for q in queries]
+        self.indices = np.unique(np.concatenate(used)).astype(np.intp)
+        self.tfidf = baselines.AslTfidf([corpus.papers[i].text for i in self.indices])
+
+    def features(self, indices: np.ndarray):
+        return self.tfidf.features(np.searchsorted(self.indices, indices))
+
+
 def evaluate_queries(
     queries: Sequence[Query],
     corpus: Corpus,
@@ -159,8 +173,10 @@ def evaluate_queries(
     ``("ranker",)`` when the baselines are already known for these queries."""
     rows: dict[str, list[dict]] = {m: [] for m in methods}
     per_user: dict[str, dict[str, list[float]]] = {}
+    texts = CorpusTexts(corpus, queries) if TEXT_BASELINES & set(methods) and queries else None
     for query in queries:
-        for method, scores in method_scores(query, corpus, model_for(query), methods).items():
+        scored = method_scores(query, corpus, model_for(query), methods, texts)
+        for method, scores in scored.items():
             metrics = all_metrics(query.relevance, scores)
             rows[method].append(metrics)
             per_user.setdefault(query.user, {}).setdefault(method, []).append(metrics["ndcg@10"])
