@@ -56,6 +56,7 @@ from paperrec.schema import FeedbackEvent, FeedbackSource
 from paperrec.serving import links as link_pages
 from paperrec.serving.access import authorize_admin, authorize_key
 from paperrec.serving.batcher import GreedyBatcher
+from paperrec.serving.compute import ComputePool
 from paperrec.serving.holder import PredictorHolder
 from paperrec.store.users import UnknownUserError
 from paperrec.users.profiles import record_feedback
@@ -70,7 +71,9 @@ SCORE_BATCHED = Counter("paperrec_score_batched_requests", "/score requests thos
 # Threads that record votes (/feedback): SQLite writes, never behind a ranking.
 VOTE_THREADS = 4
 # Rankings (/recommend) at once: two keep both cores busy (LightGBM and the sparse products
-# release the GIL) without a third waiting for the same cores.
+# release the GIL) without a third waiting for the same cores. Rankings and /score's
+# encodes run at a lower CPU priority (`paperrec.serving.compute`), so a vote or the event
+# loop gets a core at once even when they fill both.
 RANKING_THREADS = 2
 
 # Library errors as HTTP statuses; the first matching class wins.
@@ -204,7 +207,12 @@ class PaperrecService:
         if self.runtime.settings.token_secret is not None:
             check_secret(self.runtime.settings.token_secret)  # a weak secret: refuse to start
         self.holder = PredictorHolder.load(self.runtime)
-        self.batcher = GreedyBatcher(self.holder.score, MAX_BATCH_PAPERS, _count_batch)
+        self.encodes = ComputePool("encode", 1)  # the batcher makes one call at a time
+        self.encodes.call(self.holder.warm_up)  # its thread's pools, before any request
+        self.rankings = ComputePool("ranking", RANKING_THREADS)
+        self.batcher = GreedyBatcher(
+            self.holder.score, MAX_BATCH_PAPERS, _count_batch, run=self.encodes.run
+        )
         self._limiters: dict[str, anyio.CapacityLimiter] = {}
         self.holder.watch(self.runtime.settings.reload_interval)
         attach(web, self.runtime, self.holder, openapi=lambda: self.openapi())
@@ -216,6 +224,8 @@ class PaperrecService:
     @bentoml.on_shutdown
     def stop_watching(self) -> None:
         self.holder.stop()
+        self.encodes.close()
+        self.rankings.close()
 
     def readiness(self) -> tuple[bool, dict]:
         """(ready, body of /readyz): models loaded, their versions, the encoder in use
@@ -272,9 +282,7 @@ class PaperrecService:
             # Not behind the model lock: only encoding papers never seen before takes it.
             return self.holder.predictor.recommend(user, k=k, mark_shown=mark_shown)
 
-        ranked = await anyio.to_thread.run_sync(
-            rank, limiter=self._limiter("ranking", RANKING_THREADS)
-        )
+        ranked = await self.rankings.run(rank)
         return RecommendResponse(
             user=user, results=[{**r.as_dict(), "title": r.title} for r in ranked]
         )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import anyio
 
@@ -31,6 +31,9 @@ class GreedyBatcher:
         The most items merged into one call (a single larger request is not split).
     on_batch
         Called with the number of requests of each batch before it is scored (metrics).
+    run
+        Awaits ``score(items)`` off the event loop: ``run(score, items)``; by default on
+        one of anyio's worker threads (the service passes a `ComputePool`'s ``run``).
 
     Use it from one event loop (the service's). ``batches`` and ``requests`` count what
     it did.
@@ -41,8 +44,10 @@ class GreedyBatcher:
         score: Callable[[list], Sequence],
         max_items: int = 64,
         on_batch: Callable[[int], None] | None = None,
+        run: Callable[[Callable, list], Awaitable[Sequence]] | None = None,
     ):
         self.score = score
+        self.run = run or anyio.to_thread.run_sync
         self.max_items = max_items
         self.on_batch = on_batch
         self.batches = 0
@@ -81,7 +86,7 @@ class GreedyBatcher:
                 if self.on_batch is not None:
                     self.on_batch(len(batch))
                 try:
-                    rows = list(await anyio.to_thread.run_sync(self.score, flat))
+                    rows = list(await self.run(self.score, flat))
                 except Exception as exc:
                     for _, future in batch:
                         if not future.done():
