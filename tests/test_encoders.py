@@ -59,6 +59,9 @@ def test_auto_without_a_gate_record_takes_the_first_native_default(tmp_path):
         if encoder_choice.installed(b) and encoder_choice.native(b, p)
     )
     assert (choice.backend, choice.precision, choice.reason) == (*expected, "default")
+    # a float32 export is never the default: it was not faster than torch float32 and needs
+    # an export and a cache of its own (only a gate record picks it)
+    assert choice.precision != "float32" or choice.backend == "torch"
     # an explicit backend with auto precision never asks for what this CPU lacks
     torch_auto = choose("torch", "auto", tmp_path, DEFAULT_MODEL)
     assert torch_auto.precision == ("bfloat16" if encoder_choice.cpu_has_amx() else "float32")

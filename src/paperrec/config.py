@@ -68,8 +68,9 @@ class Settings(BaseSettings):
     embedding_backend: Literal["auto", "torch", "onnx", "openvino"] = Field(
         "auto",
         description="what runs the encoder; auto takes the fastest encoder that passed the "
-        "quality gate on this machine (bench/encoders.py --record), else openvino float32 "
-        "when installed (bfloat16 on AMX), else torch. See docs/encoders.md",
+        "quality gate on this machine (bench/encoders.py --record), else bfloat16 where the "
+        "CPU computes it natively (OpenVINO, or torch on AMX), else torch float32. "
+        "See docs/encoders.md",
     )
     embedding_precision: Literal["auto", "float32", "bfloat16", "int8"] = Field(
         "auto",
