@@ -20,6 +20,7 @@ from paperrec.digest.content import arxiv_url, pdf_url, shorten
 from paperrec.errors import InputError, NotFoundError
 from paperrec.papers.embed import EMBEDDING_DIM
 from paperrec.schema import Paper
+from paperrec.serving.compute import lower_priority
 from paperrec.serving.holder import PredictorHolder
 from paperrec.web.feed import Feed
 
@@ -138,8 +139,14 @@ class Catalog:
             return index
 
     def warm(self) -> threading.Thread:
-        """Build the index in a background thread (so the first search does not wait)."""
-        thread = threading.Thread(target=self.index, name="paperrec-web-index", daemon=True)
+        """Build the index in a background thread (so the first search does not wait), at
+        the lower priority of the service's other heavy work (`paperrec.serving.compute`)."""
+
+        def build() -> None:
+            lower_priority()
+            self.index()
+
+        thread = threading.Thread(target=build, name="paperrec-web-index", daemon=True)
         thread.start()
         return thread
 
