@@ -102,7 +102,7 @@ class PredictorHolder:
         with self.using() as predictor:
             vectors = self.runtime.embedder.encode_texts([_WARM_UP])
             if predictor.topic_model is not None:
-                predictor.topic_model.score_rows(["warm-up"], vectors)
+                predictor.topic_model.predict_proba(vectors)
 
     @property
     def predictor(self) -> Predictor:
