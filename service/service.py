@@ -206,9 +206,10 @@ class PaperrecService:
         self.runtime = Runtime()
         if self.runtime.settings.token_secret is not None:
             check_secret(self.runtime.settings.token_secret)  # a weak secret: refuse to start
-        self.holder = PredictorHolder.load(self.runtime)
+        # Loaded (and warmed up) on the encode thread, so torch's and LightGBM's thread
+        # pools are made there, at its priority, before any request.
         self.encodes = ComputePool("encode", 1)  # the batcher makes one call at a time
-        self.encodes.call(self.holder.warm_up)  # its thread's pools, before any request
+        self.holder = self.encodes.call(PredictorHolder.load, self.runtime)
         self.rankings = ComputePool("ranking", RANKING_THREADS)
         self.batcher = GreedyBatcher(
             self.holder.score, MAX_BATCH_PAPERS, _count_batch, run=self.encodes.run

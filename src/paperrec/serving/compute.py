@@ -53,7 +53,6 @@ class ComputePool:
     """
 
     def __init__(self, name: str, threads: int, niceness: int = NICENESS):
-        self.name = name
         self._executor = ThreadPoolExecutor(
             max_workers=threads,
             thread_name_prefix=f"paperrec-{name}",

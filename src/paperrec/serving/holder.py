@@ -92,17 +92,12 @@ class PredictorHolder:
         if problem:
             holder._failed = wanted
             holder._keep(holder._predictor, problem)
-        holder.warm_up()
+        # Warm-up past every cache: the model loads, and the calling thread's pools
+        # (torch's and LightGBM's OpenMP threads) exist before the first request.
+        vectors = runtime.embedder.encode_texts([_WARM_UP])
+        if holder._predictor.topic_model is not None:
+            holder._predictor.topic_model.predict_proba(vectors)
         return holder
-
-    def warm_up(self) -> None:
-        """Encode a text and score its topics on the calling thread, past every cache, so
-        the model is loaded and this thread's pools (torch's and LightGBM's OpenMP threads)
-        exist before the first request. The service calls it again on its encode thread."""
-        with self.using() as predictor:
-            vectors = self.runtime.embedder.encode_texts([_WARM_UP])
-            if predictor.topic_model is not None:
-                predictor.topic_model.predict_proba(vectors)
 
     @property
     def predictor(self) -> Predictor:
