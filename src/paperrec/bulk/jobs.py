@@ -44,8 +44,8 @@ def make_batch(hashes: Sequence[str], texts: Sequence[str], **columns) -> Batch:
 
 @dataclass
 class Runner:
-    """Maps batches through one `BatchModel`: in this process, or on Ray (``ray``) at
-    ``address`` (None: RAY_ADDRESS, else a Ray started on this machine).
+    """Maps batches through one `BatchModel`: in this process, or on Ray (``ray``, or an
+    ``address``) at ``address`` (None: RAY_ADDRESS, else a Ray started on this machine).
 
     ``topics_path`` is the topic bundle to score with; None embeds only.
     """
@@ -54,6 +54,9 @@ class Runner:
     topics_path: Path | None = None
     ray: bool = False
     address: str | None = None
+
+    def __post_init__(self) -> None:
+        self.ray = self.ray or self.address is not None  # an address implies Ray
 
     @property
     def batch_size(self) -> int:

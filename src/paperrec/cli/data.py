@@ -141,7 +141,7 @@ def embed(
 
     rt = runtime()
     papers = rt.store.papers.iter_papers(limit=limit)
-    runner = Runner(rt, ray=ray or ray_address is not None, address=ray_address)
+    runner = Runner(rt, ray=ray, address=ray_address)
     with progress_bar() as bar:
         task = bar.add_task("embedding", total=len(papers))
         done = embed_stored(runner, papers, progress=lambda n: bar.advance(task, n))
@@ -184,7 +184,7 @@ def backfill(
     except ModelNotTrainedError:
         topics_path, version = None, None
         console.print("no topic model yet: papers are stored and embedded, not scored")
-    runner = Runner(rt, topics_path, ray=ray or ray_address is not None, address=ray_address)
+    runner = Runner(rt, topics_path, ray=ray, address=ray_address)
     with progress_bar() as bar:
         task = bar.add_task("backfilling", total=None)
         summary = run_backfill(

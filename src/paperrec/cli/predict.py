@@ -41,7 +41,7 @@ def score(
     papers = read_rows(input)
     rt = runtime()
     path, version = bundles.champion(rt.settings, "topics")
-    runner = Runner(rt, path, ray=ray or ray_address is not None, address=ray_address)
+    runner = Runner(rt, path, ray=ray, address=ray_address)
     with working("loading the topic model ..."):
         runner.topic_model  # noqa: B018  (a broken bundle fails before any work)
     with working(f"scoring {len(papers)} papers ..."):
