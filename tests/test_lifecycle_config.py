@@ -246,3 +246,30 @@ def test_the_demo_slice_of_the_other_fields_takes_each_primary_category_in_turn(
     target = demo.balanced(source, tmp_path / "slice.jsonl", 5)
     ids = [json.loads(line)["id"] for line in target.read_text(encoding="utf-8").splitlines()]
     assert ids == ["q0", "a0", "s0", "a1", "a2"]  # the rare ones first come, in file order
+
+
+def test_the_demo_slice_of_the_other_fields_ends_where_the_cs_slice_ends(tmp_path):
+    """Otherwise the newest stored day (the web app's Today, the demo's digest) holds only
+    the stray non-CS papers dated after the CS slice."""
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("demo", REPO / "training" / "demo.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    cs = tmp_path / "cs.jsonl"
+    cs.write_text(
+        "".join(json.dumps({"id": f"c{d}", "date": f"2025-08-1{d}"}) + "\n" for d in (7, 8, 6)),
+        encoding="utf-8",
+    )
+    rows = [
+        {"id": "early", "categories": ["math.ST"], "date": "2025-08-01"},
+        {"id": "late", "categories": ["astro-ph.GA"], "date": "2026-07-22"},
+        {"id": "same-day", "categories": ["q-bio.NC"], "date": "2025-08-18"},
+    ]
+    source = tmp_path / "pool.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert demo.last_day_in(cs) == "2025-08-18"
+    target = demo.balanced(source, tmp_path / "slice.jsonl", 5, until=demo.last_day_in(cs))
+    ids = [json.loads(line)["id"] for line in target.read_text(encoding="utf-8").splitlines()]
+    assert ids == ["early", "same-day"]

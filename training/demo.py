@@ -68,14 +68,24 @@ def head(source: Path, target: Path, n: int) -> Path:
     return target
 
 
-def balanced(source: Path, target: Path, n: int) -> Path:
-    """``n`` lines of ``source`` taken in turn from each primary arXiv category (in file
-    order within one), in ``target`` (rewritten only when different): a rare area keeps all
-    of its papers instead of the handful a head of the file holds."""
+def last_day_in(path: Path) -> str | None:
+    """The newest ``date`` in a JSONL file of papers (ISO dates compare as text)."""
+    with path.open(encoding="utf-8") as handle:
+        return max((json.loads(line).get("date") or "" for line in handle), default="") or None
+
+
+def balanced(source: Path, target: Path, n: int, until: str | None = None) -> Path:
+    """``n`` lines of ``source`` dated ``until`` or earlier, taken in turn from each primary
+    arXiv category (in file order within one), in ``target`` (rewritten only when
+    different): a rare area keeps all of its papers instead of the handful a head of the
+    file holds."""
     groups: dict[str, list[str]] = {}
     with source.open(encoding="utf-8") as handle:
         for line in handle:
-            categories = json.loads(line).get("categories") or ["?"]
+            record = json.loads(line)
+            if until and (record.get("date") or "") > until:
+                continue
+            categories = record.get("categories") or ["?"]
             groups.setdefault(categories[0], []).append(line)
     queues = [groups[name][::-1] for name in sorted(groups)]
     lines: list[str] = []
@@ -92,14 +102,16 @@ def balanced(source: Path, target: Path, n: int) -> Path:
 def cut_slices() -> None:
     """The pool and dev slices that training/demo.yaml names, in DEMO: the head of the CS
     pool (whose authors' later papers teach the ranker) and a slice of the other fields
-    the taxonomy covers, balanced across their primary categories."""
-    head(SHARED / "data" / "arxiv_pool.jsonl", DEMO / "arxiv_pool_slice.jsonl", POOL_PAPERS)
+    the taxonomy covers, balanced across their primary categories and ending where the CS
+    slice ends, as one ingest of all the lists up to one day would store them (otherwise
+    the newest day, which the web app's Today shows, holds a stray non-CS paper or two)."""
+    cs = head(SHARED / "data" / "arxiv_pool.jsonl", DEMO / "arxiv_pool_slice.jsonl", POOL_PAPERS)
     noncs, slice_ = (
         SHARED / "data" / "arxiv_pool_noncs.jsonl",
         DEMO / "arxiv_pool_noncs_slice.jsonl",
     )
     if noncs.is_file():
-        balanced(noncs, slice_, NONCS_PAPERS)
+        balanced(noncs, slice_, NONCS_PAPERS, until=last_day_in(cs))
     else:  # an older ../shared: the CS pool alone
         slice_.write_text("", encoding="utf-8")
     head(SHARED / "data" / "arxiv_dev.jsonl", DEMO / "arxiv_dev_slice.jsonl", EVAL_PAPERS)
