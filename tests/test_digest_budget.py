@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import create_engine, inspect, select
+from sqlalchemy import create_engine, func, inspect, select
 
 from digest_helpers import cli
 from paperrec.digest.budget import (
@@ -120,6 +121,35 @@ def test_settings_are_stored_with_the_user_exported_and_deleted(store):
     delete_user(store, "ada")
     with store.engine.connect() as conn:
         assert conn.execute(select(digest_settings)).all() == []
+
+
+def test_a_budget_set_while_another_writer_sets_one_is_stored_not_refused(store):
+    """Two writers setting one user's first budget at once (two workers answering the
+    preferences page, a CLI ``user set``): on PostgreSQL the second insert used to fail on
+    the key the first committed; now the later write wins and nothing is refused."""
+    add_user(store, "ada", "ada@example.org")
+    user_id = store.users.get("ada").id
+    errors: list[Exception] = []
+
+    def set_budget() -> None:
+        try:
+            store.users.set_digest_settings("ada", DigestSettings(k=7))
+        except Exception as exc:  # noqa: BLE001  (the test reports what was raised)
+            errors.append(exc)
+
+    other_row = {**DigestSettings(k=3).as_dict(), "topic_quota": "{}", "updated_at": "x"}
+    with store.engine.connect() as other:  # another writer, its row inserted, not committed
+        transaction = other.begin()
+        other.execute(digest_settings.insert().values(user_id=user_id, **other_row))
+        writer = threading.Thread(target=set_budget)
+        writer.start()
+        writer.join(timeout=1)  # waits on the other's key (PostgreSQL) or lock (SQLite)
+        transaction.commit()
+        writer.join(timeout=30)
+    assert not writer.is_alive() and errors == []
+    assert store.users.digest_settings("ada") == DigestSettings(k=7)
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(digest_settings)).scalar() == 1
 
 
 def test_a_version_1_database_is_migrated_to_version_2(tmp_path):

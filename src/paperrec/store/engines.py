@@ -31,6 +31,21 @@ def insert_missing(conn: Connection, table: Table, rows: Sequence[dict]) -> None
     conn.execute(make(table).on_conflict_do_nothing(), list(rows))
 
 
+def upsert(conn: Connection, table: Table, row: dict, key: Sequence[str]) -> None:
+    """Insert ``row`` into ``table``, or overwrite the other columns of the row stored under
+    the same ``key`` columns (also one another transaction stores at the same moment):
+    ``INSERT ... ON CONFLICT (key) DO UPDATE``. A delete followed by an insert is not
+    enough on PostgreSQL: two writers both delete nothing, and the second insert fails on
+    the key the first one committed."""
+    dialects = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+    make = dialects.get(conn.dialect.name)
+    if make is None:
+        raise NotImplementedError(f"no upsert for the {conn.dialect.name} engine")
+    statement = make(table).values(**row)
+    changed = {name: statement.excluded[name] for name in row if name not in key}
+    conn.execute(statement.on_conflict_do_update(index_elements=list(key), set_=changed))
+
+
 def skip_locked(query: Select) -> Select:
     """``query`` taking row locks that other transactions skip (``FOR UPDATE SKIP
     LOCKED``) on PostgreSQL; unchanged on SQLite, whose writers take turns anyway."""

@@ -29,7 +29,7 @@ from paperrec.store.db import (
     signin_links,
     users,
 )
-from paperrec.store.engines import insert_missing
+from paperrec.store.engines import insert_missing, upsert
 
 
 def _now() -> dt.datetime:
@@ -305,9 +305,7 @@ class UserStore:
         values["topic_quota"] = json.dumps(values["topic_quota"])
         values["updated_at"] = _now().isoformat()
         with self.engine.begin() as conn:
-            table = digest_settings
-            conn.execute(delete(table).where(table.c.user_id == user.id))
-            conn.execute(table.insert().values(user_id=user.id, **values))
+            upsert(conn, digest_settings, {"user_id": user.id, **values}, key=["user_id"])
 
     # -- feedback ------------------------------------------------------------------------
     def add_feedback(
