@@ -18,8 +18,10 @@ import pytest
 
 from paperrec import offline
 
-# Rows of the chaos table, printed at the end of the run (see conftest.py).
+# Rows of the chaos table recorded in this process; each test's rows go into its report
+# under REPORT_KEY (conftest.py) and are printed at the end of the run (tests/conftest.py).
 ROWS: list[Tally] = []
+REPORT_KEY = "chaos table row"
 
 
 @dataclass

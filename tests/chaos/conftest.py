@@ -3,27 +3,23 @@
 Marked ``chaos`` (run by ``make test`` like every other test; ``-m "not chaos"`` leaves it
 out). At the end of a run that included it, the table of faults is printed: how often each
 was injected, how many writes were acknowledged, and how many of those were lost or
-duplicated.
+duplicated. The rows travel with each test's report (``chaos_common.REPORT_KEY``), so the
+table is whole when the tests ran in several worker processes (pytest-xdist); it is printed
+by tests/conftest.py.
 """
 
 from __future__ import annotations
 
-from chaos_common import ROWS
+from dataclasses import asdict
+
+import pytest
+from chaos_common import REPORT_KEY, ROWS
 
 
-def pytest_terminal_summary(terminalreporter) -> None:
-    if not ROWS:
-        return
-    write = terminalreporter.write_line
-    terminalreporter.section("chaos table")
-    header = ("fault", "runs", "acknowledged writes", "lost", "duplicated")
-    width = max(len(header[0]), *(len(r.fault) for r in ROWS))
-    write(f"| {header[0]:<{width}} | " + " | ".join(header[1:]) + " |")
-    write(f"|{'-' * (width + 2)}|" + "|".join("-" * (len(h) + 2) for h in header[1:]) + "|")
-    for row in ROWS:
-        cells = (row.runs, row.acknowledged, row.lost, row.duplicated)
-        write(
-            f"| {row.fault:<{width}} | "
-            + " | ".join(f"{c:>{len(h)}}" for c, h in zip(cells, header[1:], strict=True))
-            + " |"
-        )
+@pytest.fixture(autouse=True)
+def _report_chaos_rows(request):
+    """The rows this test recorded, added to its report."""
+    first = len(ROWS)
+    yield
+    for row in ROWS[first:]:
+        request.node.user_properties.append((REPORT_KEY, asdict(row)))
