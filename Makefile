@@ -59,8 +59,10 @@ postgres:
 	    || echo "could not install postgresql: the PostgreSQL tests will skip"; \
 	  else echo "no PostgreSQL and no apt-get: the PostgreSQL tests will skip"; fi; }
 
+# Two worker processes (pytest-xdist), each test file in one of them so that a module's
+# server starts once; PYTEST_ARGS="-n 0" runs everything in one process.
 test: install browser postgres
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/run_all.py

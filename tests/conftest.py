@@ -18,6 +18,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from filelock import FileLock
 
 from paperrec import offline
 from pool_helpers import SMALL_POOL, slice_pool
@@ -51,6 +52,35 @@ def shared_dir() -> Path:
 @pytest.fixture(scope="session")
 def seed_pages(shared_dir) -> list[Path]:
     return sorted((shared_dir / "seeds").glob("*.txt"))
+
+
+# -- the chaos table (tests/chaos): rows come with the test reports, from every worker ------
+CHAOS_ROWS: list[dict] = []
+CHAOS_REPORT_KEY = "chaos table row"  # tests/chaos/chaos_common.REPORT_KEY
+
+
+def pytest_runtest_logreport(report) -> None:
+    if report.when == "teardown":
+        CHAOS_ROWS.extend(row for key, row in report.user_properties if key == CHAOS_REPORT_KEY)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The chaos table: each fault, how often it was injected, and what survived."""
+    if not CHAOS_ROWS:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("chaos table")
+    header = ("fault", "runs", "acknowledged writes", "lost", "duplicated")
+    width = max(len(header[0]), *(len(r["fault"]) for r in CHAOS_ROWS))
+    write(f"| {header[0]:<{width}} | " + " | ".join(header[1:]) + " |")
+    write(f"|{'-' * (width + 2)}|" + "|".join("-" * (len(h) + 2) for h in header[1:]) + "|")
+    for row in CHAOS_ROWS:
+        cells = (row["runs"], row["acknowledged"], row["lost"], row["duplicated"])
+        write(
+            f"| {row['fault']:<{width}} | "
+            + " | ".join(f"{c:>{len(h)}}" for c, h in zip(cells, header[1:], strict=True))
+            + " |"
+        )
 
 
 ENGINES = ("sqlite", "postgresql")
@@ -156,14 +186,26 @@ def store(settings):
         store.engine.dispose()
 
 
+def run_folder(tmp_path_factory) -> Path:
+    """A folder of this test run shared by its worker processes (pytest-xdist runs the
+    suite in several; each has a temporary directory of its own under this one)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return tmp_path_factory.getbasetemp()
+    shared = tmp_path_factory.getbasetemp().parent / "shared"
+    shared.mkdir(exist_ok=True)
+    return shared
+
+
 @pytest.fixture(scope="session")
 def session_cache(tmp_path_factory):
+    """The session's embedding cache: PAPERREC_TEST_EMBEDDINGS, else a file of this run
+    that its worker processes share (SQLite in WAL mode takes writers from several)."""
     from paperrec.store.cache import EmbeddingCache
 
     kept = os.environ.get("PAPERREC_TEST_EMBEDDINGS")
     if kept:
         return EmbeddingCache(Path(kept))
-    return EmbeddingCache(tmp_path_factory.mktemp("embcache") / "embeddings.sqlite")
+    return EmbeddingCache(run_folder(tmp_path_factory) / "embeddings.sqlite")
 
 
 @pytest.fixture(scope="session")
@@ -203,6 +245,9 @@ def trained_install(tmp_path_factory, shared_dir, session_cache) -> SimpleNamesp
     pages = sorted((shared_dir / "seeds").glob("*.txt"))
     pool = slice_pool(shared_dir, home.parent / "pool.jsonl", SMALL_POOL)
     ingest_paths(runtime.store.papers, [*pages, pool])
+    # Embedded by one worker process at a time: the next finds the vectors in the cache.
+    with FileLock(run_folder(tmp_path_factory) / "trained-embeddings.lock"):
+        runtime.embedder.embed(runtime.store.papers.iter_papers())
     train_topics(runtime, config=TopicTrainingConfig(classifier={"n_estimators": 40}))
     ranker_run = train_ranker(runtime, pages=pages, config=RankerTrainingConfig(repeats=1), draws=1)
     return SimpleNamespace(home=home, ranker_run=ranker_run)
