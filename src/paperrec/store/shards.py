@@ -61,7 +61,8 @@ class ShardDir:
         self.root = Path(root)
 
     def start(self, plan: Plan) -> None:
-        """Record ``plan``, or check that the folder holds a backfill of the same plan."""
+        """Record ``plan``, or check that the folder holds a backfill of the same plan (and
+        remove the partial file a killed run of it may have left)."""
         path = self.root / PLAN
         if path.exists():
             stored = json.loads(path.read_text(encoding="utf-8"))
@@ -72,6 +73,8 @@ class ShardDir:
                     "pass a new --out folder, or delete this one to start over",
                     path=str(self.root),
                 )
+            for stale in self.root.glob(".shard-*.tmp"):  # a killed run was writing it
+                stale.unlink(missing_ok=True)
             return
         check_output(self.root, directory=True)
         if self.root.exists() and any(self.root.iterdir()):
