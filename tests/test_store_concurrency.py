@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import os
 import subprocess
 import sys
@@ -18,18 +17,22 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from concurrency_workers import BATCH, ROUNDS, USERS
+from concurrency_workers import (
+    BATCH,
+    ROUNDS,
+    USERS,
+    check_acknowledged,
+    outbox_entry,
+    spawn,
+)
 from digest_helpers import Inbox, SmtpServers
-from paperrec.store import NewEntry
 from paperrec.store.db import (
     SCHEMA_VERSION,
-    feedback,
     meta,
     open_engine,
     outbox,
-    paper_sources,
     shown,
     users,
 )
@@ -37,7 +40,6 @@ from paperrec.users.profiles import add_user
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("database", ["postgresql"], indirect=True)]
 
-WORKERS = Path(__file__).with_name("concurrency_workers.py")
 DATES = [dt.date(2024, 5, 1) + dt.timedelta(days=n) for n in range(4)]
 SECONDS = 120
 
@@ -50,21 +52,6 @@ class SlowInbox(Inbox):
         return await super().handle_DATA(server, session, envelope)
 
 
-def entry(user: str, date: dt.date) -> NewEntry:
-    return NewEntry(
-        user=user, date=date, kind="digest", email=f"{user}@example.org",
-        subject=f"digest for {user}", html=f"<p>{user}</p>", text=user,
-        paper_ids=("2404.00000", "2404.00001"), message_id=f"<{user}.{date}@example.org>",
-    )  # fmt: skip
-
-
-def spawn(*args: str, env: dict) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, str(WORKERS), *args], env=env, cwd=WORKERS.parent,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-
-
 def test_writers_and_two_digest_runs_at_once_lose_nothing_and_send_once(
     store, home, database_url, tmp_path, monkeypatch
 ):
@@ -72,7 +59,7 @@ def test_writers_and_two_digest_runs_at_once_lose_nothing_and_send_once(
         add_user(store, user, f"{user}@example.org")
     for date in DATES:  # recorded by earlier runs (so the runs need no models), not sent
         for user in USERS:
-            store.outbox.record(entry(user, date))
+            store.outbox.record(outbox_entry(user, date))
     expected = len(store.outbox.due())
 
     servers = SmtpServers()
@@ -81,7 +68,7 @@ def test_writers_and_two_digest_runs_at_once_lose_nothing_and_send_once(
         **os.environ, "PAPERREC_SMTP_HOST": "127.0.0.1", "PAPERREC_SMTP_PORT": str(port),
         "PAPERREC_SMTP_SECURITY": "plain", "PAPERREC_SMTP_TIMEOUT": "10",
         "PAPERREC_DIGEST_RETRY_DELAY": "0.05", "PAPERREC_TOKEN_SECRET": "s" * 40,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(WORKERS.parent), *sys.path])),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parent), *sys.path])),
     }  # fmt: skip
     go, acks = tmp_path / "go", tmp_path / "acks.jsonl"
     processes = [spawn("writer", str(n), str(go), str(acks), env=env) for n in (0, 1)]
@@ -105,16 +92,9 @@ def test_writers_and_two_digest_runs_at_once_lose_nothing_and_send_once(
         assert len({by for _, by in rows}) == 2, "one run sent everything: no overlap"
 
     # every acknowledged write is stored
-    written = [json.loads(line) for line in acks.read_text(encoding="utf-8").splitlines()]
-    votes = [w for w in written if w["kind"] == "vote"]
-    assert len(votes) == 2 * ROUNDS * BATCH
+    check_acknowledged(store, acks, writers=2)
+    assert store.papers.count() == ROUNDS * BATCH
     with store.engine.connect() as conn:
-        sources = set(conn.execute(select(paper_sources)).tuples())
-        stored_votes = conn.execute(
-            select(users.c.name, feedback.c.paper_id, feedback.c.created_at).select_from(
-                feedback.join(users, users.c.id == feedback.c.user_id)
-            )
-        ).tuples()
         seen = set(
             conn.execute(
                 select(users.c.name, shown.c.paper_id).select_from(
@@ -122,24 +102,6 @@ def test_writers_and_two_digest_runs_at_once_lose_nothing_and_send_once(
                 )
             ).tuples()
         )
-        duplicates = conn.execute(
-            select(func.count()).select_from(
-                select(shown.c.user_id, shown.c.paper_id)
-                .group_by(shown.c.user_id, shown.c.paper_id)
-                .having(func.count() > 1)
-                .subquery()
-            )
-        ).scalar_one()
-    assert store.papers.count() == ROUNDS * BATCH
-    for w in written:
-        if w["kind"] == "papers":
-            assert {(pid, w["source"]) for pid in w["ids"]} <= sources
-        elif w["kind"] == "shown":
-            assert {(w["user"], pid) for pid in w["ids"]} <= seen
-    assert sorted((v["user"], v["paper"], v["at"]) for v in votes) == sorted(
-        (name, pid, at) for name, pid, at in stored_votes
-    )
-    assert duplicates == 0
     assert {(u, "2404.00000") for u in USERS} <= seen  # marked by the digests' delivery
 
 
@@ -171,7 +133,7 @@ def test_processes_opening_a_new_database_at_once_migrate_it_once(new_database, 
 
 def test_a_claim_another_run_holds_is_skipped_without_waiting(store):
     add_user(store, "ada", "ada@example.org")
-    held, _ = store.outbox.record(entry("ada", DATES[0]))
+    held, _ = store.outbox.record(outbox_entry("ada", DATES[0]))
     answers: list[bool] = []
     with store.engine.connect() as other:  # another run, in the middle of claiming the entry
         transaction = other.begin()
