@@ -9,6 +9,7 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from paperrec.topics.boost import training_rows
 from paperrec.topics.classify import (
     MIN_POSITIVES,
     TopicClassifier,
@@ -85,7 +86,7 @@ def test_calibration_is_monotone_in_the_margin(fitted):
     clf, _, X_test, _, _ = fitted
     P = clf.predict_proba(X_test)
     for k, topic in enumerate(np.flatnonzero(clf.trainable_)):
-        margin = clf.estimator_.estimators_[k].booster_.predict(X_test, raw_score=True)
+        margin = clf.boosters_[k].predict(X_test, raw_score=True)
         order = np.argsort(margin, kind="stable")
         assert clf.calibration_coef_[topic] > 0
         assert (np.diff(P[order, topic]) >= 0).all()
@@ -213,3 +214,26 @@ def test_predict_checks_the_embedding_width(fitted):
     clf, _, X_test, _, _ = fitted
     with pytest.raises(ValueError, match="features"):
         clf.predict_proba(X_test[:, :8])
+
+
+def test_training_rows_keep_every_positive_and_sample_negatives():
+    y = np.zeros(1000, dtype=np.int8)
+    y[:10] = 1
+    rows = training_rows(y, negative_ratio=4, min_negatives=100, seed=0)
+    assert set(range(10)) <= set(rows) and len(rows) == 10 + 100  # the floor, not 4 x 10
+    assert (np.diff(rows) > 0).all()
+    np.testing.assert_array_equal(rows, training_rows(y, 4, 100, seed=0))  # seeded
+    assert len(training_rows(y, negative_ratio=20, min_negatives=100, seed=0)) == 10 + 200
+    np.testing.assert_array_equal(training_rows(y, 4, 5000, seed=0), np.arange(1000))
+    np.testing.assert_array_equal(training_rows(y, None, 100, seed=0), np.arange(1000))
+
+
+def test_sampled_negatives_are_recalibrated(data):
+    """With a few hundred of the negatives, P(topic) still matches the held-out rate: the
+    calibration rows keep the full mix."""
+    X, Y = data
+    X_train, X_test, Y_train, Y_test = train_test_split(X, Y, test_size=0.3, random_state=1)
+    sampled = TopicClassifier(n_estimators=30, n_jobs=2, negative_ratio=1, min_negatives=200)
+    P = sampled.fit(X_train, Y_train).predict_proba(X_test)
+    assert P[:, 1].mean() == pytest.approx(Y_test[:, 1].mean(), abs=0.03)
+    assert f1_score(Y_test[:, 1], sampled.predict(X_test)[:, 1]) > 0.5

@@ -1,12 +1,16 @@
 """TopicClassifier: calibrated multi-label topic probabilities from paper embeddings.
 
-One LightGBM model per topic through scikit-learn's ``OneVsRestClassifier``, trained on
-the label model's labels. A slice of the training data is held out to calibrate each
-topic's scores (Platt scaling on the raw margin) and to choose each topic's decision
-threshold, the one that maximises F1 against the weak labels (no gold label is needed),
-lowered where needed so that it keeps ``min_recall`` of the held-out weak positives: for a
-rare topic the F1-best threshold keeps only its most certain papers (on the dev set 11
-areas with 20+ papers had recall under 0.4; with ``min_recall`` 0.6, 4).
+One LightGBM booster per topic, trained on the label model's labels
+(`paperrec.topics.boost`: the embeddings binned once and shared by every topic, each topic
+on its positives and a sample of its negatives, topics boosted in parallel; scikit-learn's
+``OneVsRestClassifier`` would bin the embeddings again for every topic).
+
+A slice of the training data is held out to calibrate each topic's scores (Platt scaling
+on the raw margin, which also undoes the bias of sampled negatives) and to choose each
+topic's decision threshold, the one that maximises F1 against the weak labels (no gold
+label is needed), lowered where needed so that it keeps ``min_recall`` of the held-out
+weak positives: for a rare topic the F1-best threshold keeps only its most certain papers
+(on the dev set 11 areas with 20+ papers had recall under 0.4; with ``min_recall`` 0.6, 4).
 
 Prediction reads the fitted boosters directly: the scikit-learn wrappers cost about a
 millisecond per call per topic, which would dominate a single-paper request.
@@ -15,15 +19,13 @@ millisecond per call per topic, which would dominate a single-paper request.
 from __future__ import annotations
 
 import numpy as np
-from lightgbm import LGBMClassifier
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
-from sklearn.multiclass import OneVsRestClassifier
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from paperrec.boosting import lgbm_params
+from paperrec.topics.boost import binned, booster_params, fit_boosters
 
 MIN_POSITIVES = 5
 SINGLE_THREAD_BELOW = 64  # rows  # fewer weak positives than this: the topic keeps its base rate
@@ -65,13 +67,15 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):
     calibration_size : share of the training rows held out for calibration and thresholds.
     min_recall : each threshold keeps at least this share of the held-out weak positives
         (0 turns it off: thresholds then maximise F1 alone).
-    n_jobs : threads per LightGBM model.
+    negative_ratio, min_negatives : each topic trains on its weak positives and a sample of
+        ``negative_ratio`` negatives per positive, at least ``min_negatives`` (None: all rows).
+    n_jobs : topics boosted at once (one thread each); threads when predicting.
     random_state : seed for the split and for LightGBM.
 
     Attributes
     ----------
     classes_ : (n_topics,) column indices of Y (0..n_topics-1).
-    estimator_ : the fitted OneVsRestClassifier.
+    boosters_ : the fitted ``lightgbm.Booster`` of each trainable topic, in column order.
     calibration_coef_, calibration_intercept_ : (n_topics,) Platt scaling on raw margins.
     thresholds_ : (n_topics,) decision thresholds on calibrated probabilities.
     """
@@ -79,6 +83,9 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):
     # Bundles pickled before ``min_recall`` existed chose thresholds by F1 alone: the class
     # attribute describes them (get_params reads it); new instances default to 0.6.
     min_recall = 0.0
+    # Likewise for bundles from before negative sampling: they trained on every row.
+    negative_ratio = None
+    min_negatives = 0
 
     def __init__(
         self,
@@ -92,6 +99,8 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):
         max_bin: int = 63,
         calibration_size: float = 0.2,
         min_recall: float = 0.6,
+        negative_ratio: float | None = 4.0,
+        min_negatives: int = 4000,
         n_jobs: int = 2,
         random_state: int = 0,
     ):
@@ -105,18 +114,10 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):
         self.max_bin = max_bin
         self.calibration_size = calibration_size
         self.min_recall = min_recall
+        self.negative_ratio = negative_ratio
+        self.min_negatives = min_negatives
         self.n_jobs = n_jobs
         self.random_state = random_state
-
-    def _booster_params(self) -> dict:
-        return lgbm_params(
-            self,
-            reg_lambda=self.reg_lambda,
-            max_bin=self.max_bin,
-            # Bin edges from a sample: building the histogram bins on every row costs as
-            # much as boosting itself, for each of dozens of topics.
-            bin_construct_sample_cnt=5000,
-        )
 
     def fit(self, X, Y):
         """Fit on embeddings X (n_papers, dim) and 0/1 topic labels Y (n_papers, n_topics)."""
@@ -141,9 +142,18 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):
         trainable = (Y_train.sum(axis=0) >= MIN_POSITIVES) & (Y_train.sum(axis=0) < len(Y_train))
         self.trainable_ = trainable
         self.base_rate_ = Y.mean(axis=0)
-        if trainable.any():
-            self.estimator_ = OneVsRestClassifier(LGBMClassifier(**self._booster_params()))
-            self.estimator_.fit(X_train, Y_train[:, trainable])
+        self.boosters_ = (
+            fit_boosters(
+                binned(X_train, self.max_bin),
+                Y_train[:, trainable],
+                booster_params(self),
+                negative_ratio=self.negative_ratio,
+                min_negatives=self.min_negatives,
+                n_jobs=self.n_jobs,
+            )
+            if trainable.any()
+            else []
+        )
         margins = self._margins(X_cal)
         self.calibration_coef_ = np.zeros(n_topics)
         self.calibration_intercept_ = np.zeros(n_topics)
@@ -173,14 +183,18 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):
         margins = np.zeros((X.shape[0], len(self.classes_)))
         # One thread for a few rows: waking a second one costs more than the trees.
         threads = 1 if X.shape[0] < SINGLE_THREAD_BELOW else self.n_jobs
-        if self.trainable_.any():
-            columns = np.flatnonzero(self.trainable_)
-            for column, estimator in zip(columns, self.estimator_.estimators_, strict=True):
-                if hasattr(estimator, "booster_"):
-                    margins[:, column] = estimator.booster_.predict(
-                        X, raw_score=True, num_threads=threads
-                    )
+        columns = np.flatnonzero(self.trainable_)
+        for column, booster in zip(columns, self._boosters(), strict=True):
+            margins[:, column] = booster.predict(X, raw_score=True, num_threads=threads)
         return margins
+
+    def _boosters(self) -> list:
+        if hasattr(self, "boosters_"):
+            return self.boosters_
+        # Bundles pickled before `boosters_` hold a OneVsRestClassifier of LGBMClassifiers.
+        if not hasattr(self, "estimator_"):
+            return []
+        return [estimator.booster_ for estimator in self.estimator_.estimators_]
 
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated P(topic) for each paper and topic, (n_papers, n_topics)."""
