@@ -266,6 +266,27 @@ def test_combine_anchors_the_category_functions(taxonomy, views):
     np.testing.assert_array_equal(weak.majority, majority_vote(L, lfs, taxonomy.ids))
 
 
+def test_topics_without_an_anchor_take_majority_vote(taxonomy, views):
+    lfs = generate_lfs(taxonomy)
+    L = apply_lfs(lfs, views)
+    anchored = {lf.topic for lf in lfs if lf.uses_categories}
+    weak = combine(L, lfs, taxonomy.ids)
+    learned = combine(L, lfs, taxonomy.ids, unanchored="label_model")
+    majority = majority_vote(L, lfs, taxonomy.ids)
+    for t, topic in enumerate(taxonomy.ids):
+        if topic in anchored:
+            np.testing.assert_array_equal(weak.probabilities[:, t], learned.probabilities[:, t])
+        else:
+            np.testing.assert_array_equal(weak.probabilities[:, t], majority[:, t])
+            voted = weak.models[topic].predict_proba(
+                L[:, [j for j, lf in enumerate(lfs) if lf.topic == topic]]
+            )
+            np.testing.assert_array_equal(learned.probabilities[:, t], voted[:, 1])
+    assert set(anchored) and set(taxonomy.ids) - anchored
+    with pytest.raises(ValueError, match="unanchored must be"):
+        combine(L, lfs, taxonomy.ids, unanchored="vote")
+
+
 def test_majority_vote_by_hand():
     L = np.array([[1, 1, 0], [0, 0, -1], [1, 0, -1], [-1, -1, -1]])
     np.testing.assert_allclose(MajorityVote().predict_proba(L)[:, 1], [2 / 3, 0, 0.5, 0.5])

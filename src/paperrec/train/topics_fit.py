@@ -36,6 +36,8 @@ class TopicTrainingConfig:
     """What `paperrec train topics` can be told; logged whole with every run."""
 
     anchor_accuracy: float | None = 0.995
+    # Training labels of topics without an arXiv anchor (`topics.labeling.combine`).
+    unanchored_labels: str = "majority"
     classifier: dict = field(default_factory=dict)
     random_state: int = 0
 
@@ -78,7 +80,13 @@ def weak_label(
     views = ViewBuilder(taxonomy, topic_vectors).fit(X)
     lfs = generate_lfs(taxonomy) + list(extra_lfs)
     L = apply_lfs(lfs, views.build(papers, X))
-    weak = combine(L, lfs, taxonomy.ids, anchor_accuracy=config.anchor_accuracy)
+    weak = combine(
+        L,
+        lfs,
+        taxonomy.ids,
+        anchor_accuracy=config.anchor_accuracy,
+        unanchored=config.unanchored_labels,
+    )
     report = lf_report(L, lfs, taxonomy.ids, learned_accuracy=weak.learned_accuracy)
     return LabelingResult(lfs, L, weak.probabilities, weak.majority, report, views)
 

@@ -1,9 +1,22 @@
-"""Combine votes into weak labels: one label model per topic, majority vote beside it."""
+"""Combine votes into weak labels: one label model per topic, majority vote beside it.
+
+Which of the two becomes a topic's training label depends on whether the topic has an
+anchor (a function reading arXiv categories). With an anchor the label model learns the
+other functions' accuracies against it. Without one (the fine ML topics: two keyword
+functions and one similarity function) Dawid-Skene has three correlated voters and
+nothing to pin the latent class: it learns to trust a lone positive vote and labels about
+twice as many papers as majority vote does (pretraining 8.8 % against 4.2 % of the pools,
+evaluation 26 % against 12 %). On the 320 judged dev papers (`evaluate/gold`) those labels
+reach fine-topic macro-F1 0.526 against majority vote's 0.585, and a classifier trained on
+them 0.515 against 0.548 for one trained on majority vote, so unanchored topics take
+majority vote by default.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -34,13 +47,18 @@ def combine(
     lfs: Sequence[LabelingFunction],
     topics: Sequence[str],
     anchor_accuracy: float | None = 0.98,
+    unanchored: Literal["majority", "label_model"] = "majority",
     **model_params,
 ) -> WeakLabels:
     """Fit one LabelModel per topic on that topic's columns of L (n_papers, n_lfs).
 
     Functions that read arXiv categories are anchors with ``anchor_accuracy`` (None:
-    learn their accuracy like any other function's).
+    learn their accuracy like any other function's). ``probabilities`` come from the label
+    model for topics with an anchor; for topics without one, from ``unanchored``: majority
+    vote (the default) or the label model.
     """
+    if unanchored not in ("majority", "label_model"):
+        raise ValueError(f"unanchored must be 'majority' or 'label_model', not {unanchored!r}")
     columns = lfs_by_topic(lfs, topics)
     probabilities = np.zeros((len(L), len(topics)))
     accuracy = np.full(len(lfs), np.nan)
@@ -50,13 +68,17 @@ def combine(
         if not cols:
             continue
         votes = L[:, cols]
+        anchored = [k for k, j in enumerate(cols) if lfs[j].uses_categories]
         anchors = None
         if anchor_accuracy is not None:
-            anchors = {k: anchor_accuracy for k, j in enumerate(cols) if lfs[j].uses_categories}
+            anchors = dict.fromkeys(anchored, anchor_accuracy)
         model = LabelModel(anchors=anchors, **model_params).fit(votes)
         models[topic] = model
-        probabilities[:, t] = model.predict_proba(votes)[:, 1]
         accuracy[cols] = model.lf_accuracies_
+        if anchored or unanchored == "label_model":
+            probabilities[:, t] = model.predict_proba(votes)[:, 1]
+        else:
+            probabilities[:, t] = MajorityVote().predict_proba(votes)[:, 1]
     majority = majority_vote(L, lfs, topics)
     return WeakLabels(tuple(topics), probabilities, majority, accuracy, models)
 
