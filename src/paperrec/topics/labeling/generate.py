@@ -61,10 +61,18 @@ def _similarity_lf(index: int, topic: Topic) -> LabelingFunction:
 
 
 def _arxiv_lf(topic: Topic) -> LabelingFunction:
+    matches: dict[str, bool] = {}  # a few hundred distinct categories, millions of lookups
+
     def listed(paper: PaperView) -> int:
         if not paper.categories:
             return ABSTAIN
-        return POSITIVE if any(topic.matches_category(c) for c in paper.categories) else NEGATIVE
+        for category in paper.categories:
+            found = matches.get(category)
+            if found is None:
+                found = matches[category] = topic.matches_category(category)
+            if found:
+                return POSITIVE
+        return NEGATIVE
 
     return LabelingFunction(
         f"arxiv:{topic.id}", topic.id, listed, kind="arxiv", uses_categories=True
