@@ -102,6 +102,7 @@ def run(
 
     taxonomy = load_taxonomy()
     config = TopicTrainingConfig()
+    cpu_started = time.process_time()  # CPU seconds of every thread: what a busy machine hides
     started = time.perf_counter()
     topic_vectors = embed_topics(taxonomy, embedder)
     labeling = weak_label(papers, X, taxonomy, topic_vectors, config)
@@ -120,15 +121,18 @@ def run(
             "classifier fit",
             f"{fit_seconds:.1f} s",
             f"{int(classifier.trainable_.sum())} topics trained, "
-            f"{classifier.n_estimators} trees each, n_jobs={classifier.n_jobs}",
+            f"{classifier.n_estimators} trees each, {classifier.n_jobs} topics at a time",
         )
     )
     retrain = label_seconds + fit_seconds
+    cpu = time.process_time() - cpu_started
     rows.append(
         (
             "retrain (labels + fit)",
             f"{retrain:.1f} s",
-            f"< {RETRAIN_TARGET_S} s: " + verdict(retrain, RETRAIN_TARGET_S),
+            f"< {RETRAIN_TARGET_S} s: "
+            + verdict(retrain, RETRAIN_TARGET_S)
+            + f"; {cpu:.1f} CPU seconds",
         )
     )
 
