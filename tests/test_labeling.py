@@ -266,12 +266,12 @@ def test_combine_anchors_the_category_functions(taxonomy, views):
     np.testing.assert_array_equal(weak.majority, majority_vote(L, lfs, taxonomy.ids))
 
 
-def test_topics_without_an_anchor_take_majority_vote(taxonomy, views):
+def test_topics_without_an_anchor_can_take_majority_vote(taxonomy, views):
     lfs = generate_lfs(taxonomy)
     L = apply_lfs(lfs, views)
     anchored = {lf.topic for lf in lfs if lf.uses_categories}
-    weak = combine(L, lfs, taxonomy.ids)
-    learned = combine(L, lfs, taxonomy.ids, unanchored="label_model")
+    weak = combine(L, lfs, taxonomy.ids, unanchored="majority")
+    learned = combine(L, lfs, taxonomy.ids)  # the label model: the default
     majority = majority_vote(L, lfs, taxonomy.ids)
     for t, topic in enumerate(taxonomy.ids):
         if topic in anchored:

@@ -1,6 +1,6 @@
 """TopicClassifier: calibrated multi-label topic probabilities from paper embeddings.
 
-One LightGBM booster per topic, trained on the label model's labels
+One LightGBM booster per topic, trained on the weak labels
 (`paperrec.topics.boost`: the embeddings binned once and shared by every topic, each topic
 on its positives and a sample of its negatives, topics boosted in parallel; scikit-learn's
 ``OneVsRestClassifier`` would bin the embeddings again for every topic).

@@ -36,8 +36,9 @@ class TopicTrainingConfig:
     """What `paperrec train topics` can be told; logged whole with every run."""
 
     anchor_accuracy: float | None = 0.995
-    # Training labels of topics without an arXiv anchor (`topics.labeling.combine`).
-    unanchored_labels: str = "majority"
+    # Training labels of topics without an arXiv anchor: "label_model" or "majority"
+    # (`topics.labeling.combine` says what each measured).
+    unanchored_labels: str = "label_model"
     classifier: dict = field(default_factory=dict)
     random_state: int = 0
 
