@@ -58,13 +58,19 @@ def runtime(trained_home, session_cache, tmp_path, monkeypatch):
     return rt
 
 
-def test_train_ranker_logs_evaluates_and_registers(trained_install, seed_pages, tmp_path):
+def test_train_ranker_logs_evaluates_and_registers(
+    trained_install, seed_pages, tmp_path, monkeypatch
+):
     """The installation's ``train_ranker(runtime, pages=seed_pages,
     config=RankerTrainingConfig(repeats=1), draws=1)``, on a home with no ranker before."""
     from mlflow.tracking import MlflowClient
 
     from paperrec.config import Settings
 
+    # MLflow re-exports its global tracking URI to the environment when it restores it
+    # after a model load, and Settings reads MLFLOW_TRACKING_URI: an earlier test's home
+    # in this process would be read instead of this one (seen under pytest -n 2).
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     settings = Settings(home=trained_install.home)
     result = trained_install.ranker_run
 
