@@ -22,24 +22,20 @@ from threading import Lock
 import lightgbm as lgb
 import numpy as np
 
+from paperrec.boosting import lgbm_params
+
 
 def booster_params(estimator) -> dict:
-    """LightGBM's own parameter names from a TopicClassifier's hyperparameters; one thread."""
-    return {
-        "objective": "binary",
-        "num_iterations": estimator.n_estimators,
-        "learning_rate": estimator.learning_rate,
-        "num_leaves": estimator.num_leaves,
-        "min_data_in_leaf": estimator.min_child_samples,
-        "feature_fraction": estimator.colsample_bytree,
-        "bagging_fraction": estimator.subsample,
-        "bagging_freq": 1 if estimator.subsample < 1 else 0,
-        "lambda_l2": estimator.reg_lambda,
-        "seed": estimator.random_state,
-        "num_threads": 1,
-        "force_col_wise": True,  # skips LightGBM's row/column-wise timing test per booster
-        "verbose": -1,
-    }
+    """A TopicClassifier's hyperparameters as `lightgbm.train` parameters (the shared
+    mapping of `paperrec.boosting`; LightGBM reads its scikit-learn names as aliases), one
+    thread per booster."""
+    return lgbm_params(
+        estimator,
+        objective="binary",
+        reg_lambda=estimator.reg_lambda,
+        n_jobs=1,
+        force_col_wise=True,  # skips LightGBM's row/column-wise timing test per booster
+    )
 
 
 def binned(X: np.ndarray, max_bin: int, sample: int = 5000) -> lgb.Dataset:
@@ -73,7 +69,7 @@ def fit_boosters(
     n_jobs: int,
 ) -> list[lgb.Booster]:
     """One booster per column of 0/1 ``Y`` (n, n_columns) on the rows of ``data``."""
-    seed = params["seed"]
+    seed = params["random_state"]
     lock = Lock()  # subsets are cut one at a time; at most n_jobs of them live at once
 
     def train(column: int) -> lgb.Booster:
@@ -81,7 +77,7 @@ def fit_boosters(
         with lock:
             subset = data.subset(rows).construct()
             subset.set_label(Y[rows, column])
-        return lgb.train(params, subset, num_boost_round=params["num_iterations"])
+        return lgb.train(params, subset, num_boost_round=params["n_estimators"])
 
     with ThreadPoolExecutor(max_workers=max(1, n_jobs)) as pool:
         return list(pool.map(train, range(Y.shape[1])))
