@@ -14,6 +14,8 @@ skip on PostgreSQL, saying why, only where no server can be had.
 from __future__ import annotations
 
 import os
+import sqlite3
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -233,6 +235,7 @@ def trained_install(tmp_path_factory, shared_dir, session_cache) -> SimpleNamesp
     from paperrec.papers.embed import Embedder
     from paperrec.papers.ingest import ingest_paths
     from paperrec.runtime import Runtime
+    from paperrec.train import registry
     from paperrec.train.ranker_fit import RankerTrainingConfig
     from paperrec.train.ranker_run import train_ranker
     from paperrec.train.topics_fit import TopicTrainingConfig
@@ -250,7 +253,37 @@ def trained_install(tmp_path_factory, shared_dir, session_cache) -> SimpleNamesp
         runtime.embedder.embed(runtime.store.papers.iter_papers())
     train_topics(runtime, config=TopicTrainingConfig(classifier={"n_estimators": 40}))
     ranker_run = train_ranker(runtime, pages=pages, config=RankerTrainingConfig(repeats=1), draws=1)
-    return SimpleNamespace(home=home, ranker_run=ranker_run)
+    champion = registry.alias_version(settings, registry.RANKER_MODEL, registry.CHAMPION)
+    _SHARED_HOMES.append(home)
+    return SimpleNamespace(home=home, ranker_run=ranker_run, ranker_champion=champion)
+
+
+# Homes every test may read but none may write (the trained installation). A test that
+# changes their registry would change what later tests in its process see: it is named.
+_SHARED_HOMES: list[Path] = []
+
+
+def _registered(home: Path) -> list[tuple]:
+    with sqlite3.connect(f"file:{home / 'mlflow.sqlite'}?mode=ro", uri=True) as db:
+        return db.execute(
+            "SELECT name, version, aliases FROM model_versions LEFT JOIN "
+            "(SELECT name AS n, version AS v, group_concat(alias) AS aliases "
+            "FROM registered_model_aliases GROUP BY name, version) ON n = name AND v = version "
+            "ORDER BY name, version"
+        ).fetchall()
+
+
+@pytest.fixture(autouse=True)
+def _shared_homes_stay_unchanged(request):
+    """Warns, naming the test, when a test changed the shared trained home's registry."""
+    before = {home: _registered(home) for home in _SHARED_HOMES}
+    yield
+    for home in _SHARED_HOMES:
+        if before.get(home, _registered(home)) != _registered(home):
+            warnings.warn(
+                f"{request.node.nodeid} changed the registry of the shared trained home {home}",
+                stacklevel=1,
+            )
 
 
 @pytest.fixture(scope="session")

@@ -67,9 +67,7 @@ def test_train_ranker_logs_evaluates_and_registers(
 
     from paperrec.config import Settings
 
-    # MLflow re-exports its global tracking URI to the environment when it restores it
-    # after a model load, and Settings reads MLFLOW_TRACKING_URI: an earlier test's home
-    # in this process would be read instead of this one (seen under pytest -n 2).
+    # Settings reads MLFLOW_TRACKING_URI: this home's registry, whatever the environment says
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     settings = Settings(home=trained_install.home)
     result = trained_install.ranker_run
@@ -131,10 +129,11 @@ def test_train_ranker_logs_evaluates_and_registers(
     with open(importance, encoding="utf-8") as handle:
         assert list(json.load(handle)) == list(FEATURE_NAMES)
 
-    # registered and promoted: the new version is the champion
+    # registered and promoted: the new version was the champion when training ended (read
+    # then: the home is shared, and this file may run after others that read it)
     assert result.promoted and result.version is not None
-    version = client.get_model_version_by_alias(registry.RANKER_MODEL, registry.CHAMPION)
-    assert str(version.version) == result.version
+    assert trained_install.ranker_champion == result.version
+    assert client.get_model_version(registry.RANKER_MODEL, result.version).run_id == result.run_id
     assert registry.champion_version(settings, registry.RANKER_MODEL) == result.version
     path, fetched = registry.fetch_bundle(settings, registry.RANKER_MODEL)
     assert fetched == result.version and (path / "meta.json").is_file()

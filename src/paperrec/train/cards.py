@@ -130,16 +130,13 @@ def write_card(settings: Settings, key: str) -> Path:
 
 def card_text(settings: Settings, key: str) -> str:
     """The Markdown model card of the exported ``key`` champion and its registry entry."""
-    from mlflow import MlflowClient
-
     from paperrec.train import registry
     from paperrec.train.retrain import DATA_TAG, GATE_TAG, RUN_TAG
 
     directory, version = bundles.champion(settings, key)
     meta = bundles.describe(directory)
     name = registry.MODELS[key]
-    registry.use_tracking(settings)
-    client = MlflowClient()
+    client = registry.tracking_client(settings)
     found = client.get_model_version(name, version)
     metrics = client.get_run(found.run_id).data.metrics if found.run_id else {}
     tags = dict(found.tags or {})

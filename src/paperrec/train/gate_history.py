@@ -5,10 +5,13 @@ shows these; ``paperrec retrain`` writes them (``retrain.gate_and_promote``)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from paperrec.config import Settings
-from paperrec.train.registry import use_tracking
+from paperrec.train.registry import tracking_client
 
 EXPERIMENT = "paperrec-retrain"  # where `paperrec retrain` logs its runs
 GATE_RUN = "gate"
@@ -38,11 +41,11 @@ class GateRun:
     rows: tuple[GateRow, ...]
 
 
-def _read(run) -> GateRun | None:
-    import mlflow
-
+def _read(client, run) -> GateRun | None:
     try:
-        data = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/gate.json")
+        with tempfile.TemporaryDirectory(prefix="paperrec-gate-") as folder:
+            path = client.download_artifacts(run.info.run_id, "gate.json", folder)
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
     except Exception:  # a run killed before it logged its table: nothing to show
         return None
     rows = tuple(
@@ -62,10 +65,7 @@ def _read(run) -> GateRun | None:
 
 def gate_runs(settings: Settings, limit: int = 10) -> list[GateRun]:
     """The last ``limit`` gate decisions, newest first (empty when no retrain has run)."""
-    use_tracking(settings)
-    from mlflow import MlflowClient
-
-    client = MlflowClient()
+    client = tracking_client(settings)
     found = client.get_experiment_by_name(EXPERIMENT)
     if found is None:
         return []
@@ -75,4 +75,4 @@ def gate_runs(settings: Settings, limit: int = 10) -> list[GateRun]:
         order_by=["attributes.start_time DESC"],
         max_results=limit,
     )
-    return [gate for gate in map(_read, runs) if gate is not None]
+    return [gate for run in runs if (gate := _read(client, run)) is not None]

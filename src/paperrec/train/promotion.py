@@ -34,10 +34,7 @@ def version_rows(settings: Settings, limit: int = 10) -> list[dict]:
     """The newest ``limit`` versions of each model as rows for ``paperrec models list``:
     the registry's `registry.VersionInfo` read out (aliases, origin, gate, pair, data hash)
     with the model's key metric."""
-    from mlflow import MlflowClient
-
-    registry.use_tracking(settings)
-    client = MlflowClient()
+    client = registry.tracking_client(settings)
     rows = []
     for key, name in registry.MODELS.items():
         label, metric = KEY_METRICS[key]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,10 @@ PREVIOUS = "previous-champion"
 HISTORY_TAG = "paperrec.champion_history"
 MAX_HISTORY = 100  # promotions kept per model: the tag value stays below 5,000 characters
 _BUNDLE = "bundle"
+# MLflow's fluent API (runs, log_model) keeps the tracking URI in a process global: a thread
+# pointing it at one home while another logs would send that run to the wrong home. Fluent
+# sections hold this lock; all else uses a client bound to its own home (`tracking_client`).
+FLUENT = threading.RLock()
 
 # What a served bundle needs; pinned here so MLflow does not infer requirements (slow, and
 # it would record a torch that pulls CUDA builds).
@@ -44,7 +49,8 @@ PIP_REQUIREMENTS = ["paperrec", "torch==2.13.0", "scikit-learn", "lightgbm", "nu
 
 
 def use_tracking(settings: Settings):
-    """Point MLflow at this install's tracking store; returns the mlflow module."""
+    """Point MLflow's fluent API at this install's tracking store; returns the mlflow
+    module. Call it holding `FLUENT` (`paperrec.train.tracking.tracked_run` does)."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
 
@@ -65,28 +71,32 @@ def use_tracking(settings: Settings):
 
 def register_bundle(settings: Settings, directory: Path, registered_name: str) -> str:
     """Log ``directory`` as a model in the active run and register it; returns the version."""
-    mlflow = use_tracking(settings)
-    info = mlflow.pyfunc.log_model(
-        name="model",
-        python_model=str(Path(__file__).with_name("mlflow_model.py")),
-        artifacts={_BUNDLE: str(directory)},
-        pip_requirements=PIP_REQUIREMENTS,
-        registered_model_name=registered_name,
-    )
+    with FLUENT:
+        mlflow = use_tracking(settings)
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(Path(__file__).with_name("mlflow_model.py")),
+            artifacts={_BUNDLE: str(directory)},
+            pip_requirements=PIP_REQUIREMENTS,
+            registered_model_name=registered_name,
+        )
     return str(info.registered_model_version)
 
 
-def _client(settings: Settings):
-    use_tracking(settings)
+def tracking_client(settings: Settings):
+    """An MlflowClient bound to this install's tracking store and registry (no process
+    global: safe beside other threads and other homes)."""
+    settings.ensure_home()
     from mlflow import MlflowClient
 
-    return MlflowClient()
+    uri = settings.resolved_tracking_uri
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def set_alias(settings: Settings, registered_name: str, alias: str, version: str) -> None:
     """Point ``alias`` at ``version`` (no history: for ``candidate`` and the like)."""
     require_version(settings, registered_name, version)
-    _client(settings).set_registered_model_alias(registered_name, alias, version)
+    tracking_client(settings).set_registered_model_alias(registered_name, alias, version)
 
 
 @dataclass(frozen=True)
@@ -112,7 +122,7 @@ def promote(
     model and ranker), so `rollback_last` undoes them together.
     """
     require_version(settings, registered_name, version)
-    client = _client(settings)
+    client = tracking_client(settings)
     current = alias_version(settings, registered_name, CHAMPION)
     history = champion_history(settings, registered_name)
     if current is not None and (not history or history[-1].version != current):
@@ -142,7 +152,7 @@ def rollback(settings: Settings, registered_name: str) -> tuple[str, str]:
             f"nothing to roll back to: no champion before {registered_name} v{current} "
             "is remembered"
         )
-    client = _client(settings)
+    client = tracking_client(settings)
     client.set_registered_model_alias(registered_name, CHAMPION, history[-1].version)
     _save_history(client, registered_name, history)
     if len(history) > 1:
@@ -193,7 +203,7 @@ def rollback_last(settings: Settings) -> dict[str, tuple[str, str]]:
 def champion_history(settings: Settings, registered_name: str) -> list[Promotion]:
     """Promotions to champion, oldest first (the current champion last)."""
     try:
-        model = _client(settings).get_registered_model(registered_name)
+        model = tracking_client(settings).get_registered_model(registered_name)
     except Exception:  # MLflow raises several types for a model that is not registered
         return []
     entries = [item.split("@") for item in model.tags.get(HISTORY_TAG, "").split(",") if item]
@@ -208,7 +218,7 @@ def _save_history(client, registered_name: str, history: list[Promotion]) -> Non
 def alias_version(settings: Settings, registered_name: str, alias: str) -> str | None:
     """The version carrying ``alias``, or None."""
     try:
-        return str(_client(settings).get_registered_model(registered_name).aliases[alias])
+        return str(tracking_client(settings).get_registered_model(registered_name).aliases[alias])
     except Exception:  # not registered yet, or no such alias
         return None
 
@@ -227,7 +237,7 @@ class VersionInfo:
 
 def list_versions(settings: Settings, registered_name: str) -> list[VersionInfo]:
     """Every version of ``registered_name``, newest first ([] when it is not registered)."""
-    client = _client(settings)
+    client = tracking_client(settings)
     try:
         aliases = client.get_registered_model(registered_name).aliases
     except Exception:
@@ -261,7 +271,7 @@ def require_version(settings: Settings, registered_name: str, version: str) -> N
 def tag_version(
     settings: Settings, registered_name: str, version: str, tags: dict[str, str]
 ) -> None:
-    client = _client(settings)
+    client = tracking_client(settings)
     for key, value in tags.items():
         client.set_model_version_tag(registered_name, version, key, str(value))
 
@@ -271,7 +281,8 @@ def champion_version(settings: Settings, registered_name: str, alias: str = CHAM
     from mlflow.exceptions import MlflowException
 
     try:
-        return str(_client(settings).get_model_version_by_alias(registered_name, alias).version)
+        found = tracking_client(settings).get_model_version_by_alias(registered_name, alias)
+        return str(found.version)
     except MlflowException:
         command = "topics" if registered_name == TOPICS_MODEL else "ranker"
         raise ModelNotTrainedError(
@@ -284,7 +295,8 @@ def fetch_bundle(
     settings: Settings, registered_name: str, version: str | None = None
 ) -> tuple[Path, str]:
     """Local directory of a registered bundle (the champion by default) and its version."""
-    mlflow = use_tracking(settings)
+    import mlflow.artifacts
+
     version = version or champion_version(settings, registered_name)
     target = settings.models_dir / registered_name / f"v{version}"
     if not any((target / "artifacts").glob("*/meta.json")):
@@ -292,8 +304,12 @@ def fetch_bundle(
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
         try:
+            uri = settings.resolved_tracking_uri
             mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{registered_name}/{version}", dst_path=str(partial)
+                artifact_uri=f"models:/{registered_name}/{version}",
+                dst_path=str(partial),
+                tracking_uri=uri,
+                registry_uri=uri,
             )
         except Exception as exc:  # MLflow raises many types for a missing or broken store
             shutil.rmtree(partial, ignore_errors=True)

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from paperrec.config import Settings
-from paperrec.train.registry import use_tracking
+from paperrec.train.registry import FLUENT, use_tracking
 
 
 def _flatten(data: dict, prefix: str = "") -> dict[str, str]:
@@ -29,8 +29,15 @@ def tracked_run(settings: Settings, experiment: str, run_name: str) -> Iterator:
     artifact location under PAPERREC_HOME when new).
 
     Inside another run (``paperrec retrain``'s parent run) it is a child run of that one,
-    in the parent's experiment, so one retrain reads as one tree in the MLflow UI.
+    in the parent's experiment, so one retrain reads as one tree in the MLflow UI. The run
+    holds `paperrec.train.registry.FLUENT`: no other thread moves MLflow's global URI
+    while it logs.
     """
+    with FLUENT:
+        yield from _run(settings, experiment, run_name)
+
+
+def _run(settings: Settings, experiment: str, run_name: str) -> Iterator:
     mlflow = use_tracking(settings)
     parent = mlflow.active_run()
     if parent is not None:
