@@ -38,6 +38,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModu
 
 from paperrec.errors import PaperrecError, StoreError
 from paperrec.store.engines import lock_migrations
+from paperrec.store.turns import TakingTurns
 
 SCHEMA_VERSION = 4
 
@@ -308,9 +309,12 @@ def open_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
         backend = parsed.get_backend_name()
+        on_file = backend == "sqlite" and parsed.database not in (None, "", ":memory:")
+        # A file's writers in this process take turns at a lock (paperrec.store.turns).
+        extra = {"connect_args": {"factory": TakingTurns}} if on_file else {}
         # pre_ping: a long-running service outlives server restarts and idle disconnects
         # (PostgreSQL); SQLite files never drop a connection.
-        engine = create_engine(url, future=True, pool_pre_ping=backend != "sqlite")
+        engine = create_engine(url, future=True, pool_pre_ping=backend != "sqlite", **extra)
     except (ArgumentError, NoSuchModuleError) as exc:
         raise StoreError(
             f"PAPERREC_DATABASE_URL {_safe(url)!r} cannot be used ({exc}); use "
@@ -318,7 +322,7 @@ def open_engine(url: str) -> Engine:
         ) from None
     except ImportError as exc:
         raise StoreError(f"the driver for {backend} is not installed: {exc}") from None
-    if backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
+    if on_file:
         path = Path(parsed.database)
         if path.is_dir():
             raise StoreError(f"the database path {path} is a directory, not a file")
