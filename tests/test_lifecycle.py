@@ -18,7 +18,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from paperrec.cli import app
@@ -103,8 +102,7 @@ def test_first_candidate_is_promoted_when_there_is_no_champion(lifecycle):
 
 def test_one_parent_run_with_a_child_run_per_stage(lifecycle):
     first, settings = lifecycle.first, lifecycle.settings
-    registry.use_tracking(settings)
-    client = MlflowClient()
+    client = registry.tracking_client(settings)
     parent = client.get_run(first.run_id)
     params = parent.data.params
     assert params["retrain.seed"] == "3" and params["gate_tolerance"] == "0.01"

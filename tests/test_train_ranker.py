@@ -63,7 +63,6 @@ def test_train_ranker_logs_evaluates_and_registers(
 ):
     """The installation's ``train_ranker(runtime, pages=seed_pages,
     config=RankerTrainingConfig(repeats=1), draws=1)``, on a home with no ranker before."""
-    from mlflow.tracking import MlflowClient
 
     from paperrec.config import Settings
 
@@ -110,7 +109,7 @@ def test_train_ranker_logs_evaluates_and_registers(
     }
 
     # the run, read back
-    client = MlflowClient(tracking_uri=settings.resolved_tracking_uri)
+    client = registry.tracking_client(settings)  # its registry too, not the process's last
     run = client.get_run(result.run_id)
     assert run.info.status == "FINISHED"
     logged = run.data.metrics
@@ -129,11 +128,11 @@ def test_train_ranker_logs_evaluates_and_registers(
     with open(importance, encoding="utf-8") as handle:
         assert list(json.load(handle)) == list(FEATURE_NAMES)
 
-    # registered and promoted: the new version was the champion when training ended (read
-    # then: the home is shared, and this file may run after others that read it)
+    # registered and promoted: the new version is the champion, logged by this run
     assert result.promoted and result.version is not None
     assert trained_install.ranker_champion == result.version
-    assert client.get_model_version(registry.RANKER_MODEL, result.version).run_id == result.run_id
+    version = client.get_model_version_by_alias(registry.RANKER_MODEL, registry.CHAMPION)
+    assert str(version.version) == result.version and version.run_id == result.run_id
     assert registry.champion_version(settings, registry.RANKER_MODEL) == result.version
     path, fetched = registry.fetch_bundle(settings, registry.RANKER_MODEL)
     assert fetched == result.version and (path / "meta.json").is_file()

@@ -64,10 +64,10 @@ def trained(tmp_path_factory, shared_dir, seed_pages, session_cache):
 
 @pytest.fixture(scope="module")
 def client(trained):
-    from mlflow import MlflowClient
+    from paperrec.train import registry
 
     runtime, _, _ = trained
-    return MlflowClient(tracking_uri=runtime.settings.resolved_tracking_uri)
+    return registry.tracking_client(runtime.settings)  # its registry too, not the process's
 
 
 def test_the_run_lives_in_the_isolated_home(trained):
