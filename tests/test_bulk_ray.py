@@ -137,7 +137,7 @@ def test_backfill_on_ray_killed_with_sigkill_resumes_without_duplicates(
     home, out = tmp_path / "home", tmp_path / "out"
     address = ray.get_runtime_context().gcs_address
     command = [sys.executable, "-m", "paperrec.cli", "backfill", str(pool), "--out", str(out),
-               "--shard-size", str(KILL_SHARD), "--ray-address", address]  # fmt: skip
+               "--shard-size", str(KILL_SHARD), "--ray", address]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PAPERREC_", "MLFLOW_"))}
     # Cheap, small batches (8 x 8 texts of 64 tokens each): the shards come back a few at a
     # time, the first within seconds of the actors starting.

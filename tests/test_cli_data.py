@@ -153,3 +153,82 @@ def test_an_unknown_id_is_a_problem_and_strict_writes_nothing(home, tmp_path, lo
     assert result.exit_code == 0, result.output
     assert "2499.99999" in result.stderr
     assert "1 papers read: 1 added" in " ".join(result.stdout.split())
+
+
+# -- --ray [ADDRESS] of the bulk commands (embed, score, backfill) ---------------------------
+def _parsed(name: str, args: list[str]) -> dict:
+    """The parameters ``paperrec NAME ARGS`` calls its function with (parsed, not run)."""
+    import typer.main
+
+    command = typer.main.get_command(app).commands[name]
+    return command.make_context(name, args).params
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "ray", "address"),
+    [
+        ("embed", [], False, None),
+        ("embed", ["--ray"], True, None),  # alone: RAY_ADDRESS, else a Ray started here
+        ("embed", ["--ray", "--limit", "3"], True, None),
+        ("embed", ["--limit", "3", "--ray"], True, None),
+        ("embed", ["--ray", "ray://head:10001"], True, "ray://head:10001"),
+        ("embed", ["--ray=10.0.0.5:6379", "--limit", "3"], True, "10.0.0.5:6379"),
+        ("score", ["in.jsonl", "-o", "out.jsonl", "--ray"], True, None),
+        ("score", ["in.jsonl", "--ray", "auto", "-o", "out.jsonl"], True, "auto"),
+        ("backfill", ["dump.jsonl", "--ray", "-o", "shards"], True, None),
+        ("backfill", ["dump.jsonl", "-o", "shards", "--ray", "head:6379"], True, "head:6379"),
+    ],
+)
+def test_ray_alone_or_with_an_address(name, args, ray, address):
+    from paperrec.cli.app import ray_options
+
+    params = _parsed(name, args)
+    assert ray_options(params["ray"]) == {"ray": ray, "address": address}
+    if name != "embed":  # the arguments around --ray are read as before
+        assert params["output"].name in ("out.jsonl", "shards")
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["nonsense", "ray://", "head:port", "head:0", "head:99999", "http://head:8265",
+     "two words:6379", "[::1]6379", "dump.jsonl"],
+)  # fmt: skip
+def test_a_bad_ray_address_is_one_line_and_nothing_is_done(address, home, tmp_path):
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'paperrec[ray]')")
+    source = _pool(tmp_path / "pool.jsonl")
+    out = tmp_path / "shards"
+    for args in (
+        ["embed", "--ray", address],
+        ["score", str(source), "-o", str(tmp_path / "scored.jsonl"), "--ray", address],
+        ["backfill", str(source), "-o", str(out), "--ray", address],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, result.output
+        assert "Traceback" not in result.output
+        assert result.stderr.strip().splitlines() == [
+            f"error: --ray {address!r} is not a Ray address; give ray://HEAD:10001 (Ray "
+            "Client), HEAD:6379 (from a node of the cluster), auto or local"
+        ]
+    assert not out.exists() and not (tmp_path / "scored.jsonl").exists()
+
+
+@pytest.mark.timeout(60)
+def test_a_ray_cluster_that_does_not_answer_is_one_line_in_a_real_process(home):
+    """``--ray ADDRESS`` is the cluster used: a head that is not there fails at once (Ray
+    itself would retry for minutes)."""
+    import socket
+
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'paperrec[ray]')")
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    env = {**os.environ, "PAPERREC_HOME": str(home)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "paperrec.cli", "embed", "--ray", f"127.0.0.1:{port}"],
+        env=env, capture_output=True, text=True, timeout=50,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr + proc.stdout
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"error: cannot reach the Ray cluster at 127.0.0.1:{port}: ")

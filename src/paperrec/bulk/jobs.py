@@ -71,11 +71,13 @@ class Runner:
         return TopicModel.load(self.topics_path)
 
     def check(self) -> None:
-        """PaperrecError now, before any work, when Ray is asked for but not installed."""
+        """PaperrecError now, before any work, when Ray is asked for but not installed, or
+        at an address that is not one or does not answer."""
         if self.ray:
-            from paperrec.bulk.on_ray import require_ray
+            from paperrec.bulk.on_ray import check_address, require_ray
 
             require_ray()
+            check_address(self.address)
 
     def run(self, batches: Iterable[Batch]) -> Iterator[Batch]:
         """Results for every row of ``batches`` (input keys kept, "vector" and "topics"

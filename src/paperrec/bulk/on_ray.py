@@ -17,11 +17,16 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from paperrec.bulk.batch import Batch, BatchModel, ModelSpec
-from paperrec.errors import NetworkError, PaperrecError
+from paperrec.errors import InputError, NetworkError, PaperrecError
 
 if TYPE_CHECKING:
     from paperrec.topics.model import TopicModel
 
+# Ray's words for "find the cluster yourself" (``ray.init``'s address argument).
+RAY_KEYWORDS = ("auto", "local")
+ADDRESS_FORMS = (
+    "ray://HEAD:10001 (Ray Client), HEAD:6379 (from a node of the cluster), auto or local"
+)
 INSTALL_HINT = "--ray needs Ray, which is not installed here: pip install 'paperrec[ray]'"
 
 
@@ -38,14 +43,17 @@ def require_ray():
 def cluster(address: str | None) -> Iterator[int]:
     """Connected to Ray for the block; yields the cluster's CPU count.
 
-    ``address``: a cluster (``ray://HEAD:10001`` or ``HOST:6379``); None: ``RAY_ADDRESS``
+    ``address``: a cluster (``ray://HEAD:10001``, ``HOST:6379``, ``auto``); None: ``RAY_ADDRESS``
     when set, else a Ray started here on this machine's cores and stopped afterwards. A
     Ray this process already started (a test, a notebook) is used as it is and left running.
     """
     ray = require_ray()
     started = False
     if not ray.is_initialized():
-        _check_reachable(address or os.environ.get("RAY_ADDRESS"))
+        if address is None:
+            check_address(os.environ.get("RAY_ADDRESS") or None, given_as="RAY_ADDRESS")
+        else:
+            check_address(address)
         try:
             ray.init(address=address, logging_level="WARNING", include_dashboard=False)
         except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -59,20 +67,40 @@ def cluster(address: str | None) -> Iterator[int]:
             ray.shutdown()
 
 
-def _check_reachable(address: str | None, timeout: float = 5.0) -> None:
-    """NetworkError at once when a cluster's head does not answer (``ray.init`` would
-    retry for minutes); None, ``auto`` and ``local`` name no host to check."""
-    if address in (None, "", "auto", "local"):
+def check_address(address: str | None, given_as: str = "--ray", timeout: float = 5.0) -> None:
+    """InputError when ``address`` (``given_as``: where it came from) is not a Ray address;
+    NetworkError at once when the head it names does not answer (``ray.init`` would retry
+    for minutes). None, ``auto`` and ``local`` name no host to check."""
+    if address is None or address in RAY_KEYWORDS:
         return
-    client = address.startswith("ray://")
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host:
-        host, port = port, ""
+    host, port = _host_and_port(address)
+    if host is None:
+        raise InputError(f"{given_as} {address!r} is not a Ray address; give {ADDRESS_FORMS}")
     try:
-        number = int(port) if port else (10001 if client else 6379)
-        socket.create_connection((host, number), timeout=timeout).close()
-    except (OSError, ValueError) as exc:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
         raise NetworkError(f"cannot reach the Ray cluster at {address}: {exc}") from None
+
+
+def _host_and_port(address: str) -> tuple[str | None, int]:
+    """(host, port) of ``ray://HOST[:PORT]`` (port 10001 by default) or ``HOST:PORT``
+    (HOST may be ``[IPv6]``); (None, 0) for anything else."""
+    client = address.startswith("ray://")
+    rest = address.removeprefix("ray://")
+    if rest.startswith("["):
+        host, _, port = rest[1:].partition("]")
+        if port and not port.startswith(":"):
+            return None, 0
+        port = port.removeprefix(":")
+    else:
+        host, _, port = rest.partition(":")
+    if client and not port:
+        port = "10001"
+    if not host or any(c.isspace() or c in "/?#@[]" for c in host):
+        return None, 0
+    if not port.isascii() or not port.isdigit() or not 0 < int(port) < 65536:
+        return None, 0
+    return host, int(port)
 
 
 def map_batches(

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperCommand
 
 from paperrec import __version__
 from paperrec.errors import PaperrecError
@@ -112,29 +113,58 @@ def bad_settings(exc: ValidationError) -> str:
     return f"bad setting: {problems}"
 
 
-# ``--ray`` and ``--ray-address`` of the bulk commands (embed, score, backfill).
-RayFlag = Annotated[
-    bool,
-    typer.Option(
-        "--ray",
-        help="spread the work over Ray: the cluster at --ray-address or RAY_ADDRESS, else a "
-        "Ray started on this machine's cores (needs paperrec[ray]; docs/scaling.md)",
-    ),
-]
-RayAddress = Annotated[
+# ``--ray [ADDRESS]`` of the bulk commands (embed, score, backfill).
+RAY_ALONE = ""  # the value of a bare ``--ray``: Ray's own choice of cluster
+RayOption = Annotated[
     str | None,
     typer.Option(
-        "--ray-address",
-        metavar="ADDRESS",
-        help="the Ray cluster to use, e.g. ray://HEAD:10001 (implies --ray)",
+        "--ray",
+        metavar="[ADDRESS]",
+        help="spread the work over Ray (needs paperrec[ray]; docs/scaling.md): alone, the "
+        "cluster at RAY_ADDRESS, else a Ray started on this machine's cores; with an "
+        "ADDRESS, that cluster (ray://HEAD:10001, HEAD:6379, auto or local)",
     ),
 ]
+# Options that may stand without their value, and the value they then take.
+OPTIONAL_VALUES = {"--ray": RAY_ALONE}
+
+
+class Command(TyperCommand):
+    """A typer command whose `OPTIONAL_VALUES` options may stand alone (``--ray`` as the
+    last word or before another option) or take a value (``--ray ADDRESS``), as Click's
+    ``is_flag=False, flag_value=...`` options do. typer >= 0.26 vendors Click without that
+    feature (``is_flag`` and ``flag_value`` are ignored there, with a DeprecationWarning),
+    so a bare occurrence is handed to the parser as ``--ray=`` plus its value."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, with_optional_values(args))
+
+
+def with_optional_values(args: list[str]) -> list[str]:
+    """``args`` with each bare `OPTIONAL_VALUES` option given its value; a word after the
+    option is its value unless it starts with ``-`` (everything after ``--`` is left)."""
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return out + args[i:]
+        following = args[i + 1] if i + 1 < len(args) else "-"
+        if arg in OPTIONAL_VALUES and following.startswith("-"):
+            arg = f"{arg}={OPTIONAL_VALUES[arg]}"
+        out.append(arg)
+    return out
+
+
+def ray_options(value: str | None) -> dict:
+    """`paperrec.bulk.jobs.Runner`'s ``ray`` and ``address`` for a ``--ray`` value (None:
+    not given; `RAY_ALONE`: Ray's own choice of cluster)."""
+    return {"ray": value is not None, "address": value or None}
 
 
 def command(*args, group: typer.Typer | None = None, **kwargs):
     """``group.command`` (default: the top-level app) with error handling applied."""
 
     def decorate(func):
+        kwargs.setdefault("cls", Command)
         return (group or app).command(*args, **kwargs)(handles_errors(func))
 
     return decorate

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from paperrec.cli.app import (
-    RayAddress,
-    RayFlag,
+    RayOption,
     command,
     console,
     new_table,
@@ -17,6 +16,7 @@ from paperrec.cli.app import (
     print_json,
     print_problems,
     progress_bar,
+    ray_options,
     runtime,
     subgroup,
 )
@@ -133,15 +133,15 @@ def stats(
 @command("embed")
 def embed(
     limit: Annotated[int | None, typer.Option(help="embed at most this many papers")] = None,
-    ray: RayFlag = False,
-    ray_address: RayAddress = None,
+    ray: RayOption = None,
 ) -> None:
     """Compute and cache embeddings for stored papers; a second run embeds nothing."""
     from paperrec.bulk.jobs import Runner, embed_stored
 
     rt = runtime()
     papers = rt.store.papers.iter_papers(limit=limit)
-    runner = Runner(rt, ray=ray, address=ray_address)
+    runner = Runner(rt, **ray_options(ray))
+    runner.check()  # Ray and its address, before the bar
     with progress_bar() as bar:
         task = bar.add_task("embedding", total=len(papers))
         done = embed_stored(runner, papers, progress=lambda n: bar.advance(task, n))
@@ -164,8 +164,7 @@ def backfill(
         str, typer.Option("--format", "-f", help=f"one of {', '.join(FORMATS)}")
     ] = "auto",
     shard_size: Annotated[int, typer.Option(help="papers per shard", min=1)] = 2000,
-    ray: RayFlag = False,
-    ray_address: RayAddress = None,
+    ray: RayOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Ingest, embed and score a large source (an arXiv metadata dump, say) shard by shard:
@@ -179,12 +178,13 @@ def backfill(
     if format not in FORMATS:
         raise InputError(f"unknown format {format!r}; available: {', '.join(FORMATS)}")
     rt = runtime()
+    Runner(rt, **ray_options(ray)).check()  # Ray and its address, before anything is read
     try:
         topics_path, version = bundles.champion(rt.settings, "topics")
     except ModelNotTrainedError:
         topics_path, version = None, None
         console.print("no topic model yet: papers are stored and embedded, not scored")
-    runner = Runner(rt, topics_path, ray=ray, address=ray_address)
+    runner = Runner(rt, topics_path, **ray_options(ray))
     with progress_bar() as bar:
         task = bar.add_task("backfilling", total=None)
         summary = run_backfill(

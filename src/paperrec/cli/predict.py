@@ -11,11 +11,11 @@ from typing import Annotated
 import typer
 
 from paperrec.cli.app import (
-    RayAddress,
-    RayFlag,
+    RayOption,
     command,
     out,
     print_json,
+    ray_options,
     runtime,
     working,
 )
@@ -28,8 +28,7 @@ def score(
     output: Annotated[
         Path, typer.Option("-o", "--output", help="JSONL to write ('-' for stdout)")
     ] = Path("-"),
-    ray: RayFlag = False,
-    ray_address: RayAddress = None,
+    ray: RayOption = None,
 ) -> None:
     """Topic probabilities and labels for every paper of INPUT."""
     from paperrec import bundles
@@ -40,8 +39,9 @@ def score(
     check_output(output)
     papers = read_rows(input)
     rt = runtime()
+    Runner(rt, **ray_options(ray)).check()  # Ray and its address, before any model loads
     path, version = bundles.champion(rt.settings, "topics")
-    runner = Runner(rt, path, ray=ray, address=ray_address)
+    runner = Runner(rt, path, **ray_options(ray))
     with working("loading the topic model ..."):
         runner.topic_model  # noqa: B018  (a broken bundle fails before any work)
     with working(f"scoring {len(papers)} papers ..."):
