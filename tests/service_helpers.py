@@ -1,7 +1,9 @@
 """Start and stop the real HTTP service for the service tests (not a test module).
 
 The server runs as a subprocess on 127.0.0.1 and a free port, in its own process group so
-that teardown ends BentoML's arbiter and its workers together.
+that teardown ends BentoML's arbiter and its workers together. `Servers` keeps one server
+per store engine for a test module (SQLite, and PostgreSQL for tests marked
+``both_engines``), each started on first use.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -99,3 +102,68 @@ def environment(home: Path, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+def store_on(engine: str, home: Path, request) -> tuple[str | None, Callable[[], None]]:
+    """(PAPERREC_DATABASE_URL, a function that drops its database) for a server of
+    ``home`` on ``engine``: (None, nothing to drop) for the home's own SQLite file, or a
+    new database on the session's PostgreSQL server holding a copy of the home's store;
+    the SQLite file is then removed, so nothing reads it by mistake. ``request``: the
+    test's (it skips, saying why, where no PostgreSQL server can be had)."""
+    from paperrec.config import Settings
+    from paperrec.store.transfer import copy_store
+
+    if engine == "sqlite":
+        return None, lambda: None
+    cluster = request.getfixturevalue("postgres")
+    url = cluster.new_database(request.getfixturevalue("postgres_schema"))
+    copy_store(Settings(home=home).resolved_database_url, url)
+    (home / "paperrec.sqlite").unlink()
+    return url, lambda: cluster.drop_database(url)
+
+
+@dataclass
+class Servers:
+    """One server per store engine for a test module, each on its own copy of the trained
+    home, started on first use (`on`) and all stopped by `close`.
+
+    ``command(port)`` starts a server; ``prepare(store)`` fills a new store (users, keys)
+    and returns what the tests need besides the server; ``env``: extra settings.
+    """
+
+    trained_home: Path
+    cache_path: Path
+    root: Path
+    command: Callable[[int], list[str]]
+    prepare: Callable[..., dict]
+    env: dict[str, str] = field(default_factory=dict)
+    running: dict[str, tuple[Server, dict, Callable[[], None]]] = field(default_factory=dict)
+
+    def on(self, engine: str, request) -> tuple[Server, dict]:
+        """(the server, what ``prepare`` returned plus ``home`` and ``store``) on
+        ``engine``, started now if it is not running yet."""
+        if engine not in self.running:
+            self.running[engine] = self._start(engine, request)
+        server, extra, _ = self.running[engine]
+        return server, extra
+
+    def _start(self, engine: str, request) -> tuple[Server, dict, Callable[[], None]]:
+        from paperrec.config import Settings
+        from paperrec.serving.process import free_port
+        from paperrec.store import Store
+
+        folder = self.root / engine
+        home = copy_home(self.trained_home, folder / "home", self.cache_path)
+        url, drop = store_on(engine, home, request)
+        store = Store(Settings(home=home, database_url=url))
+        extra = {**self.prepare(store), "home": home, "store": store}
+        port = free_port()
+        env = environment(home, **self.env, **({"PAPERREC_DATABASE_URL": url} if url else {}))
+        server = start(self.command(port), env, folder / "server.log", f"http://127.0.0.1:{port}")
+        return server, extra, drop
+
+    def close(self) -> None:
+        for server, extra, drop in self.running.values():
+            server.stop()
+            extra["store"].engine.dispose()
+            drop()

@@ -3,6 +3,8 @@
 The server runs on a copy of the shared trained home, so the tests may add users, record
 feedback and promote new model versions. /score and /rank answers are compared with the
 CLI's on the same rows and the same models; every bad input must give a 4xx JSON error.
+Tests marked ``both_engines`` (bad input, keys, votes, digest links) run on a second server
+too, whose store is a PostgreSQL copy of the home's (issue 17); each server starts once.
 """
 
 from __future__ import annotations
@@ -18,8 +20,7 @@ from typer.testing import CliRunner
 
 from paperrec.cli import app
 from paperrec.config import Limits
-from paperrec.serving.process import free_port
-from service_helpers import TOKEN_SECRET, copy_home, environment, start
+from service_helpers import TOKEN_SECRET, Servers
 
 pytestmark = pytest.mark.slow
 
@@ -28,29 +29,39 @@ TIMEOUT = 60.0
 
 
 @pytest.fixture(scope="module")
-def service(trained_home, session_cache, tmp_path_factory):
-    """The running server plus what the tests need: its home, users and keys."""
-    from paperrec.config import Settings
+def servers(trained_home, session_cache, tmp_path_factory):
+    """The module's servers, one per store engine, each started when a test first needs it."""
     from paperrec.serving.process import serve_command
-    from paperrec.store import Store
+
+    running = Servers(
+        trained_home, session_cache.path, tmp_path_factory.mktemp("service"),
+        command=lambda port: serve_command("127.0.0.1", port), prepare=users_and_keys,
+        env={"PAPERREC_RELOAD_INTERVAL": "1", "PAPERREC_LIMIT_IDLE_SECONDS": "5"},
+    )  # fmt: skip
+    yield running
+    running.close()
+
+
+def users_and_keys(store) -> dict:
+    """Users ada and bob with a few liked papers, their API keys and an admin's."""
     from paperrec.users.profiles import add_user
 
-    root = tmp_path_factory.mktemp("service")
-    home = copy_home(trained_home, root / "home", session_cache.path)
-    store = Store(Settings(home=home))
     stored = [p.id for p in store.papers.iter_papers() if p.date is not None]
     add_user(store, "ada", "ada@example.org", seeds=[",".join(stored[:3])])
     add_user(store, "bob", "bob@example.org", seeds=[stored[3]])
     keys = {"ada": store.keys.create("ada"), "bob": store.keys.create("bob")}
     keys["admin"] = store.keys.create(None)
-    port = free_port()
-    env = environment(home, PAPERREC_RELOAD_INTERVAL="1", PAPERREC_LIMIT_IDLE_SECONDS="5")
-    server = start(
-        serve_command("127.0.0.1", port), env, root / "server.log", f"http://127.0.0.1:{port}"
-    )
+    return {"keys": keys, "paper_ids": stored}
+
+
+@pytest.fixture()
+def service(servers, database, request):
+    """The running server on the test's store engine (SQLite; tests marked
+    ``both_engines`` also on PostgreSQL) plus what the tests need: its home, store, users
+    and keys."""
+    server, extra = servers.on(database, request)
     with httpx.Client(base_url=server.url, timeout=TIMEOUT) as client:
-        yield {"client": client, "home": home, "keys": keys, "paper_ids": stored, "store": store}
-    server.stop()
+        yield {"client": client, **extra}
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +98,7 @@ def bearer(key: str) -> dict[str, str]:
 
 
 # -- probes ------------------------------------------------------------------------------
+@pytest.mark.both_engines
 def test_health_and_readiness_with_versions(service):
     client = service["client"]
     assert client.get("/healthz").json() == {"status": "ok"}
@@ -201,6 +213,7 @@ BAD_BODIES = [
 ]
 
 
+@pytest.mark.both_engines
 @pytest.mark.parametrize(("path", "body", "status", "says"), BAD_BODIES)
 def test_bad_json_bodies(service, path, body, status, says):
     response = service["client"].post(path, json=body)
@@ -210,6 +223,7 @@ def test_bad_json_bodies(service, path, body, status, says):
     assert says in json.dumps(data), data
 
 
+@pytest.mark.both_engines
 @pytest.mark.parametrize(
     ("content", "headers", "status", "says"),
     [
@@ -231,6 +245,7 @@ def test_bad_bytes(service, content, headers, status, says):
     assert says in response.json()["error"] + json.dumps(response.json().get("detail", ""))
 
 
+@pytest.mark.both_engines
 def test_unknown_route_and_method_are_json(service):
     client = service["client"]
     missing = client.get("/no-such-thing")
@@ -239,6 +254,7 @@ def test_unknown_route_and_method_are_json(service):
     assert wrong.status_code == 405 and "method not allowed" in wrong.json()["error"]
 
 
+@pytest.mark.both_engines
 def test_huge_requests_are_refused_quickly_and_the_worker_lives_on(service, rows):
     client = service["client"]
     start = time.monotonic()
@@ -276,6 +292,7 @@ def test_long_abstract_within_limits_is_scored(service, rows):
 
 
 # -- auth --------------------------------------------------------------------------------
+@pytest.mark.both_engines
 def test_recommend_needs_a_key_of_the_user_or_an_admin(service):
     client, keys = service["client"], service["keys"]
     body = {"user": "ada", "k": 3, "mark_shown": False}
@@ -298,6 +315,7 @@ def test_recommend_needs_a_key_of_the_user_or_an_admin(service):
     assert "ada" not in nobody.json()["error"] and "bob" not in nobody.json()["error"]
 
 
+@pytest.mark.both_engines
 def test_feedback_with_api_key(service):
     client, keys = service["client"], service["keys"]
     paper = service["paper_ids"][10]
@@ -307,12 +325,17 @@ def test_feedback_with_api_key(service):
     ok = client.post("/feedback", json=body, headers=bearer(keys["ada"]))
     assert ok.status_code == 200, ok.text
     assert ok.json()["source"] == "http" and ok.json()["paper_id"] == paper
+    store = service["store"]  # the server's own store: SQLite, or PostgreSQL
+    stored = [(e.paper_id, e.signal.value, e.source.value) for e in store.users.feedback("ada")]
+    assert stored.count((paper, "up", "http")) == 1
+    assert store.keys.of("ada")[0].last_used_at is not None
     gone = client.post(
         "/feedback", json={**body, "paper_id": "9999.99999"}, headers=bearer(keys["ada"])
     )
     assert gone.status_code == 404 and "unknown paper" in gone.json()["error"]
 
 
+@pytest.mark.both_engines
 def test_a_vote_is_seen_by_the_next_recommendation(service):
     """The service keeps each user's profile between requests; a vote must reach it."""
     client, key = service["client"], service["keys"]["bob"]
@@ -329,6 +352,7 @@ def test_a_vote_is_seen_by_the_next_recommendation(service):
     assert top not in [r["id"] for r in after.json()["results"]]
 
 
+@pytest.mark.both_engines
 def test_reload_needs_an_admin_key(service):
     client, keys = service["client"], service["keys"]
     assert client.post("/reload", json={}).status_code == 401
@@ -337,6 +361,7 @@ def test_reload_needs_an_admin_key(service):
 
 
 # -- hardening (issue 13) ----------------------------------------------------------------
+@pytest.mark.both_engines
 def test_the_batching_core_is_not_reachable_from_outside(service, rows):
     # Batching happens inside /score (serving/batcher.py); there is no batch endpoint to
     # send 10,000 unbounded papers to (issue 13, item 3).
@@ -351,6 +376,7 @@ def test_the_batching_core_is_not_reachable_from_outside(service, rows):
     assert inside.status_code == 200 and len(inside.json()["results"]) == 3
 
 
+@pytest.mark.both_engines
 @pytest.mark.parametrize(
     "body, says",
     [
@@ -371,6 +397,7 @@ def test_recommend_types_are_strict_and_names_follow_the_one_rule(service, body,
     assert answer.status_code == 400 and says in answer.text, answer.text
 
 
+@pytest.mark.both_engines
 @pytest.mark.parametrize("abstract", ["\u200b\u200b\u200b", "\x00", "\ufeff \u2060 \x00"])
 def test_invisible_abstracts_are_refused(service, abstract):
     answer = service["client"].post(
@@ -405,6 +432,7 @@ def test_stalled_connections_are_closed(service):
 
 
 # -- digest links ------------------------------------------------------------------------
+@pytest.mark.both_engines
 def test_digest_link_get_only_asks_and_post_votes(service):
     """Mail scanners fetch every link: a GET must never vote (issue 13, item 2)."""
     from paperrec.users.tokens import make_token
@@ -429,6 +457,7 @@ def test_digest_link_get_only_asks_and_post_votes(service):
     ] * 2
 
 
+@pytest.mark.both_engines
 def test_digest_link_cannot_be_forged(service):
     from paperrec.users.tokens import make_token
 

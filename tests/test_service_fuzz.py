@@ -2,7 +2,8 @@
 
 The server is started with ``paperrec serve`` (so the CLI's happy path runs too) on a copy
 of the trained home, with small limits so that boundary cases stay cheap; requests carry an
-admin key so the authenticated endpoints are exercised past the key check. Every operation
+admin key so the authenticated endpoints are exercised past the key check. It runs twice:
+its store on SQLite and on a PostgreSQL copy (one server each, issue 17). Every operation
 gets valid and invalid generated requests. Bounded: a few dozen examples per operation and
 mode, a per-request timeout and a test timeout.
 """
@@ -18,8 +19,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from paperrec.serving.process import free_port
-from service_helpers import copy_home, environment, start
+from service_helpers import Servers
 
 pytestmark = pytest.mark.slow
 
@@ -34,20 +34,23 @@ SMALL_LIMITS = {
 
 
 @pytest.fixture(scope="module")
-def fuzzed(trained_home, session_cache, tmp_path_factory):
-    """(base URL, admin key) of a server started with ``paperrec serve``."""
-    from paperrec.config import Settings
-    from paperrec.store import Store
+def servers(trained_home, session_cache, tmp_path_factory):
+    """Servers started with ``paperrec serve``, one per store engine."""
+    running = Servers(
+        trained_home, session_cache.path, tmp_path_factory.mktemp("fuzz"),
+        command=lambda port: [sys.executable, "-m", "paperrec.cli", "serve", "--port", str(port)],
+        prepare=lambda store: {"admin": store.keys.create(None)},
+        env={"PAPERREC_RELOAD_INTERVAL": "0", **SMALL_LIMITS},
+    )  # fmt: skip
+    yield running
+    running.close()
 
-    root = tmp_path_factory.mktemp("fuzz")
-    home = copy_home(trained_home, root / "home", session_cache.path)
-    admin = Store(Settings(home=home)).keys.create(None)
-    port = free_port()
-    command = [sys.executable, "-m", "paperrec.cli", "serve", "--port", str(port)]
-    env = environment(home, PAPERREC_RELOAD_INTERVAL="0", **SMALL_LIMITS)
-    server = start(command, env, root / "server.log", f"http://127.0.0.1:{port}")
-    yield server.url, admin
-    server.stop()
+
+@pytest.fixture()
+def fuzzed(servers, database, request):
+    """(base URL, admin key) of the server on the test's store engine."""
+    server, extra = servers.on(database, request)
+    return server.url, extra["admin"]
 
 
 def cases(operation, mode: GenerationMode, examples: int, call) -> None:
@@ -72,6 +75,7 @@ def cases(operation, mode: GenerationMode, examples: int, call) -> None:
 
 # schemathesis.pytest.from_fixture cannot run under pytest 9 (it sets Function._nodeid,
 # which pytest 9 no longer has), so the operations are walked here with its Python API.
+@pytest.mark.both_engines
 @pytest.mark.timeout(600)
 def test_no_server_errors(fuzzed):
     url, admin = fuzzed
