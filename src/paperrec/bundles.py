@@ -62,7 +62,7 @@ def save(directory: Path, key: str, meta: dict, files: dict[str, object], *, ver
                 joblib.dump(content, partial / name)
         full = {"format_version": version, "kind": KINDS[key], **meta}
         (partial / _META).write_text(json.dumps(full, indent=2, default=str), encoding="utf-8")
-        _replace_dir(partial, directory)
+        replace_dir(partial, directory)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -137,7 +137,7 @@ def export_champion(settings: Settings, key: str, bundle: Path, version: str) ->
         partial = Path(tempfile.mkdtemp(dir=root, prefix=f".v{version}."))
         try:
             shutil.copytree(bundle, partial, dirs_exist_ok=True)
-            _replace_dir(partial, target)
+            replace_dir(partial, target)
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
             raise
@@ -185,8 +185,9 @@ def champion_versions(settings: Settings) -> dict[str, str]:
     return found
 
 
-def _replace_dir(partial: Path, target: Path) -> None:
-    """Move the finished directory ``partial`` to ``target``, replacing an old one."""
+def replace_dir(partial: Path, target: Path) -> None:
+    """Move the finished directory ``partial`` to ``target``, replacing an old one (also
+    `paperrec.topics.portable`'s writer)."""
     if target.exists():
         old = target.with_name(f".{target.name}.old")
         shutil.rmtree(old, ignore_errors=True)
