@@ -64,6 +64,8 @@ def lifecycle(shared_dir, embedder, session_cache, tmp_path_factory):
     (root / "retrain.yaml").write_text(CONFIG, encoding="utf-8")
     patch = pytest.MonkeyPatch()
     patch.setenv("PAPERREC_HOME", str(root / "home"))
+    # the gate of locally trained candidates; the packaged topic model's turn is at the end
+    patch.setenv("PAPERREC_PACKAGED_TOPICS", "false")
     for name in ("MLFLOW_TRACKING_URI", "BENTOML_HOME", "PAPERREC_DATABASE_URL"):
         patch.delenv(name, raising=False)
     settings = Settings(home=root / "home")
@@ -300,3 +302,43 @@ def test_rollback_restores_the_earlier_champion_in_the_serving_predictor(lifecyc
     outcome = holder.refresh()
     assert outcome.changed and holder.versions == good
     assert holder.score(papers) == good_rows
+
+
+@pytest.fixture(scope="module")
+def packaged_champion(lifecycle):
+    """The packaged topic model made champion of the lifecycle home (far stronger than its
+    10-tree topic models), then a forced retrain."""
+    from paperrec.topics.default import load_packaged, packaged_meta
+    from paperrec.train.packaged import register_packaged
+
+    settings = lifecycle.settings
+    version = register_packaged(settings, load_packaged(), packaged_meta())
+    ranker = registry.alias_version(settings, registry.RANKER_MODEL, registry.CHAMPION)
+    outcome = retrain(lifecycle.runtime, lifecycle.config, force=True)
+    return SimpleNamespace(version=version, ranker=ranker, outcome=outcome)
+
+
+def test_a_topic_model_worse_than_the_champion_is_set_aside_and_the_ranker_trains_on_the_champion(
+    lifecycle, packaged_champion
+):
+    settings, outcome = lifecycle.settings, packaged_champion.outcome
+    packaged, new = packaged_champion.version, outcome.versions["topics"]
+    assert not outcome.topic_gate.promote
+    assert outcome.gate.set_aside == {"topics": new} and "topics" not in outcome.gate.candidate
+    (topic_row,) = [row for row in outcome.gate.rows if row.model == "topics"]
+    assert topic_row.champion > topic_row.candidate + topic_row.tolerance  # shown, not gated
+    assert outcome.gate.reason.startswith(
+        f"topics v{new} set aside (worse than champion v{packaged}"
+    )
+    tags = {
+        key: next(v.tags for v in registry.list_versions(settings, name) if v.version == version)
+        for (key, name), version in zip(
+            registry.MODELS.items(), (new, outcome.versions["ranker"]), strict=True
+        )
+    }
+    assert tags["topics"]["paperrec.gate"] == "rejected" and PAIR_TAG not in tags["topics"]
+    assert tags["ranker"][PAIR_TAG] == packaged  # trained on the champion's topic features
+    assert registry.alias_version(settings, registry.TOPICS_MODEL, registry.CHAMPION) == packaged
+    ranker_now = registry.alias_version(settings, registry.RANKER_MODEL, registry.CHAMPION)
+    expected = outcome.versions["ranker"] if outcome.gate.promote else packaged_champion.ranker
+    assert ranker_now == expected

@@ -550,6 +550,9 @@ def test_new_champion_is_picked_up_and_a_broken_one_is_not(service, rows, tmp_pa
 def test_paperrec_serve_without_models_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setenv("PAPERREC_HOME", str(tmp_path / "empty"))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    # an encoder the packaged topic model was not trained with: it is refused, nothing to serve
+    monkeypatch.setenv("PAPERREC_EMBEDDING_MODEL", "sentence-transformers/all-mpnet-base-v2")
     result = CliRunner().invoke(app, ["serve", "--port", "3999"])
     assert result.exit_code == 1
+    assert "packaged default topic model not used: it needs the encoder" in result.output
     assert "run `paperrec train topics`" in result.output

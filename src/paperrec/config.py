@@ -151,6 +151,13 @@ class Settings(BaseSettings):
         'in the environment, e.g. \'["papers/*.jsonl", "arxiv:cs.LG"]\'; a --config file may '
         "list its own",
     )
+    packaged_topics: bool = Field(
+        True,
+        description="a home without a topics champion starts from the topic model shipped in "
+        "the package (trained on the two arXiv pools; docs/topics.md), registered as its "
+        "first champion by `paperrec retrain` and `paperrec serve`; false: the first local "
+        "training is the first champion",
+    )
     gate_tolerance: float = Field(
         0.01,
         ge=0,

@@ -117,6 +117,8 @@ def retrain(
     if outcome.status == "nothing-new":
         out.print(outcome.message, highlight=False)
         return
+    if outcome.packaged is not None and outcome.packaged.status in ("registered", "refused"):
+        out.print(outcome.packaged.message, highlight=False)
     versions = outcome.versions
     out.print(
         f"candidates: paperrec-topics v{versions['topics']}, paperrec-ranker v{versions['ranker']}"
@@ -130,10 +132,13 @@ def print_gate(gate) -> None:
     """The comparison table and the decision, as `retrain` prints them."""
     champion, candidate = gate.champion, gate.candidate
     versions = ", ".join(
-        f"{key} v{champion[key]} -> v{candidate[key]}"
-        if key in champion
-        else f"{key} v{candidate[key]} (first)"
-        for key in candidate
+        [
+            f"{key} v{champion[key]} -> v{candidate[key]}"
+            if key in champion
+            else f"{key} v{candidate[key]} (first)"
+            for key in candidate
+        ]
+        + [f"{key} v{version} set aside" for key, version in gate.set_aside.items()]
     )
     table = new_table(
         title=f"promotion gate: {versions}; tolerance {gate.tolerance:g}",
@@ -161,7 +166,10 @@ def print_gate(gate) -> None:
     out.print(table)
     if gate.promote:
         names = ", ".join(f"{k} v{v}" for k, v in candidate.items())
-        out.print(f"[bold green]promoted[/]: {names} now champion; {gate.reason}", highlight=False)
+        kept = "".join(f", {k} v{champion[k]} stays champion" for k in gate.set_aside)
+        out.print(
+            f"[bold green]promoted[/]: {names} now champion{kept}; {gate.reason}", highlight=False
+        )
     else:
         kept = ", ".join(f"{k} v{v}" for k, v in champion.items())
         out.print(
@@ -196,10 +204,15 @@ def models_list(
     for row in rows:
         table.add_row(
             row["model"], row["version"], " ".join(_ALIASES.get(a, a) for a in row["aliases"]),
-            row["created"], row["origin"].split(" ")[0], row["pair"] and f"v{row['pair']}",
+            row["created"], _origin(row["origin"]), row["pair"] and f"v{row['pair']}",
             row["gate"], "" if row["value"] is None else f"{row['value']:.3f}",
         )  # fmt: skip
     out.print(table)
+
+
+def _origin(origin: str) -> str:
+    """``retrain RUN_ID`` -> ``retrain``; ``train`` and ``packaged default`` as they are."""
+    return "retrain" if origin.startswith("retrain ") else origin
 
 
 @command("promote", group=models_app)

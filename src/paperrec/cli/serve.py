@@ -56,12 +56,16 @@ def serve(
     from paperrec import bundles
     from paperrec.errors import ModelNotTrainedError
     from paperrec.serving.process import serve_command, serve_environment
+    from paperrec.train.packaged import ensure_packaged_champion
     from paperrec.users.tokens import check_secret
 
     check_port_free(host, port)  # before anything loads: a port in use is one line
     settings = runtime().settings
     if settings.token_secret is not None:
         check_secret(settings.token_secret)  # the service refuses a weak one too; say it now
+    packaged = ensure_packaged_champion(runtime())  # a fresh home: the packaged topic model
+    if packaged.status in ("registered", "refused"):
+        console.print(packaged.message, highlight=False, soft_wrap=True)
     topics = bundles.champion(settings, "topics")[1]  # no model: one clear line
     try:
         ranker = f"ranker v{bundles.champion(settings, 'ranker')[1]}"

@@ -131,6 +131,7 @@ def write_card(settings: Settings, key: str) -> Path:
 def card_text(settings: Settings, key: str) -> str:
     """The Markdown model card of the exported ``key`` champion and its registry entry."""
     from paperrec.train import registry
+    from paperrec.train.packaged import ORIGIN_TAG
     from paperrec.train.retrain import DATA_TAG, GATE_TAG, RUN_TAG
 
     directory, version = bundles.champion(settings, key)
@@ -141,10 +142,18 @@ def card_text(settings: Settings, key: str) -> str:
     metrics = client.get_run(found.run_id).data.metrics if found.run_id else {}
     tags = dict(found.tags or {})
     retrain = tags.get(RUN_TAG)
+    trained_by = f"retrain run {retrain}" if retrain else "`paperrec train`"
+    if tags.get(ORIGIN_TAG):
+        trained_by = (
+            f"{tags[ORIGIN_TAG]}: shipped in the package (`src/paperrec/topics/default`, "
+            f"paperrec {tags.get('paperrec.packaged_version', '?')}, commit "
+            f"`{tags.get('paperrec.git_commit', '?')[:12]}`), rebuilt by "
+            "`python -m paperrec.train.default_model`"
+        )
     rows = [
         ("registered model", f"{name} version {version} (alias `champion`)"),
         ("card written", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")),
-        ("trained by", f"retrain run {retrain}" if retrain else "`paperrec train`"),
+        ("trained by", trained_by),
         ("training run", f"`{found.run_id}`" if found.run_id else "not recorded"),
         ("gate", tags.get(GATE_TAG) or "not gated (trained or promoted by hand)"),
         ("embedding model", f"`{meta.get('embedding_model_id', '?')}`"),

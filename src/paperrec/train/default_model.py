@@ -90,6 +90,7 @@ def build(
 ) -> dict:
     """Train on ``pools`` with ``home``'s embedding cache, measure on ``gold``, write to
     ``out``; returns the metadata written."""
+    code = provenance()  # the commit of the code that runs, before anything can change it
     settings = Settings(home=home)
     embedder = Embedder.from_settings(settings, EmbeddingCache(settings.embedding_cache_path))
     papers, per_file = read_papers(pools)
@@ -100,7 +101,6 @@ def build(
     config = TopicTrainingConfig()
     model, _ = train_topic_model(papers, X, taxonomy, embedder, config)
     norms = np.linalg.norm(X, axis=1)
-    code = provenance()
     meta = {
         "encoder": {
             "model": embedder.model_name,

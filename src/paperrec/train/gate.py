@@ -139,19 +139,38 @@ class Row:
 
 @dataclass
 class GateResult:
+    """The rows and the decision. ``set_aside`` names candidate versions that lost to the
+    champion in a gate of their own before the rest was trained (`paperrec retrain` gates
+    the topic model first and trains the ranker on the winner): their rows are shown, the
+    champion stays, and the decision is about the ``candidate`` versions alone."""
+
     rows: list[Row]
     candidate: dict[str, str]
     champion: dict[str, str]
     tolerance: float
+    set_aside: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def gated(self) -> list[Row]:
+        """The rows that decide: those of the models up for promotion."""
+        return [row for row in self.rows if row.model in self.candidate]
 
     @property
     def promote(self) -> bool:
-        return all(row.passed for row in self.rows)
+        return bool(self.candidate) and all(row.passed for row in self.gated)
 
     @property
     def reason(self) -> str:
-        if any(row.champion is not None for row in self.rows):
-            failed = [row for row in self.rows if row.champion is not None and not row.passed]
+        kept = "".join(
+            f"{key} v{version} set aside (worse than champion v{self.champion[key]}; the "
+            f"ranker was trained on the champion's topics); "
+            for key, version in self.set_aside.items()
+        )
+        return kept + self._reason(self.gated)
+
+    def _reason(self, rows: list[Row]) -> str:
+        if any(row.champion is not None for row in rows):
+            failed = [row for row in rows if row.champion is not None and not row.passed]
             worse = [row for row in failed if row.above_floor]
             if worse:
                 return "worse than the champion: " + "; ".join(
@@ -159,12 +178,12 @@ class GateResult:
                     f"({r.delta:+.3f}, allowed -{self.tolerance:g})"
                     for r in worse
                 )
-        below = [row for row in self.rows if not row.above_floor]
+        below = [row for row in rows if not row.above_floor]
         if below:
             return f"worse than {FLOOR_BASELINE}: " + "; ".join(
                 f"{r.model} {r.metric} {r.candidate:.3f} vs {r.floor:.3f}" for r in below
             )
-        if all(row.champion is None for row in self.rows):
+        if all(row.champion is None for row in rows):
             return "no champion yet: the first candidate is promoted"
         return f"every gated metric is within {self.tolerance:g} of the champion's or better"
 
@@ -175,6 +194,7 @@ class GateResult:
             "tolerance": self.tolerance,
             "candidate": self.candidate,
             "champion": self.champion,
+            "set_aside": self.set_aside,
             "rows": [{**asdict(r), "delta": r.delta, "passed": r.passed} for r in self.rows],
         }
 
@@ -286,13 +306,24 @@ def run_gate(
     candidate: ModelSet,
     champion: ModelSet,
     tolerance: float,
+    topic_gate: GateResult | None = None,
 ) -> GateResult:
-    """Evaluate ``candidate`` and ``champion`` on ``data``; the rows and the decision."""
-    rows = []
-    if candidate.topics is not None:
+    """Evaluate ``candidate`` and ``champion`` on ``data``; the rows and the decision.
+
+    ``topic_gate``: the gate of a topic model alone, run before on the same data and
+    champion. Its rows are reused; when ``candidate`` holds no topic model (the champion's
+    won, and the ranker was trained on it) they stand as the rows of a set-aside candidate.
+    """
+    rows, set_aside = [], {}
+    if topic_gate is not None:
+        rows += topic_gate.rows
+        if candidate.topics is None:
+            set_aside = dict(topic_gate.candidate)
+    elif candidate.topics is not None:
         rows += _topic_rows(data, candidate, champion, tolerance)
     if candidate.ranking is not None:
         rows += _ranker_rows(runtime, data, candidate, champion, tolerance)
     if not rows:
         raise InputError("no candidate model to gate")
-    return GateResult(rows, dict(candidate.versions), dict(champion.versions), tolerance)
+    versions = {k: v for k, v in candidate.versions.items() if k not in set_aside}
+    return GateResult(rows, versions, dict(champion.versions), tolerance, set_aside)

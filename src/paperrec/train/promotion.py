@@ -13,6 +13,7 @@ import datetime as dt
 from paperrec.config import Settings
 from paperrec.errors import InputError, unknown_choice
 from paperrec.train import registry
+from paperrec.train.packaged import ORIGIN_TAG
 from paperrec.train.retrain import DATA_TAG, GATE_TAG, PAIR_TAG, RUN_TAG
 from paperrec.train.tracking import metric_name
 
@@ -43,6 +44,7 @@ def version_rows(settings: Settings, limit: int = 10) -> list[dict]:
             if info.run_id:
                 value = client.get_run(info.run_id).data.metrics.get(metric)
             run = info.tags.get(RUN_TAG)
+            origin = info.tags.get(ORIGIN_TAG) or (f"retrain {run}" if run else "train")
             created = dt.datetime.fromtimestamp(info.created_ms / 1000).strftime("%m-%d %H:%M")
             rows.append(
                 {
@@ -50,7 +52,7 @@ def version_rows(settings: Settings, limit: int = 10) -> list[dict]:
                     "version": info.version,
                     "aliases": info.aliases,
                     "created": created,
-                    "origin": f"retrain {run}" if run else "train",
+                    "origin": origin,
                     "gate": info.tags.get(GATE_TAG, ""),
                     "pair": info.tags.get(PAIR_TAG, ""),
                     "data_hash": info.tags.get(DATA_TAG, "")[:12],

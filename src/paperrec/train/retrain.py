@@ -3,8 +3,15 @@
 One MLflow parent run (experiment ``paperrec-retrain``) holds the whole retrain: its
 config, data snapshot, git commit and package version; its child runs are the stages:
 ``data`` (ingest and embed), ``train-topics``, ``train-ranker`` and ``gate``. Both new
-versions get the alias ``candidate`` and tags naming the data, the config, the retrain
-run and each other; the gate then promotes them together, or neither.
+versions get the alias ``candidate`` and tags naming the data, the config and the retrain
+run.
+
+On a home without a topics champion the packaged topic model becomes the first one
+(`paperrec.train.packaged`). The new topic model is gated against the champion's before
+the ranker trains, and the ranker learns its topic features from the one that won, so a
+promoted ranker always serves beside the topic model it was trained on (its ``pair``
+tag). When the new topic model won, the gate then promotes both together, or neither;
+when the champion's won, the new topic model is set aside and the ranker is gated alone.
 
 A retrain whose data and config hash equal those of the current candidates trains
 nothing (``status == "nothing-new"``) unless forced.
@@ -37,6 +44,7 @@ from paperrec.train.gate import (
     run_gate,
 )
 from paperrec.train.gate_history import EXPERIMENT, GATE_RUN
+from paperrec.train.packaged import PackagedOutcome, ensure_packaged_champion
 from paperrec.train.ranker_run import RankerRunResult, page_users, train_ranker
 from paperrec.train.refresh import embed_missing, ingest_sources
 from paperrec.train.retrain_config import RetrainConfig
@@ -76,10 +84,16 @@ class RetrainOutcome:
     ranker: RankerRunResult | None = None
     gate: GateResult | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    packaged: PackagedOutcome | None = None  # the packaged topic model, on a fresh home
+    topic_gate: GateResult | None = None  # the topic model gated before the ranker trains
+
+
+def _taxonomy(config: RetrainConfig):
+    return load_taxonomy(Path(config.taxonomy) if config.taxonomy else None)
 
 
 def config_hash(config: RetrainConfig) -> str:
-    taxonomy = load_taxonomy(Path(config.taxonomy) if config.taxonomy else None)
+    taxonomy = _taxonomy(config)
     return hashlib.sha256(f"{config.sha256()}\n{taxonomy.sha256}".encode()).hexdigest()
 
 
@@ -137,6 +151,8 @@ def retrain(
     if config.pages is not None:
         pages = expand(config.pages, "hf-page", noun="page", local=True).pages
     outcome = RetrainOutcome("rejected", "", ingest, embedded, snapshot, digest, seconds=seconds)
+    reporter.stage("looking for a topics champion")
+    outcome.packaged = ensure_packaged_champion(runtime, _taxonomy(config).sha256)
     with tracking.tracked_run(settings, EXPERIMENT, "retrain") as parent:
         outcome.run_id = parent.info.run_id
         _log_parent(config, snapshot, digest, pages)
@@ -145,10 +161,10 @@ def retrain(
                 {**ingest.as_dict(), "embedded": embedded, "seconds": seconds["data"]}
             )
             tracking.log_json(snapshot.as_dict(), "snapshot.json")
-        _train(runtime, config, gold, pages, outcome, reporter)
+        data = _train(runtime, config, gold, pages, outcome, reporter)
         _register_candidates(settings, outcome, snapshot.content_hash, digest)
         reporter.stage("gating")
-        _gate(runtime, config, gold, pages, outcome)
+        _gate(runtime, config, data, outcome)
         gated = {f"candidate.{r.model}.{r.metric}": r.candidate for r in outcome.gate.rows}
         tracking.log_metrics({**gated, "promoted": float(outcome.status == "promoted")})
         tracking.log_params({"gate_tolerance": outcome.gate.tolerance})
@@ -178,7 +194,11 @@ def _train(
     pages,
     outcome: RetrainOutcome,
     reporter: Reporter,
-) -> None:
+) -> EvaluationData:
+    """Train the topic model, gate it against the champion's, train the ranker on the
+    topic model that won (its topic features are the ones served beside it); returns the
+    evaluation data both gates use."""
+    settings = runtime.settings
     started = time.perf_counter()
     reporter.stage("training the topic classifier")
     holdout = () if config.topics_eval else {p.id for p in gold}
@@ -192,6 +212,14 @@ def _train(
         ceiling=config.ceiling,
     )
     outcome.seconds["train_topics"] = time.perf_counter() - started
+    reporter.stage("gating the topic classifier")
+    started = time.perf_counter()
+    data = evaluation_data(runtime, gold, pages)
+    champion = registered_set(settings, registry.CHAMPION)
+    candidate = ModelSet(outcome.topics.model, versions={"topics": outcome.topics.version})
+    tolerance = config.gate_tolerance(settings)
+    outcome.topic_gate = run_gate(runtime, data, candidate, champion, tolerance)
+    outcome.seconds["gate_topics"] = time.perf_counter() - started
     started = time.perf_counter()
     reporter.stage("training the ranker")
     outcome.ranker = train_ranker(
@@ -200,17 +228,30 @@ def _train(
         config=config.ranker_training(),
         draws=config.draws,
         promote=False,
-        topic_model=outcome.topics.model,
+        topic_model=outcome.topics.model if _topics_won(outcome) else champion.topics,
     )
     outcome.seconds["train_ranker"] = time.perf_counter() - started
     outcome.versions = {"topics": outcome.topics.version, "ranker": outcome.ranker.version}
+    return data
+
+
+def _topics_won(outcome: RetrainOutcome) -> bool:
+    """Whether the new topic model passed its gate (always, without a topics champion)."""
+    return outcome.topic_gate.promote
 
 
 def _register_candidates(settings, outcome: RetrainOutcome, data_hash: str, digest: str) -> None:
+    """Tag both new versions and give them the ``candidate`` alias; the ranker's pair is
+    the topic model it was trained on (the champion's, when the new one lost)."""
     versions = outcome.versions
+    common = {DATA_TAG: data_hash, CONFIG_TAG: digest, RUN_TAG: outcome.run_id}
+    won = _topics_won(outcome)
+    pairs = {
+        "topics": versions["ranker"] if won else None,
+        "ranker": versions["topics"] if won else outcome.topic_gate.champion["topics"],
+    }
     for key, name in registry.MODELS.items():
-        other = versions["ranker" if key == "topics" else "topics"]
-        tags = {DATA_TAG: data_hash, CONFIG_TAG: digest, RUN_TAG: outcome.run_id, PAIR_TAG: other}
+        tags = common | ({PAIR_TAG: pairs[key]} if pairs[key] else {})
         registry.tag_version(settings, name, versions[key], tags)
         registry.set_alias(settings, name, registry.CANDIDATE, versions[key])
 
@@ -234,26 +275,31 @@ def evaluation_data(runtime: Runtime, gold: list[Paper], pages: list[Path]) -> E
     )
 
 
-def _gate(runtime: Runtime, config: RetrainConfig, gold, pages, outcome: RetrainOutcome) -> None:
+def _gate(runtime: Runtime, config: RetrainConfig, data, outcome: RetrainOutcome) -> None:
     started = time.perf_counter()
-    data = evaluation_data(runtime, gold, pages)
-    candidate = ModelSet(outcome.topics.model, outcome.ranker.model, dict(outcome.versions))
+    topics = outcome.topics.model if _topics_won(outcome) else None
+    candidate = ModelSet(topics, outcome.ranker.model, dict(outcome.versions))
     tolerance = config.gate_tolerance(runtime.settings)
-    outcome.gate = gate_and_promote(runtime, data, candidate, tolerance)
+    outcome.gate = gate_and_promote(runtime, data, candidate, tolerance, outcome.topic_gate)
     outcome.status = "promoted" if outcome.gate.promote else "rejected"
     outcome.message = outcome.gate.reason
     outcome.seconds["gate"] = time.perf_counter() - started
 
 
 def gate_and_promote(
-    runtime: Runtime, data: EvaluationData, candidate: ModelSet, tolerance: float
+    runtime: Runtime,
+    data: EvaluationData,
+    candidate: ModelSet,
+    tolerance: float,
+    topic_gate: GateResult | None = None,
 ) -> GateResult:
     """Gate ``candidate`` against the registered champions (child run ``gate``) and promote
-    every candidate version together when it passes; tags each version with the decision."""
+    every candidate version together when it passes; tags each version with the decision
+    (a topic model set aside by ``topic_gate``, `run_gate`, is tagged rejected)."""
     settings = runtime.settings
     champion = registered_set(settings, registry.CHAMPION)
     with tracking.tracked_run(settings, EXPERIMENT, GATE_RUN):
-        result = run_gate(runtime, data, candidate, champion, tolerance)
+        result = run_gate(runtime, data, candidate, champion, tolerance, topic_gate)
         tracking.log_params(
             {"tolerance": tolerance, "promote": result.promote, "reason": result.reason}
         )
@@ -264,7 +310,9 @@ def gate_and_promote(
         tracking.log_json(result.as_dict(), "gate.json")
     decision = "promoted" if result.promote else "rejected"
     event = registry.new_event()
-    for key, version in candidate.versions.items():
+    for key, version in result.set_aside.items():
+        registry.tag_version(settings, registry.MODELS[key], version, {GATE_TAG: "rejected"})
+    for key, version in result.candidate.items():
         registry.tag_version(settings, registry.MODELS[key], version, {GATE_TAG: decision})
         if result.promote:
             registry.promote(settings, registry.MODELS[key], version, event)
