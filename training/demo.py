@@ -3,8 +3,12 @@
 1. ingest the seed pages and a slice of the arXiv pool from ../shared (or, without
    ../shared, recent papers from the live arXiv API, which needs the network), embed them;
 2. `paperrec retrain --config training/demo.yaml` (training/demo-arxiv.yaml without
-   ../shared): train and evaluate the topic classifier and the ranker, gate them
-   against the champions (logged to the local MLflow store) and promote them;
+   ../shared): a fresh home first registers the topic classifier shipped in the package
+   (trained on both arXiv pools, 35,000 papers) as its topics champion; then the topic
+   classifier and the ranker are trained on the demo's slice and evaluated, the new topic
+   classifier is gated against that champion (the table shows both on the same dev
+   papers), the ranker is trained on the topic classifier that won, and the winners are
+   promoted (all logged to the local MLflow store);
 3. one demo user per seed page, seeded with the page's first papers;
 4. start the HTTP service and score a few abstracts through it;
 5. write each user's digest to a folder; print where to look.
