@@ -21,6 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from paperrec.cli import app
+from paperrec.cli.lifecycle import print_gate
 from paperrec.config import Settings
 from paperrec.evaluate.topics import evaluate_topics
 from paperrec.papers.rows import paper_from_fields
@@ -319,7 +320,7 @@ def packaged_champion(lifecycle):
 
 
 def test_a_topic_model_worse_than_the_champion_is_set_aside_and_the_ranker_trains_on_the_champion(
-    lifecycle, packaged_champion
+    lifecycle, packaged_champion, capsys
 ):
     settings, outcome = lifecycle.settings, packaged_champion.outcome
     packaged, new = packaged_champion.version, outcome.versions["topics"]
@@ -342,3 +343,8 @@ def test_a_topic_model_worse_than_the_champion_is_set_aside_and_the_ranker_train
     ranker_now = registry.alias_version(settings, registry.RANKER_MODEL, registry.CHAMPION)
     expected = outcome.versions["ranker"] if outcome.gate.promote else packaged_champion.ranker
     assert ranker_now == expected
+    print_gate(outcome.gate)
+    printed = capsys.readouterr().out
+    assert f"topics v{new} set aside" in printed
+    if outcome.gate.promote:
+        assert f"topics v{packaged} stays champion" in printed
