@@ -14,6 +14,8 @@ skip on PostgreSQL, saying why, only where no server can be had.
 from __future__ import annotations
 
 import os
+import pickle
+import shutil
 import sqlite3
 import warnings
 from pathlib import Path
@@ -22,6 +24,7 @@ from types import SimpleNamespace
 import pytest
 from filelock import FileLock
 
+from home_helpers import copy_home_with_registry
 from paperrec import offline
 from pool_helpers import SMALL_POOL, slice_pool
 from postgres_helpers import Cluster, NoServer
@@ -228,34 +231,54 @@ def trained_install(tmp_path_factory, shared_dir, session_cache) -> SimpleNamesp
     champion; ``ranker_run`` is what that ``train_ranker`` call returned (its MLflow run is
     in the home), for tests of the training run itself.
 
-    Embeddings come from the session cache, so other tests embedding the same papers pay
-    nothing. Use it read-only (or copy it): it is shared by the whole session.
+    Built once per test run: the first worker process that needs it trains it in the run's
+    shared folder while the others wait; each then works on a copy of its own (MLflow
+    paths moved into the copy). Use it read-only (or copy it): it is shared by the whole
+    session. Embeddings come from the session cache, so other tests embedding the same
+    papers pay nothing.
     """
+    from paperrec.config import Settings
+    from paperrec.train import registry
+
+    built = run_folder(tmp_path_factory) / "trained-install"
+    with FileLock(f"{built}.lock"):
+        if not (built / RANKER_RUN).is_file():
+            _train_install(built, shared_dir, session_cache)
+    home = copy_home_with_registry(built / "home", tmp_path_factory.mktemp("trained") / "home")
+    ranker_run = pickle.loads((built / RANKER_RUN).read_bytes())
+    settings = Settings(home=home)
+    champion = registry.alias_version(settings, registry.RANKER_MODEL, registry.CHAMPION)
+    _SHARED_HOMES.append(home)
+    return SimpleNamespace(home=home, ranker_run=ranker_run, ranker_champion=champion)
+
+
+RANKER_RUN = "ranker_run.pickle"  # written last: the trained installation is complete
+
+
+def _train_install(folder: Path, shared_dir: Path, session_cache) -> None:
     from paperrec.config import Settings
     from paperrec.papers.embed import Embedder
     from paperrec.papers.ingest import ingest_paths
     from paperrec.runtime import Runtime
-    from paperrec.train import registry
     from paperrec.train.ranker_fit import RankerTrainingConfig
     from paperrec.train.ranker_run import train_ranker
     from paperrec.train.topics_fit import TopicTrainingConfig
     from paperrec.train.topics_run import train_topics
 
-    home = tmp_path_factory.mktemp("trained") / "home"
+    shutil.rmtree(folder, ignore_errors=True)  # a build killed half-way
+    folder.mkdir(parents=True)
+    home = folder / "home"
     settings = Settings(home=home)
     runtime = Runtime(settings)
     runtime.embedder = Embedder.from_settings(settings, session_cache)  # share the session cache
     pages = sorted((shared_dir / "seeds").glob("*.txt"))
-    pool = slice_pool(shared_dir, home.parent / "pool.jsonl", SMALL_POOL)
+    pool = slice_pool(shared_dir, folder / "pool.jsonl", SMALL_POOL)
     ingest_paths(runtime.store.papers, [*pages, pool])
-    # Embedded by one worker process at a time: the next finds the vectors in the cache.
-    with FileLock(run_folder(tmp_path_factory) / "trained-embeddings.lock"):
-        runtime.embedder.embed(runtime.store.papers.iter_papers())
+    runtime.embedder.embed(runtime.store.papers.iter_papers())
     train_topics(runtime, config=TopicTrainingConfig(classifier={"n_estimators": 40}))
     ranker_run = train_ranker(runtime, pages=pages, config=RankerTrainingConfig(repeats=1), draws=1)
-    champion = registry.alias_version(settings, registry.RANKER_MODEL, registry.CHAMPION)
-    _SHARED_HOMES.append(home)
-    return SimpleNamespace(home=home, ranker_run=ranker_run, ranker_champion=champion)
+    runtime.store.engine.dispose()  # every file closed before anyone copies the home
+    (folder / RANKER_RUN).write_bytes(pickle.dumps(ranker_run))
 
 
 # Homes every test may read but none may write (the trained installation). A test that

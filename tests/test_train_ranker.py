@@ -6,12 +6,12 @@ it once per session); ``evaluate ranker`` trains again, on a copy of that instal
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 
 import numpy as np
 import pytest
 
+from home_helpers import copy_home_with_registry
 from paperrec.evaluate.ranking import METHODS
 from paperrec.recommend.features import FEATURE_NAMES
 from paperrec.train import registry
@@ -21,36 +21,13 @@ pytestmark = pytest.mark.slow
 METRICS = ("ndcg@10", "recall@50", "mrr", "pairwise")
 
 
-def relocate_mlflow(db, old_home, new_home) -> None:
-    """Point every artifact URI in a copied MLflow database at the copy.
-
-    MLflow stores absolute artifact locations; without this, a run in the copy would
-    write its artifacts into the original home.
-    """
-    old, new = old_home.resolve().as_uri(), new_home.resolve().as_uri()
-    with sqlite3.connect(db) as conn:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        for table in tables:
-            for column in conn.execute(f'PRAGMA table_info("{table}")').fetchall():
-                if "CHAR" in column[2].upper() or "TEXT" in column[2].upper():
-                    name = f'"{column[1]}"'
-                    conn.execute(
-                        f'UPDATE "{table}" SET {name} = REPLACE({name}, ?, ?) WHERE {name} LIKE ?',
-                        (old, new, f"%{old}%"),
-                    )
-        locations = [r[0] for r in conn.execute("SELECT artifact_location FROM experiments")]
-    assert not any(old in str(location) for location in locations), locations
-
-
 @pytest.fixture()
 def runtime(trained_home, session_cache, tmp_path, monkeypatch):
     from paperrec.config import Settings
     from paperrec.papers.embed import Embedder
     from paperrec.runtime import Runtime
 
-    home = tmp_path / "home"
-    shutil.copytree(trained_home, home)
-    relocate_mlflow(home / "mlflow.sqlite", trained_home, home)
+    home = copy_home_with_registry(trained_home, tmp_path / "home")
     monkeypatch.setenv("PAPERREC_HOME", str(home))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     rt = Runtime(Settings(home=home))
