@@ -13,7 +13,8 @@ weak positives: for a rare topic the F1-best threshold keeps only its most certa
 (on the dev set 11 areas with 20+ papers had recall under 0.4; with ``min_recall`` 0.6, 4).
 
 Prediction reads the fitted boosters directly: the scikit-learn wrappers cost about a
-millisecond per call per topic, which would dominate a single-paper request.
+millisecond per call per topic, which would dominate a single-paper request. A few rows go
+through every topic in one call of a merged model (`paperrec.topics.merged`).
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from paperrec.topics.boost import binned, booster_params, fit_boosters
+from paperrec.topics.merged import merged
 
-MIN_POSITIVES = 5
-SINGLE_THREAD_BELOW = 64  # rows  # fewer weak positives than this: the topic keeps its base rate
+MIN_POSITIVES = 5  # fewer weak positives than this: the topic keeps its base rate
+SINGLE_THREAD_BELOW = 64  # rows
+MERGED_BELOW = 8  # rows: fewer go through all topics in one call (`paperrec.topics.merged`)
 
 
 def recall_threshold(y_true: np.ndarray, scores: np.ndarray, recall: float) -> float:
@@ -181,10 +184,15 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):
     def _margins(self, X: np.ndarray) -> np.ndarray:
         """Raw LightGBM margins (n, n_topics); zero for topics without a model."""
         margins = np.zeros((X.shape[0], len(self.classes_)))
+        columns = np.flatnonzero(self.trainable_)
+        boosters = self._boosters()
+        if 1 < len(boosters) and X.shape[0] < MERGED_BELOW:
+            model = merged(self, boosters)  # a few rows: one call for every topic
+            margins[:, columns] = model.predict(X, raw_score=True, num_threads=1)
+            return margins
         # One thread for a few rows: waking a second one costs more than the trees.
         threads = 1 if X.shape[0] < SINGLE_THREAD_BELOW else self.n_jobs
-        columns = np.flatnonzero(self.trainable_)
-        for column, booster in zip(columns, self._boosters(), strict=True):
+        for column, booster in zip(columns, boosters, strict=True):
             margins[:, column] = booster.predict(X, raw_score=True, num_threads=threads)
         return margins
 
