@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from paperrec.store.turns import TakingTurns
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vectors (
     model_id TEXT NOT NULL,
@@ -39,7 +41,8 @@ class EmbeddingCache:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30)
+            # Threads writing vectors take turns (paperrec.store.turns), as the store's do.
+            conn = sqlite3.connect(self.path, timeout=30, factory=TakingTurns)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(_SCHEMA)
