@@ -41,6 +41,20 @@ def test_a_write_holds_the_turn_until_commit_or_rollback(database):
     assert conn.execute("SELECT a FROM t ORDER BY a").fetchall() == [(1,), (2,)]
 
 
+def test_a_with_block_gives_the_turn_back_whether_it_commits_or_not(database):
+    path, conn = database
+    turn = lock_of(str(path))
+    with conn:
+        conn.executemany("INSERT OR REPLACE INTO t VALUES (?)", [(1,), (2,)])
+        assert turn.locked()
+    assert not turn.locked()
+    with pytest.raises(ValueError), conn:
+        conn.execute("INSERT INTO t VALUES (3)")
+        raise ValueError("rolled back")
+    assert not turn.locked()
+    assert conn.execute("SELECT count(*) FROM t").fetchone() == (2,)
+
+
 def test_a_failed_write_and_autocommit_give_the_turn_back(database):
     path, conn = database
     turn = lock_of(str(path))

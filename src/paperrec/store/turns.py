@@ -87,6 +87,13 @@ class TakingTurns(sqlite3.Connection):
         finally:
             self.end_turn()
 
+    def __exit__(self, *exc):
+        # ``with conn:`` commits or rolls back in C, past the methods above.
+        try:
+            return super().__exit__(*exc)
+        finally:
+            self.after_statement()
+
     def close(self) -> None:
         try:
             super().close()
