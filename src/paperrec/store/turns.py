@@ -103,19 +103,17 @@ class TakingTurns(sqlite3.Connection):
 
 class _TurnCursor(sqlite3.Cursor):
     def execute(self, sql, parameters=(), /):
-        if not opens_write(sql):
-            return super().execute(sql, parameters)
-        self.connection.take_turn()
-        try:
-            return super().execute(sql, parameters)
-        finally:
-            self.connection.after_statement()
+        return self._in_turn(super().execute, sql, parameters)
 
     def executemany(self, sql, parameters, /):
+        return self._in_turn(super().executemany, sql, parameters)
+
+    def _in_turn(self, run, sql, parameters):
+        """``run(sql, parameters)``, holding the turn if ``sql`` is a write."""
         if not opens_write(sql):
-            return super().executemany(sql, parameters)
+            return run(sql, parameters)
         self.connection.take_turn()
         try:
-            return super().executemany(sql, parameters)
+            return run(sql, parameters)
         finally:
             self.connection.after_statement()
