@@ -139,9 +139,9 @@ def embed(
     from paperrec.bulk.jobs import Runner, embed_stored
 
     rt = runtime()
-    papers = rt.store.papers.iter_papers(limit=limit)
     runner = Runner(rt, **ray_options(ray))
-    runner.check()  # Ray and its address, before the bar
+    runner.check()  # Ray and its address, before the store is read
+    papers = rt.store.papers.iter_papers(limit=limit)
     with progress_bar() as bar:
         task = bar.add_task("embedding", total=len(papers))
         done = embed_stored(runner, papers, progress=lambda n: bar.advance(task, n))
