@@ -88,6 +88,57 @@ def pytest_terminal_summary(terminalreporter) -> None:
         )
 
 
+# -- the order in which pytest-xdist hands out the files (make test: -n 2 --dist loadfile) ----
+# A worker takes the next file of the queue whenever it is about to run dry, so the queue
+# starts with the longest files and ends with the many short ones, which even out the two
+# workers at the end. The first file builds the shared trained installation (minutes: it
+# embeds the pool slice); the files after it need no trained installation, so the other
+# worker is never idle waiting for it. Seconds from a full CI-like run; the files not named
+# keep pytest's order, after these.
+FIRST = (
+    "tests/test_service.py",  # builds `trained_install`, then two servers
+    # need no trained installation (the other worker, while it is built)
+    "tests/test_encoders.py",
+    "tests/test_store_concurrency.py",
+    "tests/test_bulk.py",
+    "tests/chaos/test_digest_faults.py",
+    "tests/test_packaged_default.py",
+    "tests/test_lifecycle_registry.py",
+    "tests/test_ingest.py",
+    "tests/test_classify.py",
+    "tests/chaos/test_store_faults.py",
+    "tests/test_cli_data.py",
+    # the longest of the rest
+    "tests/test_lifecycle.py",
+    "tests/test_bulk_ray.py",
+    "tests/test_service_fuzz.py",
+    "tests/test_web_browser.py",
+    "tests/test_web.py",
+    "tests/chaos/test_server_faults.py",
+    "tests/test_service_workers.py",
+    "tests/test_train_topics.py",
+    "tests/test_train_ranker.py",
+    "tests/test_digest_cli.py",
+    "tests/test_serving_profiles.py",
+    "tests/test_recommend_users.py",
+    "tests/test_digest_chromium.py",
+)
+
+
+def pytest_configure(config) -> None:
+    # pytest-xdist's own queue is the files by number of tests, most first: ours is FIRST
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """In a worker process (pytest-xdist), the files of FIRST first, in that order."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    rank = {path: i for i, path in enumerate(FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(FIRST)))
+
+
 ENGINES = ("sqlite", "postgresql")
 
 
@@ -223,9 +274,35 @@ def embedder(session_cache):
     return Embedder.from_settings(defaults, session_cache)
 
 
+# -- the pool slice, embedded once per run ----------------------------------------------------
+@pytest.fixture(scope="session")
+def small_pool(tmp_path_factory, shared_dir, embedder) -> Path:
+    """The first SMALL_POOL papers of the shared pool as a JSONL file of this run, their
+    vectors and the seed pages' in the session cache.
+
+    Embedded once per run, by the first worker process that needs them while the others
+    wait: `trained_install`, tests/test_lifecycle.py and tests/test_train_topics.py embed
+    these papers (minutes on 2 cores), and two workers embedding them at once would each
+    pay in full. Read-only: copy it to change it.
+    """
+    from paperrec.papers.sources import read_path
+    from paperrec.schema import Paper
+
+    folder = run_folder(tmp_path_factory)
+    pool, done = folder / "small-pool.jsonl", folder / "small-pool.embedded"
+    with FileLock(f"{pool}.lock"):
+        if not done.is_file():
+            slice_pool(shared_dir, pool, SMALL_POOL)
+            pages = sorted((shared_dir / "seeds").glob("*.txt"))
+            records = (r for path in [*pages, pool] for r in read_path(path))
+            embedder.embed([r for r in records if isinstance(r, Paper)])
+            done.touch()
+    return pool
+
+
 # -- a small trained installation, shared by tests of ranking, the CLI and the service --------
 @pytest.fixture(scope="session")
-def trained_install(tmp_path_factory, shared_dir, session_cache) -> SimpleNamespace:
+def trained_install(tmp_path_factory, shared_dir, session_cache, small_pool) -> SimpleNamespace:
     """A PAPERREC_HOME (``home``) with the seed pages and 1,500 pool papers ingested,
     embedded, and a small topic model and ranker trained, registered and promoted to
     champion; ``ranker_run`` is what that ``train_ranker`` call returned (its MLflow run is
@@ -243,7 +320,7 @@ def trained_install(tmp_path_factory, shared_dir, session_cache) -> SimpleNamesp
     built = run_folder(tmp_path_factory) / "trained-install"
     with FileLock(f"{built}.lock"):
         if not (built / RANKER_RUN).is_file():
-            _train_install(built, shared_dir, session_cache)
+            _train_install(built, shared_dir, small_pool, session_cache)
     home = copy_home_with_registry(built / "home", tmp_path_factory.mktemp("trained") / "home")
     ranker_run = pickle.loads((built / RANKER_RUN).read_bytes())
     settings = Settings(home=home)
@@ -255,7 +332,7 @@ def trained_install(tmp_path_factory, shared_dir, session_cache) -> SimpleNamesp
 RANKER_RUN = "ranker_run.pickle"  # written last: the trained installation is complete
 
 
-def _train_install(folder: Path, shared_dir: Path, session_cache) -> None:
+def _train_install(folder: Path, shared_dir: Path, small_pool: Path, session_cache) -> None:
     from paperrec.config import Settings
     from paperrec.papers.embed import Embedder
     from paperrec.papers.ingest import ingest_paths
@@ -272,7 +349,7 @@ def _train_install(folder: Path, shared_dir: Path, session_cache) -> None:
     runtime = Runtime(settings)
     runtime.embedder = Embedder.from_settings(settings, session_cache)  # share the session cache
     pages = sorted((shared_dir / "seeds").glob("*.txt"))
-    pool = slice_pool(shared_dir, folder / "pool.jsonl", SMALL_POOL)
+    pool = shutil.copyfile(small_pool, folder / "pool.jsonl")
     ingest_paths(runtime.store.papers, [*pages, pool])
     runtime.embedder.embed(runtime.store.papers.iter_papers())
     train_topics(runtime, config=TopicTrainingConfig(classifier={"n_estimators": 40}))

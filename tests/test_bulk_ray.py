@@ -1,8 +1,10 @@
 """Bulk jobs on Ray (paperrec.bulk.on_ray): a local Ray started by the test (two CPUs)
 gives the vectors and labels of the single-process run, through the same batch function.
 
-The single-process side reads the session's embedding cache (vectors the one-process
-embedder computed); the Ray actors build their own encoder and compute every vector.
+Both sides encode 64 tokens of each text (PAPERREC_MAX_SEQ_LENGTH, as a backfill may):
+the claim is that Ray gives what one process gives with the same settings, and at the
+model's 256 tokens the 1,000 papers cost each side minutes on 2 cores. The Ray actors build
+their own encoder and compute every vector; the one-process side computes its own too.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ pytestmark = pytest.mark.slow
 
 SLICE = 1000  # papers of the shared pool (the issue's size)
 SHARD = 250
+SHORT = "64"  # tokens per text on both sides (PAPERREC_MAX_SEQ_LENGTH)
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +55,12 @@ def topics(trained_home):
 
 @pytest.mark.timeout(900)
 def test_backfill_on_ray_matches_one_process(
-    local_ray, topics, tmp_path, shared_dir, session_cache
+    local_ray, topics, tmp_path, shared_dir, session_cache, monkeypatch
 ):
     from paperrec.bulk.backfill import backfill
     from paperrec.bulk.jobs import Runner
 
+    monkeypatch.setenv("PAPERREC_MAX_SEQ_LENGTH", SHORT)  # both runtimes below read it
     pool = slice_pool(shared_dir, tmp_path / "pool.jsonl", SLICE)
     here = runtime_at(tmp_path / "here", session_cache)
     there = runtime_at(tmp_path / "there", session_cache)
@@ -65,6 +69,7 @@ def test_backfill_on_ray_matches_one_process(
         Runner(there, topics, ray=True), [pool], tmp_path / "ray-out", shard_size=SHARD
     )
     assert (summary.papers, summary.computed, summary.counts.added) == (SLICE, SLICE, SLICE)
+    assert here.embedder.max_seq_length == there.embedder.max_seq_length == int(SHORT)
 
     one, spread = shard_table(tmp_path / "here-out"), shard_table(tmp_path / "ray-out")
     assert sorted(one) == sorted(spread) and len(one) == SLICE

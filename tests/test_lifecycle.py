@@ -10,6 +10,7 @@ the session cache.
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import tempfile
 from dataclasses import replace
@@ -39,7 +40,7 @@ from paperrec.train.retrain import EXPERIMENT, PAIR_TAG, evaluation_data, gate_a
 from paperrec.train.retrain_config import load_retrain_config
 from paperrec.train.stored import corpus
 from paperrec.train.tracking import tracked_run
-from pool_helpers import SMALL_POOL, slice_pool
+from pool_helpers import SMALL_POOL
 
 pytestmark = pytest.mark.slow
 
@@ -55,11 +56,11 @@ ranker: {repeats: 1, ranker: {n_estimators: 30, n_jobs: 1}}
 
 
 @pytest.fixture(scope="module")
-def lifecycle(shared_dir, embedder, session_cache, tmp_path_factory):
+def lifecycle(shared_dir, small_pool, embedder, session_cache, tmp_path_factory):
     """A store with the pool slice and two retrains of it: the first on an empty registry,
     the second forced, with the same data, config and seed."""
     root = tmp_path_factory.mktemp("lifecycle")
-    slice_pool(shared_dir, root / "pool.jsonl", SMALL_POOL)
+    shutil.copyfile(small_pool, root / "pool.jsonl")  # its vectors are in the session cache
     with (shared_dir / "data" / "arxiv_dev.jsonl").open(encoding="utf-8") as source:
         (root / "dev.jsonl").write_text("".join(next(source) for _ in range(DEV_PAPERS)))
     (root / "retrain.yaml").write_text(CONFIG, encoding="utf-8")

@@ -38,7 +38,7 @@ def _seed_papers(pages: list[Path]) -> list[Paper]:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, shared_dir, seed_pages, session_cache):
+def trained(tmp_path_factory, shared_dir, seed_pages, session_cache, small_pool):
     """One training run (with dev papers) in a fresh home; returns (runtime, result, dev)."""
     from paperrec.config import Settings
     from paperrec.papers.embed import Embedder
@@ -54,7 +54,7 @@ def trained(tmp_path_factory, shared_dir, seed_pages, session_cache):
         settings = Settings(home=root / "home")
     runtime = Runtime(settings)
     runtime.embedder = Embedder.from_settings(settings, session_cache)
-    pool = _slice(shared_dir / "data" / "arxiv_pool.jsonl", root / "pool.jsonl", POOL_PAPERS)
+    pool = _slice(small_pool, root / "pool.jsonl", POOL_PAPERS)  # vectors already cached
     ingest_paths(runtime.store.papers, [*seed_pages, pool])
     dev_file = _slice(shared_dir / "data" / "arxiv_dev.jsonl", root / "dev.jsonl", DEV_PAPERS)
     dev = [r for r in read_path(dev_file) if isinstance(r, Paper)]
