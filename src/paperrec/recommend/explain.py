@@ -25,6 +25,22 @@ def _shared_terms(
     return [str(vocabulary[candidate.indices[i]]) for i in best if overlap[i] > 0]
 
 
+def _nearest(
+    papers: Sequence[Paper], X: np.ndarray, vector: np.ndarray, kind: str, text: str
+) -> tuple[float, dict]:
+    """The reason naming the paper of ``papers`` (rows of ``X``) closest to ``vector``, and
+    that paper's cosine."""
+    sims = X @ vector
+    best = int(np.argmax(sims))
+    return float(sims[best]), {
+        "kind": kind,
+        "paper_id": papers[best].id,
+        "title": papers[best].title,
+        "similarity": round(float(sims[best]), 3),
+        "text": f"{text}: {papers[best].title!r} (cosine {sims[best]:.2f})",
+    }
+
+
 def liked_lexical_mean(liked_lexical: sp.csr_matrix) -> np.ndarray | None:
     """The liked papers' mean TF-IDF row (vocabulary,), once per profile; None if none."""
     if not liked_lexical.shape[0]:
@@ -71,18 +87,10 @@ def reasons_for(
         )
     vector = candidate_X[row]
     if len(liked):
-        sims = liked_X @ vector
-        best = int(np.argmax(sims))
-        reasons.append(
-            {
-                "kind": "similar_to_liked",
-                "paper_id": liked[best].id,
-                "title": liked[best].title,
-                "similarity": round(float(sims[best]), 3),
-                "text": f"close to a paper you liked: "
-                f"{liked[best].title!r} (cosine {sims[best]:.2f})",
-            }
+        _, reason = _nearest(
+            liked, liked_X, vector, "similar_to_liked", "close to a paper you liked"
         )
+        reasons.append(reason)
         terms = _shared_terms(candidate_lexical[row], liked_lexical_mean, vocabulary)
         if terms:
             reasons.append(
@@ -116,17 +124,13 @@ def reasons_for(
                 }
             )
     if len(disliked):
-        sims = disliked_X @ vector
-        worst = int(np.argmax(sims))
-        if sims[worst] >= DISLIKE_NOTE_SIMILARITY:
-            reasons.append(
-                {
-                    "kind": "similar_to_disliked",
-                    "paper_id": disliked[worst].id,
-                    "title": disliked[worst].title,
-                    "similarity": round(float(sims[worst]), 3),
-                    "text": f"lowered: close to a paper you disliked: "
-                    f"{disliked[worst].title!r} (cosine {sims[worst]:.2f})",
-                }
-            )
+        similarity, reason = _nearest(
+            disliked,
+            disliked_X,
+            vector,
+            "similar_to_disliked",
+            "lowered: close to a paper you disliked",
+        )
+        if similarity >= DISLIKE_NOTE_SIMILARITY:
+            reasons.append(reason)
     return reasons
