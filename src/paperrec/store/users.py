@@ -30,6 +30,7 @@ from paperrec.store.db import (
     users,
 )
 from paperrec.store.engines import insert_missing, upsert
+from paperrec.store.group_commit import GroupCommit
 
 
 def _now() -> dt.datetime:
@@ -90,6 +91,7 @@ class UserStore:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        self._votes = GroupCommit(engine, feedback)  # votes arriving together commit together
 
     # -- users ---------------------------------------------------------------------------
     def add(
@@ -323,16 +325,15 @@ class UserStore:
             allowed = [s.value for s in FeedbackSource]
             raise InputError(unknown_choice("feedback source", source, allowed)) from None
         when = _now()
-        with self.engine.begin() as conn:
-            conn.execute(
-                feedback.insert().values(
-                    user_id=user.id,
-                    paper_id=paper_id,
-                    signal=signal.value,
-                    source=source.value,
-                    created_at=when.isoformat(),
-                )
-            )
+        self._votes.insert(
+            {
+                "user_id": user.id,
+                "paper_id": paper_id,
+                "signal": signal.value,
+                "source": source.value,
+                "created_at": when.isoformat(),
+            }
+        )
         return FeedbackEvent(user.name, paper_id, signal, source, when)
 
     def feedback(self, name: str) -> list[FeedbackEvent]:
