@@ -178,13 +178,13 @@ def backfill(
     if format not in FORMATS:
         raise InputError(f"unknown format {format!r}; available: {', '.join(FORMATS)}")
     rt = runtime()
-    Runner(rt, **ray_options(ray)).check()  # Ray and its address, before anything is read
+    runner = Runner(rt, **ray_options(ray))
+    runner.check()  # Ray and its address, before anything is read
     try:
-        topics_path, version = bundles.champion(rt.settings, "topics")
+        runner.topics_path, version = bundles.champion(rt.settings, "topics")
     except ModelNotTrainedError:
-        topics_path, version = None, None
+        version = None
         console.print("no topic model yet: papers are stored and embedded, not scored")
-    runner = Runner(rt, topics_path, **ray_options(ray))
     with progress_bar() as bar:
         task = bar.add_task("backfilling", total=None)
         summary = run_backfill(

@@ -39,9 +39,9 @@ def score(
     check_output(output)
     papers = read_rows(input)
     rt = runtime()
-    Runner(rt, **ray_options(ray)).check()  # Ray and its address, before any model loads
-    path, version = bundles.champion(rt.settings, "topics")
-    runner = Runner(rt, path, **ray_options(ray))
+    runner = Runner(rt, **ray_options(ray))
+    runner.check()  # Ray and its address, before any model loads
+    runner.topics_path, version = bundles.champion(rt.settings, "topics")
     with working("loading the topic model ..."):
         runner.topic_model  # noqa: B018  (a broken bundle fails before any work)
     with working(f"scoring {len(papers)} papers ..."):
