@@ -330,7 +330,10 @@ def test_a_topic_model_worse_than_the_champion_is_set_aside_and_the_ranker_train
     (topic_row,) = [row for row in outcome.gate.rows if row.model == "topics"]
     assert topic_row.champion > topic_row.candidate + topic_row.tolerance  # shown, not gated
     assert outcome.gate.reason.startswith(
-        f"topics v{new} set aside (worse than champion v{packaged}"
+        f"topics v{new} set aside, worse than champion v{packaged} (area macro-F1 "
+    )
+    assert "so the ranker was trained on the champion's topics and gated alone: " in (
+        outcome.gate.reason
     )
     tags = {
         key: next(v.tags for v in registry.list_versions(settings, name) if v.version == version)

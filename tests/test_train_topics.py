@@ -214,3 +214,40 @@ def test_every_seed_abstract_gets_a_fine_topic(trained_runtime, seed_pages):
     fine = set(model.taxonomy.fine_ids)
     without = [p.title for p, labs in zip(papers, labels, strict=True) if not fine & set(labs)]
     assert without == [], f"{len(without)} seed papers without a fine topic: {without[:5]}"
+
+
+def test_a_new_topic_model_is_gated_against_the_champion(trained):
+    """Last in this module: it makes the packaged model the champion of the shared home,
+    and gives the champion back to the first run's version at the end."""
+    from paperrec.topics.default import load_packaged, packaged_meta
+    from paperrec.train import registry
+    from paperrec.train.packaged import register_packaged
+    from paperrec.train.topics_fit import TopicTrainingConfig
+    from paperrec.train.topics_run import _decide, train_topics
+
+    runtime, first, dev = trained
+    settings = runtime.settings
+    packaged = register_packaged(settings, load_packaged(), packaged_meta())
+    config = TopicTrainingConfig(classifier=CONFIG)
+    try:
+        lost = train_topics(runtime, dev_papers=dev, config=config, ceiling=False)
+        assert not lost.promoted and not lost.gate.promote
+        assert registry.alias_version(settings, registry.TOPICS_MODEL, "champion") == packaged
+        assert lost.decision.startswith(f"not promoted, champion v{packaged} stays: worse than")
+        tags = next(
+            v.tags
+            for v in registry.list_versions(settings, registry.TOPICS_MODEL)
+            if v.version == lost.version
+        )
+        assert tags["paperrec.gate"] == "rejected"
+        # Without dev papers there is nothing to gate on: registered, not promoted.
+        promoted, decision, gate = _decide(settings, lost.model, lost.version, (), None, True)
+        assert (promoted, gate) == (False, None)
+        assert "pass --dev FILE to gate it, or --no-gate" in decision
+        forced = train_topics(runtime, config=config, gated=False)
+        assert forced.promoted and "without the gate (--no-gate)" in forced.decision
+        assert registry.alias_version(settings, registry.TOPICS_MODEL, "champion") == (
+            forced.version
+        )
+    finally:
+        registry.promote(settings, registry.TOPICS_MODEL, first.version)

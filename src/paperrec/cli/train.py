@@ -122,8 +122,16 @@ def train_topics(
         Path | None, typer.Option(help="Python file with extra @labeling_function votes")
     ] = None,
     promote: Annotated[bool, typer.Option(help="make the new version the champion")] = True,
+    gate: Annotated[
+        bool,
+        typer.Option(
+            help="promote over an existing topics champion only if it is no worse on --dev "
+            "(the gate of paperrec retrain); --no-gate promotes it regardless"
+        ),
+    ] = True,
 ) -> None:
-    """Weak-label the store, train the topic classifier, evaluate, log and register it."""
+    """Weak-label the store, train the topic classifier, evaluate, log and register it;
+    promote it when there is no topics champion yet or it passes the gate."""
     from paperrec.topics.labeling.functions import load_lf_module
     from paperrec.train.topics_run import train_topics as run
 
@@ -136,12 +144,23 @@ def train_topics(
         embed_with_bar(rt, dev_papers, "embedding dev")
     with console.status("labeling and training"):
         result = run(
-            rt, taxonomy_path=taxonomy, dev_papers=dev_papers, extra_lfs=extra, promote=promote
+            rt,
+            taxonomy_path=taxonomy,
+            dev_papers=dev_papers,
+            extra_lfs=extra,
+            promote=promote,
+            gated=gate,
         )
     out.print(
         f"paperrec-topics version {result.version} (run {result.run_id})"
         f"{' is the champion' if result.promoted else ''}"
     )
+    if result.gate is not None:
+        from paperrec.cli.lifecycle import print_gate
+
+        print_gate(result.gate)
+    else:
+        out.print(result.decision, highlight=False)
     out.print(
         f"labeling {result.summary['label_seconds']} s, "
         f"classifier fit {result.summary['fit_seconds']} s "

@@ -50,6 +50,8 @@ RANKER_METRICS = ("ndcg@10", "recall@50", "mrr")
 AUTHOR_METRICS = ("ndcg@10", "pairwise", "mrr")
 RANKER_BASELINES = ("zotero-arxiv-daily", "centroid", "max-similarity")
 TOPIC_BASELINES = ("majority_vote", "zero_shot")
+_METRIC_NAMES = {"macro_f1": "area macro-F1"}
+GATE_TAG = "paperrec.gate"  # a version's gate decision: promoted or rejected
 
 
 @dataclass
@@ -161,12 +163,21 @@ class GateResult:
 
     @property
     def reason(self) -> str:
-        kept = "".join(
-            f"{key} v{version} set aside (worse than champion v{self.champion[key]}; the "
-            f"ranker was trained on the champion's topics); "
-            for key, version in self.set_aside.items()
+        """The decision in one sentence (a set-aside topic model first, then the rest)."""
+        if not self.set_aside:
+            return self._reason(self.gated)
+        lost = [row for row in self.rows if row.model in self.set_aside]
+        scores = ", ".join(
+            f"{_METRIC_NAMES.get(r.metric, r.metric)} {r.candidate:.3f} vs {r.champion:.3f}"
+            for r in lost
+            if r.champion is not None
         )
-        return kept + self._reason(self.gated)
+        (key, version), *_ = self.set_aside.items()
+        return (
+            f"{key} v{version} set aside, worse than champion v{self.champion[key]} "
+            f"({scores}, allowed -{self.tolerance:g}), so the ranker was trained on the "
+            f"champion's topics and gated alone: {self._reason(self.gated)}"
+        )
 
     def _reason(self, rows: list[Row]) -> str:
         if any(row.champion is not None for row in rows):
@@ -184,7 +195,7 @@ class GateResult:
                 f"{r.model} {r.metric} {r.candidate:.3f} vs {r.floor:.3f}" for r in below
             )
         if all(row.champion is None for row in rows):
-            return "no champion yet: the first candidate is promoted"
+            return "no champion yet, the first candidate is promoted"
         return f"every gated metric is within {self.tolerance:g} of the champion's or better"
 
     def as_dict(self) -> dict:
@@ -220,6 +231,20 @@ def _topic_rows(
             ours[best],
         )
     ]
+
+
+def gate_topics(
+    candidate: ModelSet,
+    champion: ModelSet,
+    papers: Sequence[Paper],
+    X: np.ndarray,
+    tolerance: float,
+) -> GateResult:
+    """The gate of a topic model alone (``paperrec train topics``), measured on ``papers``
+    with arXiv categories (embeddings X, (n, dim)): the topics row of `run_gate`."""
+    data = EvaluationData(list(papers), X, [], np.zeros((0, X.shape[1]), dtype=np.float32))
+    rows = _topic_rows(data, candidate, champion, tolerance)
+    return GateResult(rows, dict(candidate.versions), dict(champion.versions), tolerance)
 
 
 def gate_queries(corpus: Corpus, labelers: Sequence[TopicModel | None]) -> list[Query]:

@@ -35,6 +35,7 @@ from paperrec.schema import Paper
 from paperrec.topics.taxonomy import load_taxonomy
 from paperrec.train import registry, tracking
 from paperrec.train.gate import (
+    GATE_TAG,
     EvaluationData,
     GateResult,
     ModelSet,
@@ -55,7 +56,6 @@ DATA_TAG = "paperrec.data_hash"  # version tags written by a retrain
 CONFIG_TAG = "paperrec.config_hash"
 RUN_TAG = "paperrec.retrain_run"
 PAIR_TAG = "paperrec.pair"  # the other model's version from the same retrain
-GATE_TAG = "paperrec.gate"
 
 
 class Reporter:

@@ -1,6 +1,12 @@
 """The topic classifier's training run, behind ``paperrec train topics``: the stored papers,
 the fit (`paperrec.train.topics_fit`), the evaluation on gold papers, MLflow logging, the
-registry and promotion."""
+registry and promotion.
+
+Promotion over an existing topics champion goes through the gate `paperrec retrain`
+applies to its topic model (`paperrec.train.gate.gate_topics`: area macro-F1 of both on
+the dev papers, the candidate no worse than the champion's minus the tolerance); without
+dev papers there is nothing to measure both on, so the new version is registered and not
+promoted. ``gate=False`` promotes without it and says so."""
 
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ from paperrec.topics.labeling import LabelingFunction
 from paperrec.topics.model import TopicModel
 from paperrec.topics.taxonomy import load_taxonomy
 from paperrec.train import plots, registry, tracking
+from paperrec.train.gate import GATE_TAG, GateResult, ModelSet, gate_topics
 from paperrec.train.stored import Progress, corpus
 from paperrec.train.topics_fit import TopicTrainingConfig, train_topic_model
 
@@ -30,6 +37,8 @@ class TopicRunResult:
     summary: dict
     evaluation: dict | None
     model: TopicModel
+    decision: str = ""  # why it was (not) promoted, one line
+    gate: GateResult | None = None  # the gate against the champion, when one ran
 
 
 def _lf_metrics(report: list[dict]) -> dict[str, float]:
@@ -74,10 +83,12 @@ def train_topics(
     progress: Progress = None,
     holdout: Collection[str] = (),
     ceiling: bool = True,
+    gated: bool = True,
 ) -> TopicRunResult:
     """Train on every stored paper but those whose id is in ``holdout``, evaluate on
     ``dev_papers`` if given (with the supervised ``ceiling`` unless turned off), log and
-    register."""
+    register; with ``promote``, promote it when there is no champion yet or when it passes
+    the gate on ``dev_papers`` (``gated``; False promotes without the gate)."""
     config = config or TopicTrainingConfig()
     taxonomy = load_taxonomy(taxonomy_path)
     papers, X = corpus(runtime, progress)
@@ -99,7 +110,7 @@ def train_topics(
                 **{k: v for k, v in model.summary.items() if isinstance(v, int | float)},
             }
         )
-        evaluation = None
+        evaluation, dev_X = None, None
         if dev_papers:
             dev_X = runtime.embedder.embed(dev_papers)
             evaluation = evaluate_topics(model, dev_papers, dev_X, ceiling=ceiling)
@@ -107,6 +118,48 @@ def train_topics(
         with tempfile.TemporaryDirectory(dir=settings.ensure_home()) as tmp:
             bundle = model.save(Path(tmp) / "topic-model")
             version = registry.register_bundle(settings, bundle, registry.TOPICS_MODEL)
+        promoted, decision, gate = False, "not promoted (--no-promote)", None
         if promote:
+            promoted, decision, gate = _decide(settings, model, version, dev_papers, dev_X, gated)
+            tracking.log_params({"promotion": decision})
+            if gate is not None:
+                registry.tag_version(
+                    settings,
+                    registry.TOPICS_MODEL,
+                    version,
+                    {GATE_TAG: "promoted" if promoted else "rejected"},
+                )
+        if promoted:
             registry.promote(settings, registry.TOPICS_MODEL, version)
-    return TopicRunResult(run.info.run_id, version, promote, model.summary, evaluation, model)
+    return TopicRunResult(
+        run.info.run_id, version, promoted, model.summary, evaluation, model, decision, gate
+    )
+
+
+def _decide(
+    settings, model: TopicModel, version: str, dev_papers, dev_X, gated: bool
+) -> tuple[bool, str, GateResult | None]:
+    """Whether the new ``version`` becomes champion, why (one line), and the gate if it ran."""
+    champion = registry.alias_version(settings, registry.TOPICS_MODEL, registry.CHAMPION)
+    if champion is None:
+        return True, "no topics champion yet, the new version is promoted", None
+    if not gated:
+        return True, f"promoted over champion v{champion} without the gate (--no-gate)", None
+    if not dev_papers:
+        return (
+            False,
+            f"not promoted: the gate measures the new version against champion v{champion} "
+            "on papers with arXiv categories, and none were given; pass --dev FILE to gate "
+            "it, or --no-gate to promote it without the gate",
+            None,
+        )
+    path, _ = registry.fetch_bundle(settings, registry.TOPICS_MODEL, champion)
+    gate = gate_topics(
+        ModelSet(model, versions={"topics": version}),
+        ModelSet(TopicModel.load(path), versions={"topics": champion}),
+        dev_papers,
+        dev_X,
+        settings.gate_tolerance,
+    )
+    verdict = "promoted" if gate.promote else f"not promoted, champion v{champion} stays"
+    return gate.promote, f"{verdict}: {gate.reason}", gate
