@@ -64,7 +64,7 @@ def test_a_promotion_rewrites_the_card_from_the_registry(settings, tmp_path):
     registry.promote(settings, registry.TOPICS_MODEL, topics)
     card = (settings.resolved_model_cards / "topics.md").read_text(encoding="utf-8")
     assert card.startswith(f"# Model card: topic classifier (v{topics})")
-    assert "| classifier | 0.472 |" in card and "| majority_vote | 0.435 |" in card
+    assert "| dev papers of the training run | 0.472 | 0.435 |  |  | +0.037 |  |" in card
     assert "| n_papers | 6 |" in card and "positive_rate" not in card
     assert "| embedding model | `mini\\|seq=default` |" in card  # a | would end the cell
     assert card.count("| n_papers |") == 1  # summary and run metric name it once
@@ -87,3 +87,26 @@ def test_a_promotion_rewrites_the_card_from_the_registry(settings, tmp_path):
     card = (settings.resolved_model_cards / "ranker.md").read_text(encoding="utf-8")
     assert "Protocol `authors`" in card and "| method | mrr | ndcg_at_10 |" in card
     assert "| ranker | 0.700 | 0.610 |" in card and "| centroid |  | 0.500 |" in card
+
+
+def test_the_topic_card_shows_each_measured_file_beside_majority_vote_and_the_ceiling(
+    settings, tmp_path
+):
+    metrics = {  # as the packaged model records them (`paperrec.train.packaged`)
+        f"{stem}.macro_f1_{method}": value
+        for stem, values in {
+            "arxiv_dev": {
+                "classifier": 0.5,
+                "majority_vote": 0.4,
+                "zero_shot": 0.3,
+                "ceiling": 0.4,
+            },
+            "arxiv_ood_dev": {"classifier": 0.3, "majority_vote": 0.32, "ceiling": 0.25},
+        }.items()
+        for method, value in values.items()
+    }
+    topics = _register(settings, tmp_path, registry.TOPICS_MODEL, metrics, {"summary": {}})
+    registry.promote(settings, registry.TOPICS_MODEL, topics)
+    card = (settings.resolved_model_cards / "topics.md").read_text(encoding="utf-8")
+    assert "| arxiv_dev | 0.500 | 0.400 | 0.300 | 0.400 | +0.100 | 1.25x |" in card
+    assert "| arxiv_ood_dev | 0.300 | 0.320 |  | 0.250 | -0.020 | 1.20x |" in card
