@@ -40,7 +40,12 @@ from paperrec.schema import Paper  # noqa: E402
 from paperrec.store.cache import EmbeddingCache  # noqa: E402
 from paperrec.topics.classify import TopicClassifier  # noqa: E402
 from paperrec.topics.taxonomy import load_taxonomy  # noqa: E402
-from paperrec.train.topics_fit import TopicTrainingConfig, embed_topics, weak_label  # noqa: E402
+from paperrec.train.topics_fit import (  # noqa: E402
+    TopicTrainingConfig,
+    embed_topics,
+    training_labels,
+    weak_label,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PAPERREC_SHARED_DIR", REPO.parent / "shared"))
@@ -107,7 +112,7 @@ def run(
     topic_vectors = embed_topics(taxonomy, embedder)
     labeling = weak_label(papers, X, taxonomy, topic_vectors, config)
     label_seconds = time.perf_counter() - started
-    Y = (labeling.probabilities > 0.5).astype(np.int8)
+    Y = training_labels(labeling, taxonomy, config)
     rows.append(
         ("labeling", f"{label_seconds:.1f} s", f"{len(labeling.lfs)} LFs, {len(taxonomy)} topics")
     )

@@ -22,6 +22,7 @@ from paperrec.topics.labeling import (
     labeling_function,
     lf_report,
     majority_vote,
+    with_anchor_positives,
 )
 from paperrec.topics.taxonomy import parse_taxonomy
 from paperrec.train.topics_fit import TopicTrainingConfig, weak_label
@@ -285,6 +286,19 @@ def test_topics_without_an_anchor_can_take_majority_vote(taxonomy, views):
     assert set(anchored) and set(taxonomy.ids) - anchored
     with pytest.raises(ValueError, match="unanchored must be"):
         combine(L, lfs, taxonomy.ids, unanchored="vote")
+
+
+def test_anchor_positives_make_every_listed_paper_a_positive(taxonomy, views):
+    lfs = generate_lfs(taxonomy)
+    L = apply_lfs(lfs, views)
+    none = np.zeros((len(PAPERS), len(taxonomy)), dtype=np.int8)
+    labels = with_anchor_positives(none, L, lfs, taxonomy.ids)
+    vision, maths = taxonomy.ids.index("vision"), taxonomy.ids.index("maths")
+    # cs.CV on papers 0 and 2, math.AP on paper 2; paper 1 has no categories
+    assert labels[:, vision].tolist() == [1, 0, 1] and labels[:, maths].tolist() == [0, 0, 1]
+    assert labels.sum() == 3  # topics without an anchor keep their labels (all 0 here)
+    ones = np.ones_like(none)
+    np.testing.assert_array_equal(with_anchor_positives(ones, L, lfs, taxonomy.ids), ones)
 
 
 def test_majority_vote_by_hand():

@@ -7,7 +7,12 @@ and ``combine.py``; the report in ``analysis.py``.
 
 from paperrec.topics.labeling.analysis import lf_report
 from paperrec.topics.labeling.apply import ViewBuilder, apply_lfs
-from paperrec.topics.labeling.combine import WeakLabels, combine, majority_vote
+from paperrec.topics.labeling.combine import (
+    WeakLabels,
+    combine,
+    majority_vote,
+    with_anchor_positives,
+)
 from paperrec.topics.labeling.functions import (
     ABSTAIN,
     NEGATIVE,
@@ -35,4 +40,5 @@ __all__ = [
     "labeling_function",
     "lf_report",
     "majority_vote",
+    "with_anchor_positives",
 ]
