@@ -90,7 +90,10 @@ def asl_features(liked_texts: Sequence[str], candidate_texts: Sequence[str]) -> 
 def asl_svm_scores(features, n_liked: int, C: float = 0.1) -> np.ndarray:
     """``asl_svm`` on ``asl_features`` already computed (the first ``n_liked`` rows liked)."""
     labels = np.r_[np.ones(n_liked), np.zeros(features.shape[0] - n_liked)]
-    svm = LinearSVC(class_weight="balanced", max_iter=10_000, tol=1e-6, C=C).fit(features, labels)
+    # a fixed seed: liblinear otherwise draws one from NumPy's global state, and the same
+    # profile could rank near-ties differently from one call to the next
+    svm = LinearSVC(class_weight="balanced", max_iter=10_000, tol=1e-6, C=C, random_state=0)
+    svm.fit(features, labels)
     return svm.decision_function(features[n_liked:])
 
 
