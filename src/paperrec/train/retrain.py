@@ -161,10 +161,10 @@ def retrain(
                 {**ingest.as_dict(), "embedded": embedded, "seconds": seconds["data"]}
             )
             tracking.log_json(snapshot.as_dict(), "snapshot.json")
-        data = _train(runtime, config, gold, pages, outcome, reporter)
+        data, champion = _train(runtime, config, gold, pages, outcome, reporter)
         _register_candidates(settings, outcome, snapshot.content_hash, digest)
         reporter.stage("gating")
-        _gate(runtime, config, data, outcome)
+        _gate(runtime, config, data, champion, outcome)
         gated = {f"candidate.{r.model}.{r.metric}": r.candidate for r in outcome.gate.rows}
         tracking.log_metrics({**gated, "promoted": float(outcome.status == "promoted")})
         tracking.log_params({"gate_tolerance": outcome.gate.tolerance})
@@ -194,10 +194,10 @@ def _train(
     pages,
     outcome: RetrainOutcome,
     reporter: Reporter,
-) -> EvaluationData:
+) -> tuple[EvaluationData, ModelSet]:
     """Train the topic model, gate it against the champion's, train the ranker on the
     topic model that won (its topic features are the ones served beside it); returns the
-    evaluation data both gates use."""
+    evaluation data both gates use and the champions, loaded once for both."""
     settings = runtime.settings
     started = time.perf_counter()
     reporter.stage("training the topic classifier")
@@ -232,7 +232,7 @@ def _train(
     )
     outcome.seconds["train_ranker"] = time.perf_counter() - started
     outcome.versions = {"topics": outcome.topics.version, "ranker": outcome.ranker.version}
-    return data
+    return data, champion
 
 
 def _topics_won(outcome: RetrainOutcome) -> bool:
@@ -275,12 +275,16 @@ def evaluation_data(runtime: Runtime, gold: list[Paper], pages: list[Path]) -> E
     )
 
 
-def _gate(runtime: Runtime, config: RetrainConfig, data, outcome: RetrainOutcome) -> None:
+def _gate(
+    runtime: Runtime, config: RetrainConfig, data, champion: ModelSet, outcome: RetrainOutcome
+) -> None:
     started = time.perf_counter()
     topics = outcome.topics.model if _topics_won(outcome) else None
     candidate = ModelSet(topics, outcome.ranker.model, dict(outcome.versions))
     tolerance = config.gate_tolerance(runtime.settings)
-    outcome.gate = gate_and_promote(runtime, data, candidate, tolerance, outcome.topic_gate)
+    outcome.gate = gate_and_promote(
+        runtime, data, candidate, tolerance, outcome.topic_gate, champion=champion
+    )
     outcome.status = "promoted" if outcome.gate.promote else "rejected"
     outcome.message = outcome.gate.reason
     outcome.seconds["gate"] = time.perf_counter() - started
@@ -292,12 +296,17 @@ def gate_and_promote(
     candidate: ModelSet,
     tolerance: float,
     topic_gate: GateResult | None = None,
+    champion: ModelSet | None = None,
 ) -> GateResult:
     """Gate ``candidate`` against the registered champions (child run ``gate``) and promote
     every candidate version together when it passes; tags each version with the decision
-    (a topic model set aside by ``topic_gate``, `run_gate`, is tagged rejected)."""
+    (a topic model set aside by ``topic_gate``, `run_gate`, is tagged rejected).
+
+    ``champion``: the champions already loaded (`paperrec retrain` loads them once, before
+    training, and nothing promotes in between); by default they are loaded here."""
     settings = runtime.settings
-    champion = registered_set(settings, registry.CHAMPION)
+    if champion is None:
+        champion = registered_set(settings, registry.CHAMPION)
     with tracking.tracked_run(settings, EXPERIMENT, GATE_RUN):
         result = run_gate(runtime, data, candidate, champion, tolerance, topic_gate)
         tracking.log_params(
