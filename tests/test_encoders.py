@@ -64,7 +64,7 @@ def test_auto_without_a_gate_record_takes_the_first_native_default(tmp_path):
     assert choice.precision != "float32" or choice.backend == "torch"
     # an explicit backend with auto precision never asks for what this CPU lacks
     torch_auto = choose("torch", "auto", tmp_path, DEFAULT_MODEL)
-    assert torch_auto.precision == ("bfloat16" if encoder_choice.cpu_has_amx() else "float32")
+    assert torch_auto.precision == ("bfloat16" if encoder_choice.cpu_has_bf16() else "float32")
 
 
 def test_auto_takes_the_fastest_encoder_that_passed_the_recorded_gate(tmp_path):

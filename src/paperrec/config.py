@@ -69,14 +69,14 @@ class Settings(BaseSettings):
         "auto",
         description="what runs the encoder; auto takes the fastest encoder that passed the "
         "quality gate on this machine (bench/encoders.py --record), else bfloat16 where the "
-        "CPU computes it natively (OpenVINO, or torch on AMX), else torch float32. "
+        "CPU computes it natively (AMX or AVX512-BF16), else torch float32. "
         "See docs/encoders.md",
     )
     embedding_precision: Literal["auto", "float32", "bfloat16", "int8"] = Field(
         "auto",
-        description="compute precision; bfloat16 needs AMX (torch) or AMX/AVX512-BF16 "
-        "(openvino); int8 is onnx (dynamic) or openvino (static, calibrated on stored "
-        "papers). Vectors are always float32.",
+        description="compute precision; bfloat16 needs AMX or AVX512-BF16; int8 is onnx "
+        "(dynamic) or openvino (static, calibrated on stored papers). Vectors are always "
+        "float32.",
     )
     embed_batch_size: int = Field(64, description="texts per encode batch")
     ingest_batch_size: int = Field(500, description="papers per ingest transaction")
