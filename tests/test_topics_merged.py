@@ -46,3 +46,25 @@ def test_a_classifier_merges_once_and_again_after_a_refit():
     np.testing.assert_allclose(
         clf.predict_proba(few), clf.predict_proba(many)[: len(few)], rtol=1e-12
     )
+
+
+def test_new_boosters_at_the_address_of_freed_ones_are_merged_again():
+    # CPython hands a freed booster's memory, so its id, to the next one made: a cache keyed
+    # on ids gave the old topic's margins for the new booster (seen in about a third of
+    # these trials).
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((200, 4))
+    texts = [_booster(X, (X[:, c] > 0).astype(int), 3, c).model_to_string() for c in range(3)]
+    kept = lgb.Booster(model_str=texts[2])
+
+    class Owner:
+        boosters: list
+
+    owner = Owner()
+    for trial in range(20):
+        owner.boosters = [lgb.Booster(model_str=texts[trial % 2]), kept]
+        merged(owner, owner.boosters)
+        owner.boosters = None  # frees the first booster
+        owner.boosters = [lgb.Booster(model_str=texts[(trial + 1) % 2]), kept]
+        got = merged(owner, owner.boosters).predict(X[:3], raw_score=True)[:, 0]
+        np.testing.assert_array_equal(got, owner.boosters[0].predict(X[:3], raw_score=True))

@@ -63,12 +63,20 @@ def merge(boosters: Sequence[lgb.Booster]) -> lgb.Booster:
 
 def merged(owner: object, boosters: Sequence[lgb.Booster]) -> lgb.Booster:
     """`merge` of ``boosters``, made once per ``owner`` (the classifier holding them) and
-    made again if the owner holds other boosters since (a refit)."""
-    key = tuple(map(id, boosters))
+    made again if the owner holds other boosters since (a refit).
+
+    The entry holds the boosters it was made from and compares them by identity: their
+    ids alone could name new boosters once the old ones are freed (CPython reuses the
+    memory), and a refit would get the old model's margins."""
+    held = tuple(boosters)
     with _lock:
         found = _merged.get(owner)
-    if found is None or found[0] != key:
-        found = (key, merge(boosters))
+    if found is None or not _same(found[0], held):
+        found = (held, merge(held))
         with _lock:
             _merged[owner] = found
     return found[1]
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
