@@ -17,11 +17,11 @@ while its rows go through them; 1,000 papers took 0.7 s per topic and 1.6 s merg
 from __future__ import annotations
 
 import re
-import threading
-import weakref
 from collections.abc import Sequence
 
 import lightgbm as lgb
+
+from paperrec.topics.derived import derived
 
 # A tree with one leaf whose value is 0: pads a topic that stopped boosting early.
 _ZERO_TREE = (
@@ -29,8 +29,6 @@ _ZERO_TREE = (
     "left_child=\nright_child=\nleaf_value=0\nleaf_weight=0\nleaf_count=0\n"
     "internal_value=\ninternal_weight=\ninternal_count=\nis_linear=0\nshrinkage=1\n"
 )
-_merged: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
 
 
 def _trees(model: str) -> tuple[str, list[str]]:
@@ -63,20 +61,5 @@ def merge(boosters: Sequence[lgb.Booster]) -> lgb.Booster:
 
 def merged(owner: object, boosters: Sequence[lgb.Booster]) -> lgb.Booster:
     """`merge` of ``boosters``, made once per ``owner`` (the classifier holding them) and
-    made again if the owner holds other boosters since (a refit).
-
-    The entry holds the boosters it was made from and compares them by identity: their
-    ids alone could name new boosters once the old ones are freed (CPython reuses the
-    memory), and a refit would get the old model's margins."""
-    held = tuple(boosters)
-    with _lock:
-        found = _merged.get(owner)
-    if found is None or not _same(found[0], held):
-        found = (held, merge(held))
-        with _lock:
-            _merged[owner] = found
-    return found[1]
-
-
-def _same(a: tuple, b: tuple) -> bool:
-    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
+    made again if the owner holds other boosters since (`paperrec.topics.derived`)."""
+    return derived(owner, boosters, merge)
