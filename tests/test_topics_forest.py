@@ -65,6 +65,8 @@ def test_uneven_trees_and_one_leaf_trees_are_walked_as_lightgbm_does():
     expected = np.stack([b.predict(rows, raw_score=True) for b in boosters], axis=1)
     np.testing.assert_array_equal(forest.margins(rows), expected)
     np.testing.assert_array_equal(forest.margins(rows, n_jobs=2), expected)
+    with pytest.raises(ValueError, match="dim >= "):  # never read past a row
+        forest.margins(rows[:, : forest.n_features - 1])
 
 
 def test_splits_it_cannot_walk_leave_the_classifier_on_lightgbm():

@@ -49,12 +49,15 @@ class Forest:
     roots: np.ndarray  # int32
     topics: np.ndarray  # int32
     n_topics: int
+    n_features: int  # the splits read columns below this
 
     def margins(self, X: np.ndarray, n_jobs: int = 1) -> np.ndarray:
-        """Raw margins (n, n_topics) of X (n, dim), on up to ``n_jobs`` threads."""
+        """Raw margins (n, n_topics) of X (n, dim), finite, on up to ``n_jobs`` threads."""
         from paperrec.topics.walk import margins_into  # numba loads on first use only
 
         X = np.ascontiguousarray(X, dtype=np.float32)
+        if X.ndim != 2 or X.shape[1] < self.n_features:  # the loop does not check bounds
+            raise ValueError(f"X must be (n, dim) with dim >= {self.n_features}: {X.shape}")
         out = np.zeros((X.shape[0], self.n_topics))
         shares = min(max(n_jobs, 1), -(-X.shape[0] // PARALLEL_FROM))
         if shares <= 1:
@@ -140,6 +143,7 @@ def flatten(boosters: Sequence[lgb.Booster]) -> Forest | None:
             for name, values in joined.items()
         },
         n_topics=len(boosters),
+        n_features=int(joined["feature"].max(initial=-1)) + 1,
     )
 
 
