@@ -11,7 +11,8 @@ into that layout, a topic with fewer trees padded with trees that output 0, so o
 
 For many rows the per-topic calls are faster (one booster's trees stay in the CPU cache
 while its rows go through them; 1,000 papers took 0.7 s per topic and 1.6 s merged), so
-`paperrec.topics.classify` uses the merged model below a few rows only.
+`paperrec.topics.classify` uses the merged model below a few rows only, and only for
+boosters that `paperrec.topics.forest`'s flat trees (faster still) cannot walk.
 """
 
 from __future__ import annotations
