@@ -3,9 +3,14 @@
 For every installed backend x precision (torch float32 is the reference): abstracts/s
 batched (wall clock, and per CPU-second of this process, which a loaded machine disturbs
 far less), single-abstract latency (p50 wall ms), and against torch float32 on the same
-abstracts the per-vector cosine (min, mean) and the top-10 nearest-neighbour overlap. The
-gate: cosine >= 0.995 (min and mean) and top-10 overlap >= 95 %. Batched runs alternate
-between encoders in rounds over slices of the abstracts, so load hits them alike.
+abstracts the per-vector cosine (min, mean), the top-10 nearest-neighbour overlap, and what
+the vectors are for: the packaged topic model's area macro-F1 on those abstracts (their
+categories as gold) and nDCG@10 of an author protocol (every author with two or more of the
+abstracts: one of their papers is the query, their others the relevant papers, every other
+abstract a candidate, ranked by cosine). The gate: cosine >= 0.995 (min and mean), top-10
+overlap >= 95 %, F1 and nDCG@10 within 0.005 of torch float32's. Where torch bfloat16 runs
+natively, each rate is also given against it. Batched runs alternate between encoders in
+rounds over slices of the abstracts, so load hits them alike.
 
 ``--e2e N`` then times the embedding of N fresh dev abstracts through the store, the
 Embedder and its cache (what ``paperrec embed`` does, process start-up excluded; model load
@@ -42,22 +47,28 @@ from paperrec.papers.encoder_export import CALIBRATION_TEXTS  # noqa: E402
 from paperrec.papers.encoders import cpu_threads  # noqa: E402
 from paperrec.papers.sources import read_path  # noqa: E402
 from paperrec.schema import Paper  # noqa: E402
+from paperrec.topics.default import load_packaged  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PAPERREC_SHARED_DIR", REPO.parent / "shared"))
 GATE_COSINE = 0.995
 GATE_OVERLAP = 0.95
+GATE_TASK_DELTA = 0.005  # area macro-F1 and nDCG@10 within this of torch float32's
 REFERENCE = ("torch", "float32")
 
 
-def texts_of(path: Path, n: int) -> list[str]:
-    texts = []
+def papers_of(path: Path, n: int) -> list[Paper]:
+    papers = []
     for record in read_path(path):
         if isinstance(record, Paper):
-            texts.append(record.text)
-            if len(texts) == n:
+            papers.append(record)
+            if len(papers) == n:
                 break
-    return texts
+    return papers
+
+
+def texts_of(path: Path, n: int) -> list[str]:
+    return [paper.text for paper in papers_of(path, n)]
 
 
 def candidates() -> list[tuple[str, str]]:
@@ -89,6 +100,34 @@ def quality(vectors: np.ndarray, reference: np.ndarray, reference_top: np.ndarra
         "top10": float(overlap),
         "passed": bool(passed and overlap >= GATE_OVERLAP),
     }
+
+
+def author_queries(papers: list[Paper]) -> list[tuple[int, np.ndarray]]:
+    """(query paper, its author's other papers) for every author with 2+ of ``papers``: the
+    first paper stands for the reader, the rest are what they went on to write."""
+    by_author: dict[str, list[int]] = {}
+    for i, paper in enumerate(papers):
+        for author in set(paper.authors):
+            by_author.setdefault(author, []).append(i)
+    return [(rows[0], np.array(rows[1:])) for rows in by_author.values() if len(rows) >= 2]
+
+
+def task_scores(papers: list[Paper], vectors: np.ndarray, topics, queries) -> dict:
+    """What the vectors are for: the packaged topic model's area macro-F1 on ``papers``
+    (its categories as gold), and nDCG@10 of ranking every other paper by cosine to one
+    paper of an author, that author's other papers relevant."""
+    from paperrec.evaluate.topics import evaluate_topics
+    from paperrec.recommend.metrics import ndcg_at_k
+
+    f1 = evaluate_topics(topics, papers, vectors)["macro_f1"]["classifier"]
+    ndcgs = []
+    for query, relevant in queries:
+        scores = vectors @ vectors[query]
+        mask = np.arange(len(papers)) != query
+        relevance = np.zeros(len(papers))
+        relevance[relevant] = 1
+        ndcgs.append(ndcg_at_k(relevance[mask], scores[mask], 10))
+    return {"f1": float(f1), "ndcg": float(np.mean(ndcgs))}
 
 
 def measure(embedders: dict, texts: list[str], rounds: int, singles: int) -> dict:
@@ -189,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench/encoders.py: {path} not found (set PAPERREC_SHARED_DIR)", file=sys.stderr)
             return 2
     settings = Settings()
-    texts = texts_of(args.dev, args.n)
+    papers = papers_of(args.dev, args.n)
+    texts = [paper.text for paper in papers]
     calibration = texts_of(args.pool, CALIBRATION_TEXTS)
     embedders, build = {}, {}
     for backend, precision in candidates():
@@ -215,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
     reference = stats[REFERENCE]["vectors"]
     reference_top = top10(reference)
     base = len(texts) / stats[REFERENCE]["cpu"]
+    topics, queries = load_packaged(), author_queries(papers)
+    tasks = {key: task_scores(papers, s["vectors"], topics, queries) for key, s in stats.items()}
+    bf16 = stats.get(("torch", "bfloat16"))
+    bf16_rate = len(texts) / bf16["wall"] if bf16 else None
     rows = [
         [
             "encoder",
@@ -222,16 +266,27 @@ def main(argv: list[str] | None = None) -> int:
             "abstr/s",
             "abstr/cpu-s",
             "vs torch-fp32",
+            "vs torch-bf16",
             "single p50 ms",
             "cos min",
             "cos mean",
             "top-10",
+            "F1 delta",
+            "nDCG delta",
             "gate",
         ]
     ]
     results = []
     for (backend, precision), s in stats.items():
         q = quality(s["vectors"], reference, reference_top)
+        task, ref = tasks[(backend, precision)], tasks[REFERENCE]
+        q["f1_delta"] = task["f1"] - ref["f1"]
+        q["ndcg_delta"] = task["ndcg"] - ref["ndcg"]
+        q["passed"] = bool(
+            q["passed"]
+            and abs(q["f1_delta"]) <= GATE_TASK_DELTA
+            and abs(q["ndcg_delta"]) <= GATE_TASK_DELTA
+        )
         rate = len(texts) / s["cpu"]
         results.append(
             {
@@ -249,14 +304,22 @@ def main(argv: list[str] | None = None) -> int:
                 f"{len(texts) / s['wall']:.1f}",
                 f"{rate:.1f}",
                 f"{rate / base:.2f}x",
+                f"{len(texts) / s['wall'] / bf16_rate:.2f}x" if bf16_rate else "-",
                 f"{statistics.median(s['single']):.1f}",
                 f"{q['cos_min']:.4f}",
                 f"{q['cos_mean']:.5f}",
                 f"{q['top10'] * 100:.1f}%",
+                f"{q['f1_delta']:+.4f}",
+                f"{q['ndcg_delta']:+.4f}",
                 "pass" if q["passed"] else "FAIL",
             ]
         )
     print(table(rows))
+    print(
+        f"torch float32 on the same abstracts: area macro-F1 {tasks[REFERENCE]['f1']:.4f} "
+        f"(the packaged topic model), nDCG@10 {tasks[REFERENCE]['ndcg']:.4f} "
+        f"({len(queries)} authors with 2+ papers; cosine to one of their papers)"
+    )
     passing = [r for r in results if r["passed"]]
     best = max(passing, key=lambda r: r["rate"])
     print(
