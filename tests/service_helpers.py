@@ -30,6 +30,7 @@ from paperrec.serving.process import (
 
 READY_SECONDS = 150
 TOKEN_SECRET = "service-test-secret-0123456789-0123456789"
+SUITE_ENCODER = {"PAPERREC_EMBEDDING_BACKEND": "torch", "PAPERREC_EMBEDDING_PRECISION": "float32"}
 
 
 def copy_home(trained_home: Path, target: Path, cache_path: Path) -> Path:
@@ -96,10 +97,10 @@ def environment(home: Path, **extra: str) -> dict[str, str]:
     }
     env = serve_environment(Settings(home=home), base)
     env["PAPERREC_TOKEN_SECRET"] = TOKEN_SECRET
-    # the suite's encoder (tests/conftest.py): a server on auto would export its own graph
-    env.setdefault(
-        "PAPERREC_EMBEDDING_BACKEND", os.environ.get("PAPERREC_EMBEDDING_BACKEND", "torch")
-    )
+    # the suite's encoder (tests/conftest.py): torch float32; a server on auto would export
+    # its own graph
+    for name, value in SUITE_ENCODER.items():
+        env.setdefault(name, os.environ.get(name, value))
     env.update(extra)
     return env
 

@@ -82,7 +82,12 @@ def test_parquet_source_reads_like_jsonl(tmp_path, shared_dir):
 
 def _env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PAPERREC_", "MLFLOW_"))}
-    env.update(offline.PROCESS, PAPERREC_HOME=str(home), PAPERREC_EMBEDDING_BACKEND="torch")
+    env.update(
+        offline.PROCESS,
+        PAPERREC_HOME=str(home),
+        PAPERREC_EMBEDDING_BACKEND="torch",
+        PAPERREC_EMBEDDING_PRECISION="float32",
+    )
     return env
 
 

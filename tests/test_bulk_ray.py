@@ -148,7 +148,7 @@ def test_backfill_on_ray_killed_with_sigkill_resumes_without_duplicates(
     # time, the first within seconds of the actors starting.
     cheap = {"PAPERREC_MAX_SEQ_LENGTH": "64", "PAPERREC_EMBED_BATCH_SIZE": "8"}
     env.update(offline.PROCESS, PAPERREC_HOME=str(home), PAPERREC_EMBEDDING_BACKEND="torch",
-               **cheap)  # fmt: skip
+               PAPERREC_EMBEDDING_PRECISION="float32", **cheap)  # fmt: skip
     log = tmp_path / "backfill.log"
     with log.open("wb") as said:
         proc = subprocess.Popen(command, env=env, stdout=said, stderr=subprocess.STDOUT)
