@@ -1,15 +1,22 @@
 """TopicClassifier: the scikit-learn estimator contract, calibrated multi-label
-probabilities, thresholds chosen from weak labels alone, rare topics, the fast path."""
+probabilities, thresholds chosen from weak labels alone (cross-fitted for topics with few
+positives), rare topics, the fast path."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.metrics import f1_score
+from sklearn.metrics import f1_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from paperrec.topics.boost import training_rows
+from paperrec.topics.boost import (
+    binned,
+    booster_params,
+    fit_boosters,
+    out_of_fold_margins,
+    training_rows,
+)
 from paperrec.topics.classify import (
     MIN_POSITIVES,
     TopicClassifier,
@@ -237,3 +244,82 @@ def test_sampled_negatives_are_recalibrated(data):
     P = sampled.fit(X_train, Y_train).predict_proba(X_test)
     assert P[:, 1].mean() == pytest.approx(Y_test[:, 1].mean(), abs=0.03)
     assert f1_score(Y_test[:, 1], sampled.predict(X_test)[:, 1]) > 0.5
+
+
+def _few_positives(n: int = 4000, seed: int = 0):
+    """X (n, 16) and two topics: a common one and one with about 2 % positives (about 16
+    in a calibration slice of 20 %, fewer than the default 30)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, DIM)).astype(np.float32)
+    Y = np.zeros((n, 2), dtype=np.int8)
+    Y[:, 0] = X[:, 0] > 0.3
+    Y[:, 1] = X[:, 3] + 0.5 * rng.normal(size=n) > 2.3
+    return X, Y
+
+
+def test_out_of_fold_margins_come_from_boosters_that_never_saw_the_row():
+    """A label that is noise can be memorised by a booster trained on the row, not predicted
+    by one that was not: in-sample margins separate it, out-of-fold margins do not."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, DIM)).astype(np.float32)
+    Y = (rng.random((2000, 1)) < 0.3).astype(np.int8)
+    clf = TopicClassifier(n_estimators=100, num_leaves=31, colsample_bytree=1.0, n_jobs=1)
+    params = booster_params(clf)
+    data = binned(X, clf.max_bin)
+    folds = dict(negative_ratio=None, min_negatives=0, n_jobs=1)
+    out_of_fold = out_of_fold_margins(data, X, Y, params, folds=5, **folds)
+    assert out_of_fold.shape == (2000, 1)
+    in_sample = fit_boosters(data, Y, params, **folds)[0].predict(X, raw_score=True)
+    assert roc_auc_score(Y[:, 0], in_sample) > 0.9
+    assert abs(roc_auc_score(Y[:, 0], out_of_fold[:, 0]) - 0.5) < 0.05
+
+
+def test_topics_with_few_calibration_positives_are_cross_fitted():
+    """The rare topic's calibration and threshold come from out-of-fold margins of every
+    training row as well as the calibration slice: they keep ``min_recall`` of all its weak
+    positives, not of the few in the slice."""
+    X, Y = _few_positives()
+    clf = TopicClassifier(n_estimators=30, n_jobs=1).fit(X, Y)
+    assert clf.cross_fitted_.tolist() == [False, True]
+    X_train, X_cal, Y_train, Y_cal = train_test_split(
+        X, Y, test_size=clf.calibration_size, random_state=clf.random_state
+    )
+    assert Y_cal[:, 1].sum() < clf.min_calibration_positives <= Y_cal[:, 0].sum()
+    out_of_fold = out_of_fold_margins(
+        binned(X_train, clf.max_bin),
+        X_train,
+        Y_train[:, [1]],
+        booster_params(clf),
+        folds=clf.cv_folds,
+        negative_ratio=clf.negative_ratio,
+        min_negatives=clf.min_negatives,
+        n_jobs=1,
+    )[:, 0]
+    margin = np.concatenate([out_of_fold, clf.boosters_[1].predict(X_cal, raw_score=True)])
+    y = np.concatenate([Y_train[:, 1], Y_cal[:, 1]])
+    p = 1 / (1 + np.exp(-(clf.calibration_coef_[1] * margin + clf.calibration_intercept_[1])))
+    cut = min(best_f1_threshold(y, p), recall_threshold(y, p, clf.min_recall))
+    assert clf.thresholds_[1] == pytest.approx(cut)
+    assert (p[y == 1] >= clf.thresholds_[1]).mean() >= clf.min_recall
+    assert p.mean() == pytest.approx(y.mean(), abs=0.01)  # Platt fitted on those rows
+    off = TopicClassifier(n_estimators=30, n_jobs=1, min_calibration_positives=0).fit(X, Y)
+    assert not off.cross_fitted_.any()
+    np.testing.assert_array_equal(off.thresholds_[0], clf.thresholds_[0])  # common: as before
+
+
+def test_cross_fitting_steadies_a_rare_topics_recall_across_seeds():
+    """Chosen on the calibration slice's dozen positives, a rare topic's threshold (and so
+    its recall on new papers) moves with the seed; chosen on every row's out-of-fold
+    margins it moves less."""
+    X, Y = _few_positives()
+    X_new, Y_new = _few_positives(n=20000, seed=1)
+    spread = {}
+    for floor in (0, 30):
+        recall = []
+        for seed in range(5):
+            clf = TopicClassifier(
+                n_estimators=30, n_jobs=1, min_calibration_positives=floor, random_state=seed
+            ).fit(X, Y)
+            recall.append(clf.predict(X_new)[Y_new[:, 1] == 1, 1].mean())
+        spread[floor] = np.std(recall)
+    assert spread[30] < spread[0]

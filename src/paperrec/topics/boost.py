@@ -67,13 +67,17 @@ def fit_boosters(
     negative_ratio: float | None,
     min_negatives: int,
     n_jobs: int,
+    within: np.ndarray | None = None,
 ) -> list[lgb.Booster]:
-    """One booster per column of 0/1 ``Y`` (n, n_columns) on the rows of ``data``."""
+    """One booster per column of 0/1 ``Y`` (n, n_columns) on the rows of ``data``, or only
+    on the row indices ``within`` (a cross-validation fold) when given."""
     seed = params["random_state"]
     lock = Lock()  # subsets are cut one at a time; at most n_jobs of them live at once
+    within = np.arange(len(Y)) if within is None else np.asarray(within)
 
     def train(column: int) -> lgb.Booster:
-        rows = training_rows(Y[:, column], negative_ratio, min_negatives, seed + column)
+        picked = training_rows(Y[within, column], negative_ratio, min_negatives, seed + column)
+        rows = within[picked]
         with lock:
             subset = data.subset(rows).construct()
             subset.set_label(Y[rows, column])
@@ -81,3 +85,37 @@ def fit_boosters(
 
     with ThreadPoolExecutor(max_workers=max(1, n_jobs)) as pool:
         return list(pool.map(train, range(Y.shape[1])))
+
+
+def out_of_fold_margins(
+    data: lgb.Dataset,
+    X: np.ndarray,
+    Y: np.ndarray,
+    params: dict,
+    *,
+    folds: int,
+    negative_ratio: float | None,
+    min_negatives: int,
+    n_jobs: int,
+) -> np.ndarray:
+    """(n, n_columns) raw margins of each row of X (the rows ``data`` was binned from) from
+    boosters that never saw it: ``folds``-fold cross-fitting, one booster per column and fold,
+    each trained like `fit_boosters` on the other folds' rows."""
+    margins = np.zeros(Y.shape, dtype=np.float64)
+    order = np.random.default_rng(params["random_state"]).permutation(len(Y))
+    for held_out in np.array_split(order, folds):
+        kept = np.setdiff1d(order, held_out)
+        boosters = fit_boosters(
+            data,
+            Y,
+            params,
+            negative_ratio=negative_ratio,
+            min_negatives=min_negatives,
+            n_jobs=n_jobs,
+            within=kept,
+        )
+        for column, booster in enumerate(boosters):
+            margins[held_out, column] = booster.predict(
+                X[held_out], raw_score=True, num_threads=max(1, n_jobs)
+            )
+    return margins

@@ -11,6 +11,10 @@ topic's decision threshold, the one that maximises F1 against the weak labels (n
 label is needed), lowered where needed so that it keeps ``min_recall`` of the held-out
 weak positives: for a rare topic the F1-best threshold keeps only its most certain papers
 (on the dev set 11 areas with 20+ papers had recall under 0.4; with ``min_recall`` 0.6, 4).
+A topic with fewer than ``min_calibration_positives`` weak positives among the held-out
+rows (programming-languages has about 7 of its 34) would take both from a handful of
+papers, and they swung with the seed; it is calibrated on out-of-fold margins of every
+training row as well (``cv_folds`` extra boosters per such topic, trained like the first).
 
 Prediction reads the fitted boosters directly: the scikit-learn wrappers cost about a
 millisecond per call per topic, which would dominate a single-paper request. Every topic's
@@ -30,7 +34,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from paperrec.topics.boost import binned, booster_params, fit_boosters
+from paperrec.topics.boost import binned, booster_params, fit_boosters, out_of_fold_margins
 from paperrec.topics.forest import forest_of
 from paperrec.topics.merged import merged
 
@@ -77,6 +81,10 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):
         (0 turns it off: thresholds then maximise F1 alone).
     negative_ratio, min_negatives : each topic trains on its weak positives and a sample of
         ``negative_ratio`` negatives per positive, at least ``min_negatives`` (None: all rows).
+    min_calibration_positives : a topic with fewer weak positives than this among the
+        calibration rows is calibrated and thresholded on out-of-fold margins of every
+        training row as well (``cv_folds``-fold cross-fitting; 0 turns it off).
+    cv_folds : folds of that cross-fitting.
     n_jobs : topics boosted at once (one thread each); threads when predicting.
     random_state : seed for the split and for LightGBM.
 
@@ -94,6 +102,9 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):
     # Likewise for bundles from before negative sampling: they trained on every row.
     negative_ratio = None
     min_negatives = 0
+    # And before cross-fitted calibration of topics with few positives.
+    min_calibration_positives = 0
+    cv_folds = 5
 
     def __init__(
         self,
@@ -109,6 +120,8 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):
         min_recall: float = 0.6,
         negative_ratio: float | None = 4.0,
         min_negatives: int = 4000,
+        min_calibration_positives: int = 30,
+        cv_folds: int = 5,
         n_jobs: int = 2,
         random_state: int = 0,
     ):
@@ -124,6 +137,8 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):
         self.min_recall = min_recall
         self.negative_ratio = negative_ratio
         self.min_negatives = min_negatives
+        self.min_calibration_positives = min_calibration_positives
+        self.cv_folds = cv_folds
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -150,9 +165,10 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):
         trainable = (Y_train.sum(axis=0) >= MIN_POSITIVES) & (Y_train.sum(axis=0) < len(Y_train))
         self.trainable_ = trainable
         self.base_rate_ = Y.mean(axis=0)
+        data = binned(X_train, self.max_bin)
         self.boosters_ = (
             fit_boosters(
-                binned(X_train, self.max_bin),
+                data,
                 Y_train[:, trainable],
                 booster_params(self),
                 negative_ratio=self.negative_ratio,
@@ -162,13 +178,41 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):
             if trainable.any()
             else []
         )
+        self._calibrate(data, X_train, Y_train, X_cal, Y_cal)
+        return self
+
+    def _calibrate(self, data, X_train, Y_train, X_cal, Y_cal) -> None:
+        """Platt scaling and threshold of each topic on the calibration rows' margins; a
+        topic with fewer than ``min_calibration_positives`` positives there adds the
+        out-of-fold margins of every training row (``data`` is X_train binned)."""
+        n_topics = Y_cal.shape[1]
         margins = self._margins(X_cal)
         self.calibration_coef_ = np.zeros(n_topics)
         self.calibration_intercept_ = np.zeros(n_topics)
         self.thresholds_ = np.full(n_topics, 0.5)
+        few = self.trainable_ & (Y_cal.sum(axis=0) < self.min_calibration_positives)
+        self.cross_fitted_ = few
+        if few.any():
+            out_of_fold = out_of_fold_margins(
+                data,
+                X_train,
+                Y_train[:, few],
+                booster_params(self),
+                folds=self.cv_folds,
+                negative_ratio=self.negative_ratio,
+                min_negatives=self.min_negatives,
+                n_jobs=self.n_jobs,
+            )
         for t in range(n_topics):
-            self._calibrate_topic(t, margins[:, t], Y_cal[:, t])
-        return self
+            if not few[t]:
+                self._calibrate_topic(t, margins[:, t], Y_cal[:, t])
+                continue
+            column = int(few[:t].sum())
+            self._calibrate_topic(
+                t,
+                np.concatenate([out_of_fold[:, column], margins[:, t]]),
+                np.concatenate([Y_train[:, t], Y_cal[:, t]]),
+            )
 
     def _calibrate_topic(self, t: int, margin: np.ndarray, y: np.ndarray) -> None:
         if not self.trainable_[t] or y.min() == y.max():
