@@ -5,11 +5,12 @@ than 5 papers) two seeds of the same training differ by up to 0.04 area macro-F1
 labels the two pools once (embeddings from the home's cache), then fits the classifier
 once per seed with the product's own code (`paperrec.train.topics_fit.training_labels`,
 `TopicClassifier`) and scores each gold file as ``paperrec evaluate`` does (the same
-scorer; the dev files are measured, never trained on). Prints one row per seed and the
+scorer; the dev files are measured, never trained on). Prints one row per seed (with the
+recall of ``--areas`` on arxiv_dev and the areas of 20+ papers under 0.4 recall) and the
 mean and spread of each file.
 
     PAPERREC_EMBEDDING_BACKEND=torch python bench/topic_seeds.py --home DIR [--seeds 0,1,2]
-        [--no-anchor-positives] [--set min_recall=0.5 ...]
+        [--no-anchor-positives] [--set min_recall=0.5 ...] [--areas a,b,...]
 """
 
 from __future__ import annotations
@@ -33,7 +34,12 @@ from paperrec.store.cache import EmbeddingCache  # noqa: E402
 from paperrec.topics.classify import TopicClassifier  # noqa: E402
 from paperrec.topics.model import TopicModel  # noqa: E402
 from paperrec.topics.taxonomy import load_taxonomy  # noqa: E402
-from paperrec.train.default_model import POOLS, read_papers  # noqa: E402
+from paperrec.train.default_model import (  # noqa: E402
+    MIN_SUPPORT,
+    POOLS,
+    RECALL_FLOOR,
+    read_papers,
+)
 from paperrec.train.topics_fit import (  # noqa: E402
     TopicTrainingConfig,
     embed_topics,
@@ -44,6 +50,16 @@ from paperrec.train.topics_fit import (  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PAPERREC_SHARED_DIR", REPO.parent / "shared")) / "data"
 GOLD = ("arxiv_dev.jsonl", "arxiv_ood_dev.jsonl")
+WEAK = "programming-languages,computational-engineering,mathematics"
+
+
+def weak_areas(result: dict) -> list[str]:
+    """Areas with MIN_SUPPORT+ papers whose recall is under RECALL_FLOOR, as 'area 0.28'."""
+    return [
+        f"{area} {row['classifier']['recall']:.2f}"
+        for area, row in result["areas"].items()
+        if row["support"] >= MIN_SUPPORT and row["classifier"]["recall"] < RECALL_FLOOR
+    ]
 
 
 def main() -> None:
@@ -52,6 +68,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated random_state values")
     parser.add_argument("--no-anchor-positives", action="store_true")
     parser.add_argument("--set", action="append", default=[], help="classifier NAME=VALUE")
+    parser.add_argument("--areas", default=WEAK, help="areas whose arxiv_dev recall to print")
     args = parser.parse_args()
     settings = Settings(home=args.home)
     embedder = Embedder.from_settings(settings, EmbeddingCache(settings.embedding_cache_path))
@@ -69,6 +86,7 @@ def main() -> None:
         gold[name] = (found, embedder.embed(found))
     print(f"{len(papers):,} papers; anchor_positives={config.anchor_positives}; {params or ''}")
     scores: dict[str, list[float]] = {name: [] for name in GOLD}
+    areas = args.areas.split(",")
     for seed in (int(s) for s in args.seeds.split(",")):
         started = time.perf_counter()
         classifier = TopicClassifier(**{**params, "random_state": seed}).fit(X, Y)
@@ -77,14 +95,21 @@ def main() -> None:
             taxonomy, classifier, embedder.model_id, topic_vectors,
             labeling.views.mean_, labeling.views.scale_,
         )  # fmt: skip
-        cells = []
+        cells, under = [], {}
         for name, (found, found_X) in gold.items():
-            macro = evaluate_topics(model, found, found_X)["macro_f1"]
+            result = evaluate_topics(model, found, found_X)
+            macro = result["macro_f1"]
             scores[name].append(macro["classifier"])
+            under[name] = weak_areas(result)
             cells.append(
                 f"{name} {macro['classifier']:.3f} (majority vote {macro['majority_vote']:.3f})"
             )
+            if name == GOLD[0]:
+                recall = {a: result["areas"][a]["classifier"]["recall"] for a in areas}
         print(f"seed {seed}: " + "; ".join(cells) + f"; fit {seconds:.0f} s")
+        print("  arxiv_dev recall: " + ", ".join(f"{a} {r:.2f}" for a, r in recall.items()))
+        for name, found in under.items():
+            print(f"  {name}, {MIN_SUPPORT}+ papers under {RECALL_FLOOR} recall: {found or 'none'}")
     for name, values in scores.items():
         spread = statistics.stdev(values) if len(values) > 1 else 0.0
         print(
