@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import lzma
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+import paperrec
 from paperrec import bundles
 from paperrec.cli import app
 from paperrec.config import DEFAULT_MODEL, Settings
@@ -26,6 +28,7 @@ from paperrec.topics.model import TopicModel
 from paperrec.topics.portable import BOOSTERS, read_portable, write_portable
 from paperrec.topics.taxonomy import load_taxonomy, parse_taxonomy
 from paperrec.train import registry
+from paperrec.train.default_model import TRAINING_CODE, training_code
 from paperrec.train.packaged import ORIGIN_TAG, ensure_packaged_champion
 
 TAXONOMY = """
@@ -110,10 +113,27 @@ def test_the_shipped_model_says_what_it_needs_and_what_it_is():
         macro = meta["metrics"][name]["area_macro_f1"]
         assert {"classifier", "majority_vote", "zero_shot", "ceiling"} <= set(macro)
     assert meta["git_commit"] != "unknown" and meta["paperrec_version"]
+    code = meta["training_code"]
+    assert len(code["sha256"]) == 64 and code["covers"] == list(TRAINING_CODE)
     text = (DIRECTORY / "meta.json").read_text()
     assert "/tmp/" not in text and "/work/" not in text and "/home/" not in text
     size = sum(p.stat().st_size for p in DIRECTORY.iterdir())
     assert size < MAX_SHIPPED_BYTES, f"the packaged model grew to {size:,} bytes"
+
+
+def test_the_training_code_hash_follows_the_files_not_the_commit(tmp_path):
+    """What meta.json records as the code it was built from stays true after a rebase (the
+    same files hash the same anywhere) and changes with any file of the training code."""
+    package = Path(paperrec.__file__).parent
+    copy = tmp_path / "paperrec"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__", "default"))
+    found = training_code(copy)
+    assert found == training_code(package) and found["files"] > 10
+    with (copy / "topics" / "classify.py").open("a") as handle:
+        handle.write("\n# changed\n")
+    assert training_code(copy)["sha256"] != found["sha256"]
+    (copy / "topics" / "classify.py").unlink()
+    assert training_code(copy)["files"] == found["files"] - 1
 
 
 def _runtime(settings: Settings, embedder) -> Runtime:

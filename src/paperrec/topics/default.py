@@ -33,6 +33,7 @@ REQUIRED = (
     "taxonomy_sha256",
     "paperrec_version",
     "git_commit",
+    "training_code",
     "training_data",
     "training_config",
     "metrics",

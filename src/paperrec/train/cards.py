@@ -148,7 +148,8 @@ def card_text(settings: Settings, key: str) -> str:
         trained_by = (
             f"{tags[ORIGIN_TAG]}: shipped in the package (`src/paperrec/topics/default`, "
             f"paperrec {tags.get('paperrec.packaged_version', '?')}, commit "
-            f"`{tags.get('paperrec.git_commit', '?')[:12]}`), rebuilt by "
+            f"`{tags.get('paperrec.git_commit', '?')[:12]}`, training code sha256 "
+            f"`{tags.get('paperrec.training_code_sha256', '?')[:12]}`), rebuilt by "
             "`python -m paperrec.train.default_model`"
         )
     rows = [

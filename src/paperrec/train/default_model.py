@@ -11,12 +11,18 @@ format (`paperrec.topics.portable`) to ``src/paperrec/topics/default`` with what
 and what it is: the encoder, the taxonomy's sha256, the paperrec version and commit, the
 training data (file names, counts, date range), the training config and the metrics.
 It holds no paper text: trees, calibration numbers and the embedded topic descriptions.
+
+Which code built it: ``git_commit`` is the commit checked out at the time (it changes
+when that commit is rebased), ``training_code`` the sha256 of the training code's files
+(`training_code`), which stays true after a rebase: ``--code-hash`` prints the hash of the
+code checked out beside the recorded one.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import os
 import sys
 import time
@@ -25,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+import paperrec
 from paperrec import offline
 from paperrec.config import Settings
 from paperrec.errors import PaperrecError
@@ -35,7 +42,7 @@ from paperrec.schema import Paper
 from paperrec.store.cache import EmbeddingCache
 from paperrec.topics.default import DIRECTORY
 from paperrec.topics.model import TopicModel
-from paperrec.topics.portable import write_portable
+from paperrec.topics.portable import read_meta, write_portable
 from paperrec.topics.taxonomy import load_taxonomy
 from paperrec.train.cards import default_config
 from paperrec.train.snapshot import provenance
@@ -43,6 +50,23 @@ from paperrec.train.topics_fit import TopicTrainingConfig, train_topic_model
 
 POOLS = ("arxiv_pool.jsonl", "arxiv_pool_noncs.jsonl")
 RECALL_FLOOR, MIN_SUPPORT = 0.4, 20  # issue 15: no area under 0.4 recall with 20+ papers
+# The code a rebuild runs (package-relative; a directory means its .py files): labeling,
+# the classifier, the training configuration, the LightGBM parameters and this builder.
+TRAINING_CODE = ("topics", "train/topics_fit.py", "train/default_model.py", "boosting.py")
+
+
+def training_code(root: Path = Path(paperrec.__file__).parent) -> dict:
+    """sha256 over the relative path and bytes of each file of TRAINING_CODE under ``root``
+    (the package directory), sorted by path; and how many files it covers."""
+    files = []
+    for entry in TRAINING_CODE:
+        path = root / entry
+        files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return {"sha256": digest.hexdigest(), "files": len(files), "covers": list(TRAINING_CODE)}
 
 
 def read_papers(paths: Sequence[Path]) -> tuple[list[Paper], dict]:
@@ -91,6 +115,7 @@ def build(
     """Train on ``pools`` with ``home``'s embedding cache, measure on ``gold``, write to
     ``out``; returns the metadata written."""
     code = provenance()  # the commit of the code that runs, before anything can change it
+    code_hash = training_code()
     settings = Settings(home=home)
     embedder = Embedder.from_settings(settings, EmbeddingCache(settings.embedding_cache_path))
     papers, per_file = read_papers(pools)
@@ -113,6 +138,7 @@ def build(
         "taxonomy_sha256": taxonomy.sha256,
         "paperrec_version": code["package_version"],
         "git_commit": code["git_commit"],
+        "training_code": code_hash,
         "training_data": {"files": per_file, **describe(papers)},
         "training_config": {**default_config("topics"), "random_state": config.random_state},
         "metrics": {Path(g).name: measure(model, embedder, Path(g), ceiling) for g in gold},
@@ -128,13 +154,23 @@ def build(
     return meta
 
 
+def print_code_hash(out: Path) -> int:
+    """Print the checked-out training code's sha256 and the one ``out`` was built from;
+    0 when they agree, 1 when not."""
+    now = training_code()["sha256"]
+    try:
+        recorded = read_meta(out).get("training_code", {}).get("sha256", "not recorded")
+    except PaperrecError as exc:
+        recorded = str(exc)
+    print(f"training code now:       {now}\nrecorded in {out.name}/meta.json: {recorded}")
+    return 0 if now == recorded else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     offline.set_defaults()
     shared = Path(os.environ.get("PAPERREC_SHARED_DIR", "../shared")) / "data"
     parser = argparse.ArgumentParser(prog="python -m paperrec.train.default_model")
-    parser.add_argument(
-        "--home", type=Path, required=True, help="home whose embedding cache to use"
-    )
+    parser.add_argument("--home", type=Path, help="home whose embedding cache to use (required)")
     parser.add_argument(
         "--pool", type=Path, action="append", help=f"training papers (default: {', '.join(POOLS)})"
     )
@@ -147,7 +183,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=DIRECTORY, help="where to write the model")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the supervised ceiling")
+    parser.add_argument(
+        "--code-hash",
+        action="store_true",
+        help="print the training code's sha256 beside the one --out's meta.json records",
+    )
     args = parser.parse_args(argv)
+    if args.code_hash:
+        return print_code_hash(args.out)
+    if args.home is None:
+        parser.error("the following arguments are required: --home")
     pools = args.pool or [shared / name for name in POOLS]
     gold = args.gold
     if gold is None:

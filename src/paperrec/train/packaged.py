@@ -115,6 +115,8 @@ def register_packaged(settings: Settings, model: TopicModel, meta: dict) -> str:
         ORIGIN_TAG: ORIGIN,
         "paperrec.git_commit": meta["git_commit"],
         "paperrec.packaged_version": meta["paperrec_version"],
+        # rebase-proof: the sha256 of the code it was built with (`default_model.training_code`)
+        "paperrec.training_code_sha256": meta.get("training_code", {}).get("sha256", "?"),
     }
     registry.tag_version(settings, registry.TOPICS_MODEL, version, tags)
     registry.promote(settings, registry.TOPICS_MODEL, version)
