@@ -24,6 +24,7 @@ from types import SimpleNamespace
 import pytest
 from filelock import FileLock
 
+from encoder_helpers import SUITE_ENCODER
 from home_helpers import copy_home_with_registry
 from paperrec import offline
 from pool_helpers import SMALL_POOL, slice_pool
@@ -36,13 +37,9 @@ offline.set_defaults()
 # slower (3 s -> 15-20 s for ten small fits here). Passive waiting changes no result.
 # Set before anything loads an OpenMP runtime (LightGBM, torch), inherited by subprocesses.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-# The suite embeds with torch float32, as it always has, on every CPU: with auto, every
-# test home (and every server a test starts) would export its own OpenVINO graph first, and
-# on a CPU with bfloat16 (AMX, AVX512-BF16) torch would take bfloat16, whose vectors move a
-# borderline paper across a threshold of the small test models. tests/test_encoders.py
-# runs the other backends and precisions explicitly.
-os.environ.setdefault("PAPERREC_EMBEDDING_BACKEND", "torch")
-os.environ.setdefault("PAPERREC_EMBEDDING_PRECISION", "float32")
+# The suite embeds with torch float32 on every CPU, as it always has (encoder_helpers.py).
+for _name, _value in SUITE_ENCODER.items():
+    os.environ.setdefault(_name, _value)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PAPERREC_SHARED_DIR", REPO.parent / "shared"))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import psutil
 
+from encoder_helpers import SUITE_ENCODER
 from paperrec.serving.process import (
     ServerExited,
     ServerNotReady,
@@ -30,7 +31,6 @@ from paperrec.serving.process import (
 
 READY_SECONDS = 150
 TOKEN_SECRET = "service-test-secret-0123456789-0123456789"
-SUITE_ENCODER = {"PAPERREC_EMBEDDING_BACKEND": "torch", "PAPERREC_EMBEDDING_PRECISION": "float32"}
 
 
 def copy_home(trained_home: Path, target: Path, cache_path: Path) -> Path:

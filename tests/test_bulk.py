@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bulk_helpers import runtime_at, shard_table
+from encoder_helpers import SUITE_ENCODER
 from paperrec import offline
 from paperrec.cli import app
 from paperrec.errors import InputError
@@ -82,12 +83,7 @@ def test_parquet_source_reads_like_jsonl(tmp_path, shared_dir):
 
 def _env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PAPERREC_", "MLFLOW_"))}
-    env.update(
-        offline.PROCESS,
-        PAPERREC_HOME=str(home),
-        PAPERREC_EMBEDDING_BACKEND="torch",
-        PAPERREC_EMBEDDING_PRECISION="float32",
-    )
+    env.update(offline.PROCESS, PAPERREC_HOME=str(home), **SUITE_ENCODER)
     return env
 
 

@@ -20,6 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bulk_helpers import runtime_at, shard_table
+from encoder_helpers import SUITE_ENCODER
 from paperrec import offline
 from paperrec.cli import app
 from pool_helpers import slice_pool
@@ -147,8 +148,7 @@ def test_backfill_on_ray_killed_with_sigkill_resumes_without_duplicates(
     # Cheap, small batches (8 x 8 texts of 64 tokens each): the shards come back a few at a
     # time, the first within seconds of the actors starting.
     cheap = {"PAPERREC_MAX_SEQ_LENGTH": "64", "PAPERREC_EMBED_BATCH_SIZE": "8"}
-    env.update(offline.PROCESS, PAPERREC_HOME=str(home), PAPERREC_EMBEDDING_BACKEND="torch",
-               PAPERREC_EMBEDDING_PRECISION="float32", **cheap)  # fmt: skip
+    env.update(offline.PROCESS, PAPERREC_HOME=str(home), **SUITE_ENCODER, **cheap)
     log = tmp_path / "backfill.log"
     with log.open("wb") as said:
         proc = subprocess.Popen(command, env=env, stdout=said, stderr=subprocess.STDOUT)
