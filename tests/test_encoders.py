@@ -195,3 +195,54 @@ def test_openvino_int8_without_calibration_texts_says_what_to_do(tmp_path):
     embedder = Embedder(backend="openvino", precision="int8", home=tmp_path, calibration=list)
     with pytest.raises(InputError, match="stored papers to calibrate"):
         embedder.encode_texts(TEXTS)
+
+
+def _openvino_streams(encoder_home):
+    if not encoder_choice.installed("openvino"):
+        pytest.skip("openvino is not installed")
+    embedder = Embedder(backend="openvino", precision="float32", home=encoder_home)
+    if embedder.encoder.streams is None:
+        pytest.skip("one core: OpenVINO runs one latency stream only")
+    return embedder
+
+
+def test_openvino_streams_share_batches_and_concurrent_calls_get_their_own_vectors(
+    encoder_home,
+):
+    from concurrent.futures import ThreadPoolExecutor
+
+    embedder = _openvino_streams(encoder_home)
+    streams = embedder.encoder.streams
+    assert embedder.concurrent_calls
+    texts = [f"{t} (variant {i})" for i in range(6) for t in TEXTS]
+    alone = np.vstack([embedder.encode_texts([t]) for t in texts])  # the latency request
+    together = embedder.encode_texts(texts)  # small batches on the streams
+    np.testing.assert_allclose(together, alone, atol=1e-4)
+    with ThreadPoolExecutor(2) as pool:  # two calls at once share the streams
+        halves = list(pool.map(embedder.encode_texts, [texts[::2], texts[1::2]]))
+    np.testing.assert_allclose(halves[0], alone[::2], atol=1e-4)
+    np.testing.assert_allclose(halves[1], alone[1::2], atol=1e-4)
+    streams.calls = 1  # beside a running call, one text joins the streams' queue
+    try:
+        np.testing.assert_allclose(embedder.encode_texts(texts[:1]), alone[:1], atol=1e-4)
+    finally:
+        streams.calls = 0
+
+
+@pytest.mark.parametrize("texts", [1, 2, 3, 9, 16, 31, 64, 2048])
+def test_stream_batches_shrink_towards_the_end_so_the_streams_end_together(texts, encoder_home):
+    streams = _openvino_streams(encoder_home).encoder.streams
+    sizes = streams.sizes(texts)
+    assert sum(sizes) == texts and max(sizes) <= streams.MAX_BATCH and min(sizes) >= 1
+    assert sizes == sorted(sizes, reverse=True)  # largest (and longest texts) first
+    assert len(sizes) >= min(texts, streams.count)  # every stream gets work when there is any
+    assert sizes[-min(len(sizes), streams.count) :] == [1] * min(len(sizes), streams.count)
+
+
+def test_a_failed_stream_batch_raises_and_leaves_nothing_running(encoder_home):
+    streams = _openvino_streams(encoder_home).encoder.streams
+    bad = np.zeros((1, 3), dtype=np.int64)
+    batches = [(np.array([0]), {"input_ids": bad, "attention_mask": bad})]  # no token_type_ids
+    with pytest.raises(Exception):  # noqa: B017 (OpenVINO's own error type)
+        streams.run(iter(batches))
+    assert streams.calls == 0

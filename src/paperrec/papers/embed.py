@@ -119,6 +119,12 @@ class Embedder:
         return self._model
 
     @property
+    def concurrent_calls(self) -> bool:
+        """Whether calls from several threads at once share the cores well (OpenVINO's
+        streams, `paperrec.papers.encoders.StreamRequests`); loads the encoder."""
+        return bool(getattr(self.encoder, "concurrent_calls", False))
+
+    @property
     def sequence_length(self) -> int:
         return self.max_seq_length or self.encoder.max_seq_length
 
