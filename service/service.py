@@ -7,8 +7,8 @@ and the registry are those of ``PAPERREC_HOME``. docs/service.md describes the A
 Concurrent ``/score`` requests share one encode: ``/score`` validates its body, answers
 repeated abstracts from memory, and hands the rest to a greedy batcher
 (`paperrec.serving.batcher`): each ``Predictor.score`` call takes every paper that queued
-while the previous one ran. There is no batching endpoint: nothing reaches the model
-without passing ``/score``'s limits.
+while the previous one ran (two calls in flight when the encoder overlaps them). There is
+no batching endpoint: nothing reaches the model without passing ``/score``'s limits.
 """
 
 # ruff: noqa: E402  (the environment is set before any import loads OpenMP)
@@ -57,7 +57,7 @@ from paperrec.serving import links as link_pages
 from paperrec.serving.access import authorize_admin, authorize_key
 from paperrec.serving.batcher import GreedyBatcher
 from paperrec.serving.compute import ComputePool
-from paperrec.serving.holder import PredictorHolder
+from paperrec.serving.holder import SCORE_LANES, PredictorHolder
 from paperrec.store.users import UnknownUserError
 from paperrec.users.profiles import record_feedback
 from paperrec.users.tokens import check_secret
@@ -208,11 +208,15 @@ class PaperrecService:
             check_secret(self.runtime.settings.token_secret)  # a weak secret: refuse to start
         # Loaded (and warmed up) on the encode thread, so torch's and LightGBM's thread
         # pools are made there, at its priority, before any request.
-        self.encodes = ComputePool("encode", 1)  # the batcher makes one call at a time
+        self.encodes = ComputePool("encode", SCORE_LANES)
         self.holder = self.encodes.call(PredictorHolder.load, self.runtime)
         self.rankings = ComputePool("ranking", RANKING_THREADS)
         self.batcher = GreedyBatcher(
-            self.holder.score, MAX_BATCH_PAPERS, _count_batch, run=self.encodes.run
+            self.holder.score,
+            MAX_BATCH_PAPERS,
+            _count_batch,
+            run=self.encodes.run,
+            lanes=self.holder.score_lanes,  # 2 with OpenVINO's streams, else 1
         )
         self._limiters: dict[str, anyio.CapacityLimiter] = {}
         self.holder.watch(self.runtime.settings.reload_interval)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import types
 
 import numpy as np
@@ -77,10 +78,16 @@ def registry(monkeypatch):
     return fake
 
 
+def fake_runtime(concurrent_calls: bool = False):
+    embedder = types.SimpleNamespace(
+        encode_texts=lambda texts: np.zeros((len(texts), 384)), concurrent_calls=concurrent_calls
+    )
+    return types.SimpleNamespace(embedder=embedder)
+
+
 @pytest.fixture()
 def runtime():
-    embedder = types.SimpleNamespace(encode_texts=lambda texts: np.zeros((len(texts), 384)))
-    return types.SimpleNamespace(embedder=embedder)
+    return fake_runtime()
 
 
 def test_new_champion_is_swapped_in(registry, runtime):
@@ -144,3 +151,20 @@ def test_repeated_abstracts_are_scored_once_per_topic_model(registry, runtime):
     registry.champions["topics"] = "2"
     holder.refresh()
     assert holder.recall(papers) == [None, None, None]  # rows of the old model are not reused
+
+
+@pytest.mark.parametrize("concurrent_calls", [False, True])
+def test_score_waits_for_the_model_lock_unless_the_encoder_takes_concurrent_calls(
+    registry, concurrent_calls
+):
+    holder = PredictorHolder.load(fake_runtime(concurrent_calls), loader=registry.load)
+    assert holder.score_lanes == (2 if concurrent_calls else 1)
+    papers = [paper_from_fields("1", "Title", "An abstract.")]
+    done = threading.Event()
+    with holder.using():  # another model call (a ranking's encode, the web app) is running
+        worker = threading.Thread(target=lambda: (holder.score(papers), done.set()))
+        worker.start()
+        # with OpenVINO's streams the two calls share the cores; otherwise /score waits
+        assert done.wait(5) is concurrent_calls
+    worker.join(5)
+    assert done.is_set() and holder.predictor.scored == 1

@@ -122,3 +122,24 @@ def test_a_cancelled_request_is_left_out():
 def test_an_empty_request_gets_no_rows():
     batcher = GreedyBatcher(SlowScorer(seconds=0.0))
     assert asyncio.run(batcher.submit([])) == []
+
+
+def test_two_lanes_keep_two_calls_in_flight_and_each_request_gets_its_rows():
+    scorer = SlowScorer(seconds=0.05)
+    batcher = GreedyBatcher(scorer, max_items=64, lanes=2)
+
+    async def run() -> list[list]:
+        first = asyncio.ensure_future(batcher.submit(["p0"]))
+        await asyncio.sleep(0.01)  # the first call is running: the next request takes lane 2
+        second = asyncio.ensure_future(batcher.submit(["p1"]))
+        await asyncio.sleep(0.01)
+        rest = await asyncio.gather(*(batcher.submit([f"p{i}"]) for i in range(2, 12)))
+        return [await first, await second, *rest]
+
+    answers = asyncio.run(run())
+    assert [[item for item, _ in rows] for rows in answers] == [[f"p{i}"] for i in range(12)]
+    assert scorer.most_concurrent == 2  # the second lane did not wait for the first call
+    assert scorer.calls[:2] == [["p0"], ["p1"]] and batcher.requests == 12
+    assert sorted(item for call in scorer.calls for item in call) == sorted(
+        f"p{i}" for i in range(12)
+    )  # every request scored once

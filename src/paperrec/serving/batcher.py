@@ -1,10 +1,12 @@
 """Concurrent ``/score`` requests share one encode: a greedy batcher on the event loop.
 
-Each request queues its papers and awaits their rows. One drain task at a time takes
-everything that has queued (whole requests, up to ``max_items`` papers) and scores it in one
-call on a worker thread; whatever arrives meanwhile becomes the next batch. Nothing waits
-for company: a request that finds the batcher idle is scored at once, and under load the
-batches grow by themselves to the number of requests in flight.
+Each request queues its papers and awaits their rows. A drain task takes everything that
+has queued (whole requests, up to ``max_items`` papers) and scores it in one call on a worker
+thread; whatever arrives meanwhile becomes the next batch. Nothing waits for company: a
+request that finds a lane free is scored at once, and under load the batches grow by
+themselves to the number of requests in flight. With ``lanes`` > 1, that many drains run at
+once, for a model that takes concurrent calls and overlaps them (OpenVINO's streams: the
+next call's first batches fill the cores that the previous call's last batch leaves idle).
 
 This replaced BentoML's adaptive batcher behind ``/score``: that one holds a batch back
 for as long as recent requests waited, and with clients that send again only after an
@@ -34,6 +36,8 @@ class GreedyBatcher:
     run
         Awaits ``score(items)`` off the event loop: ``run(score, items)``; by default on
         one of anyio's worker threads (the service passes a `ComputePool`'s ``run``).
+    lanes
+        Calls of ``score`` in flight at most (``run`` must allow as many at once).
 
     Use it from one event loop (the service's). ``batches`` and ``requests`` count what
     it did.
@@ -45,6 +49,7 @@ class GreedyBatcher:
         max_items: int = 64,
         on_batch: Callable[[int], None] | None = None,
         run: Callable[[Callable, list], Awaitable[Sequence]] | None = None,
+        lanes: int = 1,
     ):
         self.score = score
         self.run = run or anyio.to_thread.run_sync
@@ -53,7 +58,8 @@ class GreedyBatcher:
         self.batches = 0
         self.requests = 0
         self._queue: deque[tuple[list, asyncio.Future]] = deque()
-        self._draining = False
+        self.lanes = lanes
+        self._drains = 0  # drain tasks running
 
     async def submit(self, items: Sequence) -> list:
         """The rows of ``items``, in order, scored together with whatever else is queued.
@@ -61,8 +67,8 @@ class GreedyBatcher:
         An exception of ``score`` is raised to every request of that batch."""
         future = asyncio.get_running_loop().create_future()
         self._queue.append((list(items), future))
-        if not self._draining:
-            self._draining = True
+        if self._drains < self.lanes:
+            self._drains += 1
             asyncio.get_running_loop().create_task(self._drain())
         return await future
 
@@ -98,4 +104,4 @@ class GreedyBatcher:
                         future.set_result(rows[start : start + len(items)])
                     start += len(items)
         finally:
-            self._draining = False
+            self._drains -= 1

@@ -3,7 +3,10 @@
 `PredictorHolder` owns the `Predictor` that requests use and swaps in a new one when the
 exported champion changes (`paperrec.bundles`; on demand, or from a background thread every
 few seconds).
-Model calls go through ``holder.using()``, one at a time. A ranking of stored papers
+Model calls go through ``holder.using()``, one at a time; `score` (the /score batcher's call)
+runs up to ``score_lanes`` calls side by side when the encoder takes concurrent calls
+(OpenVINO's streams: one call's last batches then run beside the next call's first ones),
+and otherwise takes the same lock. A ranking of stored papers
 (``holder.predictor.recommend``) does not: the papers' arrays and the users' profiles stay
 in memory, and only an encode of papers it has not seen takes the same lock. Its `score` is
 ``Predictor.score`` with the rows of recently scored abstracts kept in memory (keyed by
@@ -39,6 +42,9 @@ log = logging.getLogger(__name__)
 DEFAULT_CHECK_SECONDS = 30.0
 MEMO_ROWS = 20_000  # papers whose ranking arrays stay in memory (about 4 kB each)
 MEMO_SIZE = 4096  # topic rows kept for repeated abstracts (about 5 kB each)
+# `score` calls side by side when the encoder takes concurrent calls: two keep its streams
+# busy between one call's end and the next one's start; more would only split the batches.
+SCORE_LANES = 2
 _MODELS = ("topics", "ranker")
 # The warm-up text: encoding it at start-up loads the model and tokenizer before traffic.
 _WARM_UP = "Warm-up. Loads the embedding model before the first request."
@@ -77,6 +83,8 @@ class PredictorHolder:
         self._watcher: threading.Thread | None = None
         self._memo: OrderedDict[tuple[str, str], dict] = OrderedDict()
         self._memo_lock = threading.Lock()
+        self.score_lanes = 1  # set by `load` from the encoder
+        self._lanes = threading.BoundedSemaphore(SCORE_LANES)
         self.profiles = ProfileCache()  # users' profiles, shared by every predictor it loads
 
     @classmethod
@@ -97,6 +105,8 @@ class PredictorHolder:
         vectors = runtime.embedder.encode_texts([_WARM_UP])
         if holder._predictor.topic_model is not None:
             holder._predictor.topic_model.predict_proba(vectors)
+        if runtime.embedder.concurrent_calls:
+            holder.score_lanes = SCORE_LANES
         return holder
 
     @property
@@ -120,9 +130,20 @@ class PredictorHolder:
         """Rows of ``papers`` that the predictor in use scored recently; None for the others."""
         return self._recall(self.predictor, papers)
 
+    @contextmanager
+    def scoring(self) -> Iterator[Predictor]:
+        """As `using`, for `score`: up to ``score_lanes`` at once, and not behind the model
+        lock when that is more than one (the encoder takes concurrent calls)."""
+        if self.score_lanes == 1:
+            with self.using() as predictor:
+                yield predictor
+        else:
+            with self._lanes:
+                yield self.predictor
+
     def score(self, papers: Sequence[InputPaper]) -> list[dict]:
         """``Predictor.score`` rows for ``papers``, in order; repeated abstracts from memory."""
-        with self.using() as predictor:
+        with self.scoring() as predictor:
             rows = self._recall(predictor, papers)
             missing = [i for i, row in enumerate(rows) if row is None]
             fresh = predictor.score([papers[i] for i in missing]) if missing else []
