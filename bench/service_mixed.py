@@ -19,7 +19,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 
-import httpx
+from _load import Client  # bench/ is on sys.path when run as a script
 
 VOTES_PER_USER = 1000
 TARGET_FEEDBACK_P99_MS = 100.0
@@ -75,26 +75,26 @@ async def mixed_load(
             return {"user": user, "k": 10, "mark_shown": False}
         return {"user": user, "paper_id": next(votes), "signal": "up"}
 
-    async def client(http: httpx.AsyncClient, path: str, offset: int) -> None:
+    async def client(http: Client, path: str, offset: int) -> None:
         for i in range(per_client):
             start = time.perf_counter()
-            answer = await http.post(path, json=body(path, offset + i))
-            latencies[path].append((time.perf_counter() - start) * 1000)
+            status, ms = await http.post(path, body(path, offset + i))
+            latencies[path].append(ms)
             started[path].append(start - origin)
-            errors[path] += answer.status_code != 200
+            errors[path] += status != 200
 
     # Every client exists and holds its connection before the clock starts, as a load
-    # generator opens its connections first: making a client (httpx loads its certificate
-    # store) blocks this event loop for 30-60 ms, which the first requests' latency counted.
+    # generator opens its connections first: making an httpx client (it loads its
+    # certificate store) blocked this event loop for 30-60 ms, which the first requests'
+    # latency counted. Each client is one connection of the aiohttp generator (`_load`).
     async with contextlib.AsyncExitStack() as stack:
         jobs, https = [], []
         for path, count in clients.items():
             for n in range(count):
-                http = httpx.AsyncClient(base_url=url, timeout=120, headers=headers)
-                https.append(await stack.enter_async_context(http))
+                https.append(await stack.enter_async_context(Client(url, 1, headers)))
                 jobs.append(client(https[-1], path, n * per_client))
         opening = time.perf_counter()
-        await asyncio.gather(*(http.get("/livez") for http in https))
+        await asyncio.gather(*(http.connect() for http in https))
         print(
             f"{len(https)} connections opened before the clock "
             f"(a /livez each, all at once): {(time.perf_counter() - opening) * 1000:.0f} ms",
