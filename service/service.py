@@ -21,6 +21,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import functools
+import gc
 import inspect
 import logging
 from urllib.parse import quote
@@ -221,6 +222,11 @@ class PaperrecService:
         self._limiters: dict[str, anyio.CapacityLimiter] = {}
         self.holder.watch(self.runtime.settings.reload_interval)
         attach(web, self.runtime, self.holder, openapi=lambda: self.openapi())
+        # Everything loaded so far (the libraries, numba's and LightGBM's among them, and
+        # the models) lives as long as the server: out of the collector's reach, a full
+        # collection walks only what requests made since. It walked it all before, 114-224
+        # ms with every thread stopped, and each vote that arrived then waited that long.
+        gc.freeze()
 
     def openapi(self) -> dict:
         """This service's OpenAPI description (shown at /docs by the web app)."""
