@@ -247,7 +247,8 @@ def paired_throughput(
 
     Each /score chunk starts with the server idle and ends with its last batches, which
     a server under steady load does not do; a chunk of 256 requests (~5 s) keeps those
-    two moments to a small part of it (with 128, the ratio was ~4 % lower)."""
+    two moments to a small part of it (the change from 128 moved the ratio by less than the
+    spread between runs)."""
     raw_seconds, phases = 0.0, []
     for start in range(0, len(rows), chunk):
         part = rows[start : start + chunk]
