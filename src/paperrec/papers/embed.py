@@ -122,7 +122,7 @@ class Embedder:
     def concurrent_calls(self) -> bool:
         """Whether calls from several threads at once share the cores well (OpenVINO's
         streams, `paperrec.papers.encoders.StreamRequests`); loads the encoder."""
-        return bool(getattr(self.encoder, "concurrent_calls", False))
+        return self.encoder.concurrent_calls
 
     @property
     def sequence_length(self) -> int:
