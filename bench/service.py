@@ -12,7 +12,10 @@ port and stops it at the end. Every phase sends a fixed number of requests. Each
 phase tags the titles with its name, so no phase is served from another one's cache. The
 process uses the server's OpenMP setting (OMP_WAIT_POLICY=PASSIVE), so the raw numbers are
 measured under the same conditions. The load generator (`_load`, aiohttp) runs on the same
-cores; its CPU per request at concurrency 32 is printed with the targets.
+cores; its CPU per request at concurrency 32 is printed with the targets, and so is the CPU
+each side spends per abstract in the paired throughput phases (raw: this process; /score:
+the server's processes, and their event loop apart), with the share of the cores the
+server kept busy: the two say whether a gap in the ratio is work or idle cores.
 
     python bench/service.py [--home DIR] [--abstracts N] [--singles N]
     python bench/service.py --mixed [--home DIR]   # /score, /recommend, /feedback together
@@ -218,6 +221,12 @@ def report(results: dict[str, dict]) -> None:
         f"load generator (this process, aiohttp) at concurrency 32: {c32['client_ms']:.2f} ms"
         f" of CPU per request, {share:.1%} of the {cores} cores"
     )
+    raw = results["raw"]
+    print(
+        f"CPU per abstract: raw batched {raw['cpu_ms']:.1f} ms, {raw['busy']:.1%} of the cores "
+        f"busy (this process); /score at concurrency 32 {c32['cpu_ms']:.1f} ms, "
+        f"{c32['busy']:.1%} busy (the server; {c32['loop_ms']:.2f} ms on its event loop)"
+    )
 
 
 def paired_latency(raw: RawModel, url: str, rows: list[dict]) -> tuple[dict, dict]:
@@ -241,30 +250,64 @@ def latency_summary(ms: list[float]) -> dict:
 
 
 def paired_throughput(
-    raw: RawModel, url: str, rows: list[dict], chunk: int = 256
+    raw: RawModel, url: str, rows: list[dict], server: subprocess.Popen, chunk: int = 256
 ) -> tuple[dict, dict]:
     """Raw batched encode and /score at concurrency 32, chunk by chunk, alternately.
 
     Each /score chunk starts with the server idle and ends with its last batches, which
     a server under steady load does not do; a chunk of 256 requests (~5 s) keeps those
     two moments to a small part of it (the change from 128 moved the ratio by less than the
-    spread between runs)."""
-    raw_seconds, phases = 0.0, []
+    spread between runs). Both sides count their CPU per abstract: raw this process's,
+    /score the server's (`server_cpu`, read around each chunk, connections included)."""
+    raw_seconds, raw_cpu, phases = 0.0, 0.0, []
+    served = {"cpu": 0.0, "loop": 0.0, "seconds": 0.0}
     for start in range(0, len(rows), chunk):
         part = rows[start : start + chunk]
-        raw_seconds += raw.seconds(raw.texts(part))
+        texts = raw.texts(part)
+        before = cpu_seconds()
+        raw_seconds += raw.seconds(texts)
+        raw_cpu += cpu_seconds() - before
+        before = server_cpu(server)
         phases.append(asyncio.run(load_phase(url, tagged(part, "c32"), 32)))
-    elapsed = sum(
-        len(rows[i * chunk : (i + 1) * chunk]) / p["throughput"] for i, p in enumerate(phases)
-    )
+        after = server_cpu(server)
+        served["seconds"] += len(part) / phases[-1]["throughput"]
+        for key in ("cpu", "loop"):
+            served[key] += after[key] - before[key]
+    elapsed = served["seconds"]
     http = {
         "throughput": len(rows) / elapsed,
         "p50": statistics.median(p["p50"] for p in phases),
         "p99": max(p["p99"] for p in phases),
         "errors": sum(p["errors"] for p in phases),
         "client_ms": statistics.mean(p["client_ms"] for p in phases),
+        "cpu_ms": served["cpu"] * 1000 / len(rows),
+        "loop_ms": served["loop"] * 1000 / len(rows),
+        "busy": served["cpu"] / elapsed / len(os.sched_getaffinity(0)),
     }
-    return {"throughput": len(rows) / raw_seconds, "p50": None, "p99": None}, http
+    plain = {
+        "throughput": len(rows) / raw_seconds,
+        "p50": None,
+        "p99": None,
+        "cpu_ms": raw_cpu * 1000 / len(rows),
+        "busy": raw_cpu / raw_seconds / len(os.sched_getaffinity(0)),
+    }
+    return plain, http
+
+
+def server_cpu(server: subprocess.Popen) -> dict[str, float]:
+    """CPU seconds used so far by the server's processes (``cpu``) and by their main
+    threads (``loop``: the worker's is its event loop)."""
+    import psutil
+
+    root = psutil.Process(server.pid)
+    used = {"cpu": 0.0, "loop": 0.0}
+    for process in (root, *root.children(recursive=True)):
+        for thread in process.threads():
+            seconds = thread.user_time + thread.system_time
+            used["cpu"] += seconds
+            if thread.id == process.pid:
+                used["loop"] += seconds
+    return used
 
 
 def run(home: Path, rows: list[dict], singles: int) -> tuple[dict, dict]:
@@ -285,7 +328,8 @@ def run(home: Path, rows: list[dict], singles: int) -> tuple[dict, dict]:
                 zip(("raw1", "c1"), paired_latency(raw, url, rows[:singles]), strict=True)
             )
             print(f"raw batched and /score at concurrency 32, alternately: {len(rows)}", flush=True)
-            results.update(zip(("raw", "c32"), paired_throughput(raw, url, rows), strict=True))
+            pair = paired_throughput(raw, url, rows, server)
+            results.update(zip(("raw", "c32"), pair, strict=True))
             for name, label, concurrency, per_request, tag in PHASES:
                 if name not in results:
                     print(f"{label}: {len(rows)} abstracts", flush=True)
