@@ -4,8 +4,8 @@ The load generator runs on the same cores as the server it measures, so every CP
 millisecond it spends is taken from the server. httpx's AsyncClient spent 3.9-4.2 ms of CPU
 per small POST here (2 Zen 4 cores, 32 connections, encode/httpx#3215), the server 1.1-1.8
 ms: at /score's ~45 requests/s that was ~8 % of both cores, taken from the encoder the
-benchmark compares the service with. aiohttp's client spends 0.3-0.4 ms. `cpu_ms` gives what
-this process spent, so a bench can print the generator's share beside its figures.
+benchmark compares the service with. aiohttp's client spends 0.3-0.4 ms. `cpu_seconds`
+gives what this process spent, so a bench can print the generator's share beside its figures.
 """
 
 from __future__ import annotations
@@ -52,13 +52,11 @@ class Client:
             await answer.read()
             return answer.status, (time.perf_counter() - start) * 1000
 
-    async def connect(self) -> float:
+    async def connect(self) -> None:
         """Open every connection now (a /livez on each, all at once), as load generators do
-        before the clock starts; returns the milliseconds that took. Opened inside a timed
-        phase, 32 connections cost the first requests (and the server) that time."""
-        start = time.perf_counter()
+        before the clock starts. Opened inside a timed phase, 32 connections cost the first
+        requests (and the server) that time."""
         await asyncio.gather(*(self.get("/livez") for _ in range(self.connections)))
-        return (time.perf_counter() - start) * 1000
 
     async def get(self, path: str) -> int:
         async with self.session.get(path) as answer:

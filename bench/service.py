@@ -214,18 +214,24 @@ def report(results: dict[str, dict]) -> None:
         print(f"{text:<52} target {target:<9} {'met' if ok else 'MISSED'}")
     errors = sum(r.get("errors", 0) for r in results.values())
     print(f"non-200 answers: {errors}")
-    c32 = results["c32"]
+    c32, raw = results["c32"], results["raw"]
     cores = len(os.sched_getaffinity(0))
-    share = c32["client_ms"] * c32["throughput"] / 1000 / cores
+
+    def busy(ms: float, rate: float) -> float:
+        """The share of the cores kept busy by ``ms`` of CPU per item at ``rate`` items/s."""
+        return ms * rate / 1000 / cores
+
     print(
         f"load generator (this process, aiohttp) at concurrency 32: {c32['client_ms']:.2f} ms"
-        f" of CPU per request, {share:.1%} of the {cores} cores"
+        f" of CPU per request, {busy(c32['client_ms'], c32['throughput']):.1%} of the "
+        f"{cores} cores"
     )
-    raw = results["raw"]
     print(
-        f"CPU per abstract: raw batched {raw['cpu_ms']:.1f} ms, {raw['busy']:.1%} of the cores "
-        f"busy (this process); /score at concurrency 32 {c32['cpu_ms']:.1f} ms, "
-        f"{c32['busy']:.1%} busy (the server; {c32['loop_ms']:.2f} ms on its event loop)"
+        f"CPU per abstract: raw batched {raw['cpu_ms']:.1f} ms, "
+        f"{busy(raw['cpu_ms'], raw['throughput']):.1%} of the cores busy (this process); "
+        f"/score at concurrency 32 {c32['cpu_ms']:.1f} ms, "
+        f"{busy(c32['cpu_ms'], c32['throughput']):.1%} busy (the server; "
+        f"{c32['loop_ms']:.2f} ms on its event loop)"
     )
 
 
@@ -259,8 +265,8 @@ def paired_throughput(
     two moments to a small part of it (the change from 128 moved the ratio by less than the
     spread between runs). Both sides count their CPU per abstract: raw this process's,
     /score the server's (`server_cpu`, read around each chunk, connections included)."""
-    raw_seconds, raw_cpu, phases = 0.0, 0.0, []
-    served = {"cpu": 0.0, "loop": 0.0, "seconds": 0.0}
+    raw_seconds, raw_cpu, elapsed, phases = 0.0, 0.0, 0.0, []
+    served = {"cpu": 0.0, "loop": 0.0}  # the server's CPU seconds in the /score chunks
     for start in range(0, len(rows), chunk):
         part = rows[start : start + chunk]
         texts = raw.texts(part)
@@ -270,10 +276,9 @@ def paired_throughput(
         before = server_cpu(server)
         phases.append(asyncio.run(load_phase(url, tagged(part, "c32"), 32)))
         after = server_cpu(server)
-        served["seconds"] += len(part) / phases[-1]["throughput"]
-        for key in ("cpu", "loop"):
+        elapsed += len(part) / phases[-1]["throughput"]
+        for key in served:
             served[key] += after[key] - before[key]
-    elapsed = served["seconds"]
     http = {
         "throughput": len(rows) / elapsed,
         "p50": statistics.median(p["p50"] for p in phases),
@@ -282,14 +287,12 @@ def paired_throughput(
         "client_ms": statistics.mean(p["client_ms"] for p in phases),
         "cpu_ms": served["cpu"] * 1000 / len(rows),
         "loop_ms": served["loop"] * 1000 / len(rows),
-        "busy": served["cpu"] / elapsed / len(os.sched_getaffinity(0)),
     }
     plain = {
         "throughput": len(rows) / raw_seconds,
         "p50": None,
         "p99": None,
         "cpu_ms": raw_cpu * 1000 / len(rows),
-        "busy": raw_cpu / raw_seconds / len(os.sched_getaffinity(0)),
     }
     return plain, http
 
