@@ -24,6 +24,7 @@ from web_helpers import BIBTEX, SECRET, link_in, readers_home
 
 CHROMIUM = shutil.which("chromium")
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[dev]'")
+expect = playwright.expect  # waits (up to 5 s) for what it asserts; is_visible() does not
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is missing (make browser)"),
@@ -129,14 +130,15 @@ def photograph(
             context.close()
 
 
-def signed_in(browser, url: str, key: str):
-    """A new 1280 px tab signed in with the API key ``key``."""
+def signed_in(browser, url: str, key: str, lands: str = "/"):
+    """A new 1280 px tab signed in with the API key ``key``, on the page the sign-in sends
+    it to (``lands``: a reader's today page, or an admin's explore page)."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     tab = context.new_page()
     tab.goto(f"{url}/signin")
     tab.get_by_label("API key").fill(key)
     tab.get_by_role("button", name="Sign in with the key").click()
-    tab.wait_for_load_state()
+    tab.wait_for_url(f"{url}{lands}")  # the click only starts the navigation
     return context, tab
 
 
@@ -158,7 +160,7 @@ def test_a_reader_signs_in_rates_searches_and_reads(served, browser, tmp_path):
     tab.goto(link)
     tab.get_by_role("button", name="Sign in").click()
     tab.wait_for_url(f"{url}/")
-    assert tab.get_by_role("heading", name="Today for ada").is_visible()
+    expect(tab.get_by_role("heading", name="Today for ada")).to_be_visible()
     cookies = context.cookies()
 
     cards = tab.locator("li.card")
@@ -191,9 +193,12 @@ def test_a_reader_signs_in_rates_searches_and_reads(served, browser, tmp_path):
     assert tab.locator(".results .card").count() >= 5
     photograph(browser, tab.url, cookies, tmp_path, "search")
 
+    # a click only starts the navigation: wait for the new page, then for its headings
+    # (a bare is_visible() once read the paper's page before its body had loaded)
     tab.locator(".results .card h3 a").first.click()
-    assert tab.get_by_role("heading", name="Abstract").is_visible()
-    assert tab.get_by_role("heading", name="Similar papers").is_visible()
+    tab.wait_for_url("**/paper/*")
+    expect(tab.get_by_role("heading", name="Abstract")).to_be_visible()
+    expect(tab.get_by_role("heading", name="Similar papers")).to_be_visible()
     photograph(browser, tab.url, cookies, tmp_path, "paper")
     photograph(browser, f"{url}/explore", cookies, tmp_path, "explore")
 
@@ -201,7 +206,6 @@ def test_a_reader_signs_in_rates_searches_and_reads(served, browser, tmp_path):
 def test_another_readers_vote_and_a_form_without_csrf_are_refused(served, browser, tmp_path):
     url, store = served["url"], served["store"]
     context, tab = signed_in(browser, url, served["keys"]["ada"])
-    tab.wait_for_url(f"{url}/")
     before = len(store.users.feedback("bob")), len(store.users.feedback("ada"))
     token = tab.locator("main").get_attribute("data-csrf")
     answer = tab.request.post(
@@ -243,7 +247,7 @@ def test_a_reader_imports_sets_and_confirms_a_digest_link(served, browser, tmp_p
     tab.get_by_label("File (.bib or .json)").set_input_files(good)
     tab.get_by_role("button", name="Import").click()
     tab.get_by_role("status").filter(has_text="Imported 1 paper").wait_for()
-    assert tab.get_by_role("link", name="A paper the store does not hold yet").is_visible()
+    expect(tab.get_by_role("link", name="A paper the store does not hold yet")).to_be_visible()
     assert store.activity.latest_signal("ada", "2499.00001") == "saved"
     photograph(browser, tab.url, cookies, tmp_path, "library")
 
@@ -280,7 +284,7 @@ def test_a_reader_imports_sets_and_confirms_a_digest_link(served, browser, tmp_p
 
 def test_admin_pages_api_docs_and_sign_in_link_page(served, browser, tmp_path):
     url = served["url"]
-    context, tab = signed_in(browser, url, served["keys"]["admin"])
+    context, tab = signed_in(browser, url, served["keys"]["admin"], lands="/explore")
     tab.goto(f"{url}/admin")
     assert tab.get_by_role("heading", level=1).inner_text()
     photograph(browser, f"{url}/admin", context.cookies(), tmp_path, "admin")
