@@ -166,15 +166,11 @@ def wait_idle(
     After /readyz the web app still builds its search index in the background (every
     stored paper's vector and topics: 40-60 s at load 6-10 on 2 cores, holding the model
     lock); measuring before it is done measures the build."""
-    import psutil
-
     start, calm = time.perf_counter(), 0
-    root = psutil.Process(server.pid)
     while calm < seconds and time.perf_counter() - start < limit:
-        procs = [root, *root.children(recursive=True)]
-        before = sum(sum(p.cpu_times()[:2]) for p in procs)
+        before = server_cpu(server)["cpu"]
         time.sleep(1.0)
-        used = sum(sum(p.cpu_times()[:2]) for p in procs) - before
+        used = server_cpu(server)["cpu"] - before
         calm = calm + 1 if used < quiet else 0
     return time.perf_counter() - start
 
